@@ -1,0 +1,498 @@
+"""Writes to incidents and maintenance: one function per action, each one transaction.
+
+The console, the admin, the API and Celery beat call these and nothing else writes incident,
+update or component status rows. Each function, inside its transaction:
+- validates everything first, so a refused action writes nothing;
+- writes the incident/update rows and the component status changes (as history);
+- writes the outbox rows of the notifier (`notifier.services`), one per recipient;
+- appends to the audit trail;
+and after commit the snapshot is republished and the deliveries are enqueued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.models import (
+    CLOSED_STATUSES,
+    INCIDENT_STATUSES,
+    MAINTENANCE_STATUSES,
+    Impact,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    IncidentUpdate,
+    Postmortem,
+)
+from notifier.services import deliveries_create_for_update
+from statuspage.markdown import render_markdown
+from statuspage.models import Component, ComponentStatus, ComponentStatusChange
+from statuspage.services import (
+    Actor,
+    _publish_after_commit,
+    audit_record,
+    component_set_status,
+    validate_component_status,
+)
+
+MAX_NAME = 255
+MAX_BODY = 25000
+
+ComponentStatuses = Mapping[Component, str]
+
+
+def _validate_common(*, name: str | None = None, body: str | None = None) -> None:
+    errors: dict[str, str] = {}
+    if name is not None:
+        if not name.strip():
+            errors["name"] = "The name is required."
+        elif len(name) > MAX_NAME:
+            errors["name"] = f"The name is {len(name)} characters long; at most {MAX_NAME}."
+    if body is not None and len(body) > MAX_BODY:
+        errors["body"] = f"The message is {len(body)} characters long; at most {MAX_BODY}."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _validate_impact(impact: str) -> None:
+    if impact not in Impact.values:
+        raise ValidationError(
+            {"impact": f"'{impact}' is not an impact; use one of " + ", ".join(Impact.values)}
+        )
+
+
+def _validate_status(kind: str, status: str) -> None:
+    allowed = MAINTENANCE_STATUSES if kind == IncidentKind.MAINTENANCE else INCIDENT_STATUSES
+    if status not in allowed:
+        raise ValidationError(
+            {
+                "status": f"'{status}' is not a status of {'a maintenance' if kind == IncidentKind.MAINTENANCE else 'an incident'}; use one of "
+                + ", ".join(allowed)
+            }
+        )
+
+
+def _validate_component_statuses(component_statuses: ComponentStatuses | None) -> None:
+    for component, status in (component_statuses or {}).items():
+        if not isinstance(component, Component) or component.pk is None:
+            raise ValidationError({"components": f"Unknown component: {component!r}."})
+        try:
+            validate_component_status(status)
+        except ValidationError as exc:
+            raise ValidationError(
+                {"components": f"{component.name}: '{status}' is not a component status."}
+            ) from exc
+
+
+def _apply_component_statuses(
+    *,
+    incident: Incident,
+    update: IncidentUpdate,
+    component_statuses: ComponentStatuses,
+    actor: Actor,
+    at: datetime,
+) -> list[ComponentStatusChange]:
+    changes = []
+    for component, status in component_statuses.items():
+        incident.components.add(component)
+        change = component_set_status(
+            component=component,
+            status=status,
+            actor=actor,
+            reason=f"{incident.name}: {update.get_status_display()}",
+            incident=incident,
+            incident_update=update,
+            at=at,
+            audit=False,
+        )
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def _status_before_maintenance(incident: Incident, component: Component) -> str:
+    """The status a component had before this maintenance put it under maintenance."""
+    change = (
+        ComponentStatusChange.objects.filter(
+            incident=incident,
+            component=component,
+            new_status=ComponentStatus.UNDER_MAINTENANCE,
+        )
+        .order_by("created_at", "id")
+        .first()
+    )
+    if change is None or change.old_status == ComponentStatus.UNDER_MAINTENANCE:
+        return ComponentStatus.OPERATIONAL
+    return change.old_status
+
+
+def _default_component_statuses(incident: Incident, status: str) -> dict[Component, str]:
+    """What the affected components become when nothing is said: resolving an incident makes
+    them operational; a maintenance puts them under maintenance and gives them back after."""
+    components = list(incident.components.select_related("service", "region"))
+    if status == IncidentStatus.RESOLVED:
+        return {c: ComponentStatus.OPERATIONAL for c in components}
+    if status == IncidentStatus.IN_PROGRESS:
+        return {c: ComponentStatus.UNDER_MAINTENANCE for c in components}
+    if status == IncidentStatus.COMPLETED:
+        return {
+            c: _status_before_maintenance(incident, c)
+            for c in components
+            if c.status == ComponentStatus.UNDER_MAINTENANCE
+        }
+    return {}
+
+
+def _create_update(
+    *,
+    incident: Incident,
+    status: str,
+    body: str,
+    actor: Actor,
+    at: datetime,
+    deliver_notifications: bool,
+    component_statuses: ComponentStatuses,
+) -> IncidentUpdate:
+    now = timezone.now()
+    update = IncidentUpdate.objects.create(
+        incident=incident,
+        status=status,
+        body=body,
+        body_html=render_markdown(body),
+        display_at=at,
+        created_at=min(now, at) if at < now else now,
+        updated_at=now,
+        deliver_notifications=deliver_notifications,
+        author=actor.user if getattr(actor.user, "pk", None) else None,
+        author_name=actor.name,
+    )
+    _apply_component_statuses(
+        incident=incident,
+        update=update,
+        component_statuses=component_statuses,
+        actor=actor,
+        at=at,
+    )
+    if deliver_notifications:
+        deliveries_create_for_update(update=update)
+    return update
+
+
+@transaction.atomic
+def incident_declare(
+    *,
+    name: str,
+    body: str,
+    actor: Actor,
+    impact: str = Impact.MINOR,
+    status: str = IncidentStatus.INVESTIGATING,
+    component_statuses: ComponentStatuses | None = None,
+    components: Iterable[Component] = (),
+    deliver_notifications: bool = True,
+    display_at: datetime | None = None,
+) -> Incident:
+    """Declare an incident with its first update and the component statuses it sets.
+
+    `components` are affected components whose status is left as it is.
+    """
+    _validate_common(name=name, body=body)
+    _validate_impact(impact)
+    _validate_status(IncidentKind.INCIDENT, status)
+    _validate_component_statuses(component_statuses)
+    at = display_at or timezone.now()
+    incident = Incident.objects.create(
+        kind=IncidentKind.INCIDENT,
+        name=name.strip(),
+        status=status,
+        impact=impact,
+        created_at=at,
+        updated_at=at,
+        started_at=at,
+        monitoring_at=at if status == IncidentStatus.MONITORING else None,
+        resolved_at=at if status == IncidentStatus.RESOLVED else None,
+        created_by=actor.user if getattr(actor.user, "pk", None) else None,
+    )
+    incident.components.add(*components)
+    _create_update(
+        incident=incident,
+        status=status,
+        body=body,
+        actor=actor,
+        at=at,
+        deliver_notifications=deliver_notifications,
+        component_statuses=component_statuses or {},
+    )
+    audit_record(actor=actor, action="incident.declare", obj=incident, summary=incident.name)
+    _publish_after_commit()
+    return incident
+
+
+@transaction.atomic
+def incident_post_update(
+    *,
+    incident: Incident,
+    status: str,
+    body: str,
+    actor: Actor,
+    component_statuses: ComponentStatuses | None = None,
+    impact: str | None = None,
+    deliver_notifications: bool = True,
+    display_at: datetime | None = None,
+) -> IncidentUpdate:
+    """Add an update to an incident's (or maintenance's) timeline.
+
+    When `component_statuses` is None the affected components follow the status: operational
+    on resolve, under maintenance while a maintenance is in progress, back to what they were
+    when it completes. Pass `{}` to leave them alone.
+    """
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if incident.status in CLOSED_STATUSES:
+        raise ValidationError(
+            {"status": f"'{incident.name}' is {incident.status}: it takes no more updates."}
+        )
+    _validate_common(body=body)
+    _validate_status(incident.kind, status)
+    if impact is not None:
+        _validate_impact(impact)
+    _validate_component_statuses(component_statuses)
+    at = display_at or timezone.now()
+    if component_statuses is None:
+        component_statuses = _default_component_statuses(incident, status)
+    update = _create_update(
+        incident=incident,
+        status=status,
+        body=body,
+        actor=actor,
+        at=at,
+        deliver_notifications=deliver_notifications,
+        component_statuses=component_statuses,
+    )
+    incident.status = status
+    incident.updated_at = max(incident.updated_at, at)
+    if impact is not None:
+        incident.impact = impact
+    if status == IncidentStatus.MONITORING and incident.monitoring_at is None:
+        incident.monitoring_at = at
+    if status == IncidentStatus.IN_PROGRESS and incident.started_at is None:
+        incident.started_at = at
+    if status in (IncidentStatus.RESOLVED, IncidentStatus.COMPLETED):
+        incident.resolved_at = at
+    incident.save()
+    audit_record(
+        actor=actor,
+        action="incident.update",
+        obj=incident,
+        summary=f"{incident.name}: {status}",
+    )
+    _publish_after_commit()
+    return update
+
+
+def incident_resolve(
+    *,
+    incident: Incident,
+    actor: Actor,
+    body: str = "This incident has been resolved.",
+    component_statuses: ComponentStatuses | None = None,
+    deliver_notifications: bool = True,
+    display_at: datetime | None = None,
+) -> IncidentUpdate:
+    """Resolve an incident; its affected components become operational unless told otherwise."""
+    return incident_post_update(
+        incident=incident,
+        status=IncidentStatus.RESOLVED,
+        body=body,
+        actor=actor,
+        component_statuses=component_statuses,
+        deliver_notifications=deliver_notifications,
+        display_at=display_at,
+    )
+
+
+@transaction.atomic
+def incident_edit(
+    *,
+    incident: Incident,
+    actor: Actor,
+    name: str | None = None,
+    impact: str | None = None,
+    components: Iterable[Component] | None = None,
+) -> Incident:
+    """Change an incident's name, impact or affected components without a timeline update."""
+    _validate_common(name=name)
+    if impact is not None:
+        _validate_impact(impact)
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if name is not None:
+        incident.name = name.strip()
+    if impact is not None:
+        incident.impact = impact
+    incident.updated_at = timezone.now()
+    incident.save()
+    if components is not None:
+        incident.components.set(list(components))
+    audit_record(actor=actor, action="incident.edit", obj=incident, summary=incident.name)
+    _publish_after_commit()
+    return incident
+
+
+@transaction.atomic
+def incident_update_edit(
+    *,
+    update: IncidentUpdate,
+    actor: Actor,
+    body: str | None = None,
+    deliver_notifications: bool | None = None,
+) -> IncidentUpdate:
+    """Correct the text of a timeline entry (a typo); it is not sent again."""
+    _validate_common(body=body)
+    update = IncidentUpdate.objects.select_for_update().get(pk=update.pk)
+    if body is not None:
+        update.body = body
+        update.body_html = render_markdown(body)
+    if deliver_notifications is not None:
+        update.deliver_notifications = deliver_notifications
+    update.updated_at = timezone.now()
+    update.save()
+    audit_record(actor=actor, action="incident_update.edit", obj=update, summary=update.body[:200])
+    _publish_after_commit()
+    return update
+
+
+@transaction.atomic
+def incident_delete(*, incident: Incident, actor: Actor) -> None:
+    """Delete an incident (e.g. declared by mistake). Component history stays."""
+    audit_record(actor=actor, action="incident.delete", obj=incident, summary=incident.name)
+    incident.delete()
+    _publish_after_commit()
+
+
+@transaction.atomic
+def maintenance_schedule(
+    *,
+    name: str,
+    body: str,
+    actor: Actor,
+    scheduled_for: datetime,
+    scheduled_until: datetime,
+    components: Iterable[Component] = (),
+    auto_in_progress: bool = True,
+    auto_completed: bool = True,
+    deliver_notifications: bool = True,
+) -> Incident:
+    """Schedule maintenance. Beat moves it to in progress at the start (components go under
+    maintenance) and to completed at the end (components go back) when auto_* are set."""
+    _validate_common(name=name, body=body)
+    if scheduled_for is None or scheduled_until is None:
+        raise ValidationError({"scheduled_for": "A maintenance needs a start and an end."})
+    if scheduled_until <= scheduled_for:
+        raise ValidationError({"scheduled_until": "The end of the window must be after its start."})
+    now = timezone.now()
+    incident = Incident.objects.create(
+        kind=IncidentKind.MAINTENANCE,
+        name=name.strip(),
+        status=IncidentStatus.SCHEDULED,
+        impact=Impact.MAINTENANCE,
+        created_at=now,
+        updated_at=now,
+        scheduled_for=scheduled_for,
+        scheduled_until=scheduled_until,
+        scheduled_auto_in_progress=auto_in_progress,
+        scheduled_auto_completed=auto_completed,
+        created_by=actor.user if getattr(actor.user, "pk", None) else None,
+    )
+    incident.components.add(*components)
+    _create_update(
+        incident=incident,
+        status=IncidentStatus.SCHEDULED,
+        body=body,
+        actor=actor,
+        at=now,
+        deliver_notifications=deliver_notifications,
+        component_statuses={},
+    )
+    audit_record(actor=actor, action="maintenance.schedule", obj=incident, summary=incident.name)
+    _publish_after_commit()
+    return incident
+
+
+def maintenance_start(
+    *, incident: Incident, actor: Actor, body: str = "Scheduled maintenance is in progress."
+) -> IncidentUpdate:
+    return incident_post_update(
+        incident=incident, status=IncidentStatus.IN_PROGRESS, body=body, actor=actor
+    )
+
+
+def maintenance_complete(
+    *, incident: Incident, actor: Actor, body: str = "Scheduled maintenance has been completed."
+) -> IncidentUpdate:
+    return incident_post_update(
+        incident=incident, status=IncidentStatus.COMPLETED, body=body, actor=actor
+    )
+
+
+def maintenance_advance_due(*, now: datetime | None = None) -> list[IncidentUpdate]:
+    """Start maintenances whose window has begun and complete those whose window has ended.
+
+    Called by beat every 30 s. Each move is its own transaction, so one failure does not
+    hold back the others; a maintenance moved meanwhile by a human is left alone.
+    """
+    now = now or timezone.now()
+    actor = Actor.system("maintenance schedule")
+    done: list[IncidentUpdate] = []
+    due_start = Incident.objects.filter(
+        kind=IncidentKind.MAINTENANCE,
+        status=IncidentStatus.SCHEDULED,
+        scheduled_auto_in_progress=True,
+        scheduled_for__lte=now,
+        scheduled_until__gt=now,
+    )
+    for incident in due_start:
+        done.append(maintenance_start(incident=incident, actor=actor))
+    due_end = Incident.objects.filter(
+        kind=IncidentKind.MAINTENANCE,
+        status__in=[IncidentStatus.SCHEDULED, IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING],
+        scheduled_auto_completed=True,
+        scheduled_until__lte=now,
+    )
+    for incident in due_end:
+        done.append(maintenance_complete(incident=incident, actor=actor))
+    return done
+
+
+@transaction.atomic
+def postmortem_publish(*, incident: Incident, body: str, actor: Actor) -> Postmortem:
+    """Attach (or replace) the postmortem of a resolved incident and publish it."""
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if incident.kind != IncidentKind.INCIDENT:
+        raise ValidationError({"incident": "Only incidents have postmortems."})
+    if incident.status not in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM):
+        raise ValidationError(
+            {"incident": "A postmortem is published once the incident is resolved."}
+        )
+    _validate_common(body=body)
+    if not body.strip():
+        raise ValidationError({"body": "The postmortem is empty."})
+    now = timezone.now()
+    postmortem, _ = Postmortem.objects.update_or_create(
+        incident=incident,
+        defaults={
+            "body": body,
+            "body_html": render_markdown(body),
+            "published_at": now,
+            "updated_at": now,
+            "author": actor.user if getattr(actor.user, "pk", None) else None,
+        },
+    )
+    incident.status = IncidentStatus.POSTMORTEM
+    incident.updated_at = now
+    incident.save(update_fields=["status", "updated_at"])
+    audit_record(actor=actor, action="postmortem.publish", obj=incident, summary=incident.name)
+    _publish_after_commit()
+    return postmortem

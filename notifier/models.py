@@ -1,0 +1,1 @@
+"""Subscribers, channels and the outbox of deliveries."""

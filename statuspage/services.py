@@ -1,0 +1,191 @@
+"""Writes to the catalogue. Each public function is one transaction (or joins the caller's).
+
+`component_set_status` is the only code that changes a component's status: incidents,
+maintenance, the console, the admin, the API and beat all come through it, so every change
+is in the history and the snapshot is republished after commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from statuspage.models import (
+    AuditEntry,
+    Component,
+    ComponentStatus,
+    ComponentStatusChange,
+    Region,
+    Service,
+    ServiceGroup,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from incidents.models import Incident, IncidentUpdate
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a staff user, an API token (by name), or the system (beat)."""
+
+    name: str
+    user: AbstractBaseUser | None = None
+
+    @classmethod
+    def for_user(cls, user: AbstractBaseUser) -> Actor:
+        return cls(name=user.get_username(), user=user)
+
+    @classmethod
+    def system(cls, name: str = "system") -> Actor:
+        return cls(name=name)
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    obj: Any = None,
+    summary: str = "",
+    data: dict | None = None,
+) -> AuditEntry:
+    """Append one entry to the audit trail (inside the caller's transaction)."""
+    return AuditEntry.objects.create(
+        user=actor.user if getattr(actor.user, "pk", None) else None,
+        actor_name=actor.name,
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(getattr(obj, "public_id", None) or getattr(obj, "pk", "") or ""),
+        summary=summary,
+        data=data or {},
+    )
+
+
+def validate_component_status(status: str) -> str:
+    if status not in ComponentStatus.values:
+        raise ValidationError(
+            {
+                "status": f"'{status}' is not a component status; use one of "
+                + ", ".join(ComponentStatus.values)
+            }
+        )
+    return status
+
+
+def _publish_after_commit() -> None:
+    from statuspage.snapshot import schedule_publish
+
+    schedule_publish()
+
+
+@transaction.atomic
+def component_set_status(
+    *,
+    component: Component,
+    status: str,
+    actor: Actor,
+    reason: str = "",
+    incident: Incident | None = None,
+    incident_update: IncidentUpdate | None = None,
+    at: datetime | None = None,
+    audit: bool = True,
+) -> ComponentStatusChange | None:
+    """Set a component's status and record the change. Returns None if nothing changed."""
+    validate_component_status(status)
+    component = (
+        Component.objects.select_for_update(of=("self",))
+        .select_related("service", "region")
+        .get(pk=component.pk)
+    )
+    if component.status == status:
+        return None
+    at = at or timezone.now()
+    change = ComponentStatusChange.objects.create(
+        component=component,
+        old_status=component.status,
+        new_status=status,
+        created_at=at,
+        user=actor.user if getattr(actor.user, "pk", None) else None,
+        actor_name=actor.name,
+        reason=reason,
+        incident=incident,
+        incident_update=incident_update,
+    )
+    component.status = status
+    component.save(update_fields=["status", "updated_at"])
+    if audit:
+        audit_record(
+            actor=actor,
+            action="component.set_status",
+            obj=component,
+            summary=f"{component.name}: {change.old_status} → {status}",
+            data={"reason": reason},
+        )
+    _publish_after_commit()
+    from notifier.services import deliveries_create_for_component_change
+
+    deliveries_create_for_component_change(change=change)
+    return change
+
+
+@transaction.atomic
+def region_create(*, slug: str, name: str, actor: Actor, position: int = 0) -> Region:
+    region = Region(slug=slug, name=name, position=position)
+    region.full_clean()
+    region.save()
+    audit_record(actor=actor, action="region.create", obj=region, summary=f"{slug}: {name}")
+    _publish_after_commit()
+    return region
+
+
+@transaction.atomic
+def service_create(
+    *,
+    name: str,
+    actor: Actor,
+    regions: list[Region] | None = None,
+    description: str = "",
+    position: int = 0,
+    group: ServiceGroup | None = None,
+    slug: str = "",
+) -> Service:
+    """Create a service and its components: one per region given, or one global component."""
+    service = Service(
+        name=name,
+        slug=slug or slugify(name)[:100],
+        description=description,
+        position=position,
+        group=group,
+    )
+    service.full_clean()
+    service.save()
+    for region in regions or [None]:
+        Component.objects.create(service=service, region=region, position=position)
+    audit_record(actor=actor, action="service.create", obj=service, summary=name)
+    _publish_after_commit()
+    return service
+
+
+@transaction.atomic
+def component_create(
+    *,
+    service: Service,
+    region: Region | None,
+    actor: Actor,
+    status: str = ComponentStatus.OPERATIONAL,
+    description: str = "",
+) -> Component:
+    validate_component_status(status)
+    component = Component(service=service, region=region, status=status, description=description)
+    component.full_clean()
+    component.save()
+    audit_record(actor=actor, action="component.create", obj=component, summary=component.name)
+    _publish_after_commit()
+    return component

@@ -1,0 +1,20 @@
+"""Settings for the test suite: the real settings, with test-only defaults filled in.
+
+DATABASE_URL and REDIS_URL are taken from the environment as in production (.ci/run points
+them at PostgreSQL and Redis); without them the tests run on SQLite.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "*")
+os.environ.setdefault("HELIOGRAPH_VAR_DIR", tempfile.mkdtemp(prefix="heliograph-test-"))
+os.environ.setdefault("HELIOGRAPH_SITE_URL", "http://testserver")
+
+from statuspage.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

@@ -1,0 +1,13 @@
+"""Root URLs. Each area owns its own URL module."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("console/credits/", include("incidents.credits.urls")),
+    path("console/", include("incidents.urls")),
+    path("v1/", include("statuspage.api.urls")),
+    path("", include("notifier.urls")),
+    path("", include("statuspage.public_urls")),
+]

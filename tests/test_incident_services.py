@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from incidents import services
+from incidents.models import Incident, IncidentUpdate
+from statuspage.models import AuditEntry, ComponentStatusChange
+
+pytestmark = pytest.mark.django_db
+
+
+def test_declare_writes_incident_update_history_and_audit(catalogue, actor):
+    c = catalogue["runs_us"]
+    incident = services.incident_declare(
+        name="Runs not starting in us-east-1",
+        body="We are investigating.",
+        impact="critical",
+        component_statuses={c: "major_outage"},
+        actor=actor,
+    )
+    c.refresh_from_db()
+    assert c.status == "major_outage"
+    assert incident.status == "investigating"
+    assert list(incident.components.all()) == [c]
+    update = incident.updates.get()
+    change = ComponentStatusChange.objects.get(component=c)
+    assert (change.old_status, change.new_status) == ("operational", "major_outage")
+    assert change.incident_update == update and change.incident == incident
+    assert AuditEntry.objects.filter(action="incident.declare", actor_name="test").exists()
+
+
+def test_update_for_resolved_incident_is_refused_and_writes_nothing(catalogue, actor):
+    incident = services.incident_declare(name="x", body="y", actor=actor)
+    services.incident_resolve(incident=incident, actor=actor)
+    count = IncidentUpdate.objects.count()
+    with pytest.raises(ValidationError, match="takes no more updates"):
+        services.incident_post_update(incident=incident, status="monitoring", body="z", actor=actor)
+    assert IncidentUpdate.objects.count() == count
+
+
+def test_bad_component_status_is_refused_before_anything_is_written(catalogue, actor):
+    with pytest.raises(ValidationError, match="not a component status"):
+        services.incident_declare(
+            name="x",
+            body="y",
+            actor=actor,
+            component_statuses={catalogue["runs_us"]: "on_fire"},
+        )
+    assert Incident.objects.count() == 0
+    assert ComponentStatusChange.objects.count() == 0
+
+
+def test_resolve_restores_components_and_sets_times(catalogue, actor):
+    c = catalogue["runs_eu"]
+    incident = services.incident_declare(
+        name="x", body="y", actor=actor, component_statuses={c: "partial_outage"}
+    )
+    services.incident_post_update(incident=incident, status="monitoring", body="fix", actor=actor)
+    services.incident_resolve(incident=incident, actor=actor)
+    incident.refresh_from_db()
+    c.refresh_from_db()
+    assert c.status == "operational"
+    assert incident.monitoring_at is not None and incident.resolved_at is not None
+
+
+def test_maintenance_moves_with_its_window(catalogue, actor):
+    c = catalogue["api_global"]
+    now = timezone.now()
+    m = services.maintenance_schedule(
+        name="DB upgrade",
+        body="planned",
+        actor=actor,
+        components=[c],
+        scheduled_for=now + timedelta(minutes=5),
+        scheduled_until=now + timedelta(minutes=65),
+    )
+    assert services.maintenance_advance_due(now=now) == []
+    services.maintenance_advance_due(now=now + timedelta(minutes=6))
+    m.refresh_from_db()
+    c.refresh_from_db()
+    assert (m.status, c.status) == ("in_progress", "under_maintenance")
+    services.maintenance_advance_due(now=now + timedelta(minutes=66))
+    m.refresh_from_db()
+    c.refresh_from_db()
+    assert (m.status, c.status) == ("completed", "operational")
+
+
+def test_maintenance_window_must_end_after_start(catalogue, actor):
+    now = timezone.now()
+    with pytest.raises(ValidationError, match="after its start"):
+        services.maintenance_schedule(
+            name="x", body="y", actor=actor, scheduled_for=now, scheduled_until=now
+        )
+
+
+def test_markdown_is_sanitized(catalogue, actor):
+    incident = services.incident_declare(
+        name="x",
+        body="<script>alert(1)</script> [a](javascript:alert(1)) <img src=x onerror=alert(1)>",
+        actor=actor,
+    )
+    html = incident.updates.get().body_html
+    assert "<script" not in html and "javascript:" not in html and "onerror" not in html
+
+
+def test_postmortem_needs_a_resolved_incident(catalogue, actor):
+    incident = services.incident_declare(name="x", body="y", actor=actor)
+    with pytest.raises(ValidationError, match="once the incident is resolved"):
+        services.postmortem_publish(incident=incident, body="# What happened", actor=actor)
+    services.incident_resolve(incident=incident, actor=actor)
+    pm = services.postmortem_publish(incident=incident, body="# What happened", actor=actor)
+    assert "<h1>What happened</h1>" in pm.body_html
+    incident.refresh_from_db()
+    assert incident.status == "postmortem"
