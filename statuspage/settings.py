@@ -154,6 +154,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_IGNORE_RESULT = True
+# Every queue a worker must consume (the notifier routes deliveries to their own queues).
+HELIOGRAPH_QUEUES = ["celery", "email", "chat", "webhooks", "reports"]
+CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic work. Each task is thin and calls a service function.
 CELERY_BEAT_SCHEDULE = {

@@ -1,0 +1,1 @@
+"""Admin of the credits models (imported by incidents/admin.py)."""

@@ -1,0 +1,1 @@
+"""Models of credits (accounts, spend, credit policies, credit reports). Registered with incidents."""

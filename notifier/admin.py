@@ -1,0 +1,1 @@
+"""Admin of subscribers, channels and deliveries."""

@@ -1,0 +1,1 @@
+"""Models of the automation API (tokens). Registered with the statuspage app."""
