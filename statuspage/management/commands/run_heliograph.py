@@ -42,17 +42,29 @@ class Command(BaseCommand):
         python = sys.executable
         bindir = Path(python).parent
         gunicorn = [
-            str(bindir / "gunicorn"), "statuspage.wsgi:application",
-            "--bind", f"{options['host']}:{options['port']}",
-            "--workers", str(options["web_workers"]),
-            "--access-logfile", "-",
+            str(bindir / "gunicorn"),
+            "statuspage.wsgi:application",
+            "--bind",
+            f"{options['host']}:{options['port']}",
+            "--workers",
+            str(options["web_workers"]),
+            "--access-logfile",
+            "-",
         ]
         worker = [
-            str(bindir / "celery"), "-A", "statuspage", "worker", "--beat",
-            "--queues", ",".join(settings.HELIOGRAPH_QUEUES),
-            "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2"),
-            "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
-            "--loglevel", "INFO",
+            str(bindir / "celery"),
+            "-A",
+            "statuspage",
+            "worker",
+            "--beat",
+            "--queues",
+            ",".join(settings.HELIOGRAPH_QUEUES),
+            "--concurrency",
+            os.environ.get("CELERY_CONCURRENCY", "2"),
+            "--schedule",
+            settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            "--loglevel",
+            "INFO",
         ]
         procs = [subprocess.Popen(gunicorn), subprocess.Popen(worker)]
         url = f"http://{'localhost' if options['host'] in ('127.0.0.1', '0.0.0.0') else options['host']}:{options['port']}"
