@@ -7,7 +7,7 @@ COPY incidents ./incidents
 COPY notifier ./notifier
 COPY templates ./templates
 COPY manage.py ./
-RUN pip install --no-cache-dir . && useradd --create-home heliograph \
+RUN pip install --no-cache-dir -e . && useradd --create-home heliograph \
     && mkdir -p /app/var && chown heliograph /app/var
 USER heliograph
 EXPOSE 8000
