@@ -168,6 +168,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "statuspage.tasks.snapshot_refresh",
         "schedule": 300.0,
     },
+    "deliveries-requeue": {
+        "task": "notifier.tasks.deliveries_requeue",
+        "schedule": float(os.environ.get("HELIOGRAPH_REQUEUE_INTERVAL", "60")),
+    },
+    "subscribers-expire": {
+        "task": "notifier.tasks.subscribers_expire_unconfirmed",
+        "schedule": 3600.0,
+    },
+}
+# Deliveries go to one queue per medium, so one slow medium never holds back the others.
+CELERY_TASK_ROUTES = {
+    "notifier.tasks.deliver_email": {"queue": "email"},
+    "notifier.tasks.subscriber_email": {"queue": "email"},
+    "notifier.tasks.deliver_chat": {"queue": "chat"},
+    "notifier.tasks.deliver_webhook": {"queue": "webhooks"},
 }
 
 # --- Snapshot (the read path) -----------------------------------------------------------------
@@ -235,6 +250,10 @@ HELIOGRAPH_SLACK_API_URL = os.environ.get("HELIOGRAPH_SLACK_API_URL", "https://s
 HELIOGRAPH_DISCORD_API_URL = os.environ.get(
     "HELIOGRAPH_DISCORD_API_URL", "https://discord.com/api/v10"
 )
+# A delivery claimed longer than this (seconds) is handed back: its worker died mid-send.
+HELIOGRAPH_DELIVERY_CLAIM_TIMEOUT = int(os.environ.get("HELIOGRAPH_DELIVERY_CLAIM_TIMEOUT", "300"))
+# A delivery due for longer than this (seconds) is enqueued again: its message was lost.
+HELIOGRAPH_DELIVERY_REQUEUE_AFTER = int(os.environ.get("HELIOGRAPH_DELIVERY_REQUEUE_AFTER", "60"))
 
 # --- Security (production) --------------------------------------------------------------------
 
