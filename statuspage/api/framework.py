@@ -1,0 +1,493 @@
+"""The machinery of the v1 API: routes, authentication, scopes, rate limits, body parsing,
+pagination and errors. Handlers (statuspage/api/views.py) receive a `Call` and return plain
+data; everything about HTTP lives here, so the MCP server can call the same handlers.
+
+Kept deliberately small instead of pulling in a REST framework: the v1 API's conventions
+(bare JSON arrays, Rails-style `incident[name]=…` form bodies, `.json` suffixes, `{"message"}`
+errors) are easier to honour exactly by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+
+from statuspage.api.models import ApiToken
+from statuspage.api.services import api_token_authenticate
+from statuspage.services import Actor
+
+log = logging.getLogger(__name__)
+
+MAX_PER_PAGE = 100
+
+
+def rate_limit() -> int:
+    """Requests per token per window (settings.HELIOGRAPH_API_RATE_LIMIT)."""
+    return int(getattr(settings, "HELIOGRAPH_API_RATE_LIMIT", 600))
+
+
+def rate_window() -> int:
+    return int(getattr(settings, "HELIOGRAPH_API_RATE_WINDOW", 60))
+
+
+def max_body() -> int:
+    return int(getattr(settings, "HELIOGRAPH_API_MAX_BODY", 1024 * 1024))
+
+
+class ApiError(Exception):
+    """An error answered as `{"message": …}` with an HTTP status."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        errors: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        data: dict[str, Any] = {"message": self.message}
+        if self.errors:
+            data["errors"] = self.errors
+        return data
+
+
+def invalid(field_name: str, message: str) -> ApiError:
+    return ApiError(422, f"{field_name}: {message}", errors={field_name: message})
+
+
+def not_found(what: str, ident: str) -> ApiError:
+    return ApiError(404, f"Unknown {what}: {ident}")
+
+
+def validation_error_to_api(exc: ValidationError) -> ApiError:
+    """A service's ValidationError ({field: message}) as a 422 that names the field."""
+    if hasattr(exc, "error_dict"):
+        errors = {f: " ".join(str(m) for m in msgs) for f, msgs in exc.message_dict.items()}
+    else:
+        errors = {"__all__": " ".join(exc.messages)}
+    message = "; ".join(
+        msg if name == "__all__" else f"{name}: {msg}" for name, msg in errors.items()
+    )
+    return ApiError(422, message, errors=errors)
+
+
+# --- Reading fields -----------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """A page of a list; handlers return it and the dispatcher adds the pagination headers."""
+
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+
+@dataclass
+class Call:
+    """One API call: who makes it, the body's fields (envelope removed), the query."""
+
+    token: ApiToken
+    data: dict = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    body: dict = field(default_factory=dict)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(name=f"api:{self.token.name}")
+
+    def has(self, name: str) -> bool:
+        return name in self.data and self.data[name] is not None
+
+    def str(
+        self, name: str, *, required: bool = False, max_length: int | None = None
+    ) -> str | None:
+        value = self.data.get(name)
+        if value is None:
+            if required:
+                raise invalid(name, "is required.")
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise invalid(name, "must be a string.")
+        if required and not value.strip():
+            raise invalid(name, "is required.")
+        if max_length is not None and len(value) > max_length:
+            raise invalid(name, f"is {len(value)} characters long; at most {max_length}.")
+        return value
+
+    def choice(self, name: str, choices: list[str], *, required: bool = False) -> str | None:
+        value = self.str(name, required=required)
+        if value is not None and value not in choices:
+            raise invalid(name, f"'{value}' is not one of {', '.join(choices)}.")
+        return value
+
+    def bool(self, name: str) -> bool | None:
+        value = self.data.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "1", "yes", "on"}:
+            return True
+        if isinstance(value, str) and value.lower() in {"false", "0", "no", "off"}:
+            return False
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise invalid(name, "must be true or false.")
+
+    def int(self, name: str, *, minimum: int = 0) -> int | None:
+        value = self.data.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise invalid(name, "must be a whole number.") from None
+        if isinstance(value, bool) or number < minimum:
+            raise invalid(name, f"must be a whole number ≥ {minimum}.")
+        return number
+
+    def datetime(self, name: str) -> datetime | None:
+        value = self.data.get(name)
+        if value is None or value == "":
+            return None
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise invalid(name, "must be an ISO 8601 time, e.g. 2026-06-22T20:09:00Z.")
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed
+
+    def date(self, name: str) -> date | None:
+        value = self.data.get(name)
+        if value is None or value == "":
+            return None
+        parsed = parse_date(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise invalid(name, "must be a date, e.g. 2026-06-22.")
+        return parsed
+
+    def list(self, name: str) -> list[str] | None:
+        """A list of strings: a JSON array, form `x[]=a&x[]=b`, or a comma-separated string."""
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, dict):  # form x[0]=a&x[1]=b
+            value = list(value.values())
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise invalid(name, "must be a list of ids.")
+        return value
+
+    def mapping(self, name: str) -> dict[str, str] | None:
+        value = self.data.get(name)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise invalid(name, 'must be an object like {"<id>": "<status>"}.')
+        return value
+
+    def pagination(self, *, limit_name: str = "per_page", default: int = MAX_PER_PAGE) -> tuple:
+        """(page, per_page) from the query; per_page at most 100."""
+        try:
+            page = int(self.query.get("page") or 1)
+            per_page = int(self.query.get(limit_name) or self.query.get("per_page") or default)
+        except ValueError:
+            raise ApiError(422, f"page, {limit_name}: must be whole numbers.") from None
+        if page < 1:
+            raise invalid("page", "must be 1 or more.")
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise invalid(limit_name, f"must be between 1 and {MAX_PER_PAGE}.")
+        return page, per_page
+
+
+def paginate(queryset: Any, call: Call, serialize: Callable[[Any], Any], **kw: Any) -> Page:
+    page, per_page = call.pagination(**kw)
+    total = len(queryset) if isinstance(queryset, list) else queryset.count()
+    start = (page - 1) * per_page
+    items = [serialize(obj) for obj in queryset[start : start + per_page]]
+    return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+# --- Routes -------------------------------------------------------------------------------
+
+
+@dataclass
+class Operation:
+    method: str
+    handler: Callable[..., Any]
+    scope: str
+    summary: str
+    envelope: str | None = None  # the body's top-level key, e.g. "incident"
+    fields: dict[str, dict] = field(default_factory=dict)  # OpenAPI schemas of body fields
+    required: list[str] = field(default_factory=list)
+    status: int = 200
+    paginated: bool = False
+    query: dict[str, str] = field(default_factory=dict)  # query parameters: description
+    response: str = "object"  # a schema name of openapi.SCHEMAS, or "object"
+    many: bool = False
+    tag: str = ""
+
+
+@dataclass
+class Route:
+    path: str  # below /v1/pages/{page_id}/, e.g. "incidents/{incident_id}"
+    operations: dict[str, Operation]
+    name: str = ""
+
+    @property
+    def regex(self) -> str:
+        pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/.]+)", self.path)
+        return rf"^pages/(?P<page_id>[^/]+)/{pattern}(?:\.json)?/?$"
+
+
+# --- Parsing bodies -----------------------------------------------------------------------
+
+
+def parse_form(pairs: list[tuple[str, str]]) -> dict:
+    """Rails-style nested keys: `incident[components][abc]=major_outage`,
+    `incident[component_ids][]=a` → {"incident": {"components": {"abc": …}, "component_ids": [a]}}."""
+    result: dict = {}
+    for key, value in pairs:
+        parts = re.findall(r"[^\[\]]+|\[\]", key)
+        parts = [p for p in parts if p] or [key]
+        target: Any = result
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            nxt = parts[i + 1] if not last else None
+            if part == "[]":
+                if not isinstance(target, list):
+                    break
+                target.append(value)
+                break
+            if not isinstance(target, dict):
+                break
+            if last:
+                target[part] = value
+            else:
+                default: Any = [] if nxt == "[]" else {}
+                if part not in target or not isinstance(target[part], type(default)):
+                    target[part] = default
+                target = target[part]
+    return result
+
+
+def parse_body(request: HttpRequest) -> dict:
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > max_body():
+        raise ApiError(413, f"The request body is larger than {max_body()} bytes.")
+    raw = request.body
+    if len(raw) > max_body():
+        raise ApiError(413, f"The request body is larger than {max_body()} bytes.")
+    if not raw.strip():
+        return {}
+    content_type = request.content_type or ""
+    text = raw.decode("utf-8", errors="replace")
+    if content_type == "application/json" or (
+        content_type not in ("application/x-www-form-urlencoded", "multipart/form-data")
+        and text.lstrip()[:1] in ("{", "[")
+    ):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ApiError(400, f"Malformed JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "The JSON body must be an object.")
+        return data
+    if content_type == "multipart/form-data":
+        return parse_form([(k, v) for k in request.POST for v in request.POST.getlist(k)])
+    return parse_form(parse_qsl(text, keep_blank_values=True))
+
+
+def unwrap(body: dict, envelope: str | None) -> dict:
+    """The fields inside the envelope (`{"incident": {...}}`); a bare object is accepted too."""
+    if envelope is None:
+        return body
+    if envelope in body:
+        inner = body[envelope]
+        if not isinstance(inner, dict):
+            raise invalid(envelope, "must be an object.")
+        return inner
+    return body
+
+
+# --- Authentication and rate limit --------------------------------------------------------
+
+
+def raw_token(request: HttpRequest) -> str:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() in ("oauth", "bearer", "token"):
+            return value.strip()
+        return ""
+    return request.GET.get("api_key", "")
+
+
+def authenticate(request: HttpRequest) -> ApiToken:
+    raw = raw_token(request)
+    if not raw:
+        raise ApiError(
+            401,
+            "Authentication required: send `Authorization: OAuth <token>` (or Bearer).",
+            headers={"WWW-Authenticate": 'OAuth realm="heliograph"'},
+        )
+    token = api_token_authenticate(raw=raw)
+    if token is None:
+        raise ApiError(
+            401,
+            "Could not authenticate: the token is unknown or revoked.",
+            headers={"WWW-Authenticate": 'OAuth realm="heliograph"'},
+        )
+    return token
+
+
+def check_rate(token: ApiToken) -> dict[str, str]:
+    """Count this request in the token's fixed window; 429 with Retry-After past the limit.
+
+    The count lives in Django's cache (Redis in production) so all web workers share it. If
+    the cache is down the request is let through: the API must keep working in an outage.
+    """
+    limit, window = rate_limit(), rate_window()
+    now = time.time()
+    slot = int(now // window)
+    key = f"heliograph:api:rate:{token.token_hash[:24]}:{slot}"
+    try:
+        cache.add(key, 0, timeout=window + 5)
+        count = cache.incr(key)
+    except Exception:
+        log.warning("rate limit cache unavailable; request let through", exc_info=True)
+        return {}
+    reset = max(1, math.ceil((slot + 1) * window - now))
+    headers = {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(max(0, limit - count)),
+        "X-RateLimit-Reset": str(reset),
+    }
+    if count > limit:
+        raise ApiError(
+            429,
+            f"Rate limit exceeded: {limit} requests per {window} s for this token; retry in {reset} s.",
+            headers={**headers, "Retry-After": str(reset)},
+        )
+    return headers
+
+
+def check_scope(token: ApiToken, scope: str) -> None:
+    if not token.has_scope(scope):
+        raise ApiError(403, f"This token lacks the '{scope}' scope.")
+
+
+# --- Responses ----------------------------------------------------------------------------
+
+
+def error_response(exc: ApiError, extra_headers: dict[str, str] | None = None) -> HttpResponse:
+    response = JsonResponse(exc.body(), status=exc.status)
+    for name, value in {**(extra_headers or {}), **exc.headers}.items():
+        response[name] = value
+    return response
+
+
+def page_headers(request: HttpRequest, page: Page) -> dict[str, str]:
+    headers = {
+        "X-Total-Count": str(page.total),
+        "X-Page": str(page.page),
+        "X-Per-Page": str(page.per_page),
+    }
+    links = []
+    base = request.build_absolute_uri(request.path)
+    query = {k: v for k, v in request.GET.items() if k not in ("page", "api_key")}
+    if page.page * page.per_page < page.total:
+        links.append(f'<{base}?{urlencode({**query, "page": page.page + 1})}>; rel="next"')
+    if page.page > 1:
+        links.append(f'<{base}?{urlencode({**query, "page": page.page - 1})}>; rel="prev"')
+    if links:
+        headers["Link"] = ", ".join(links)
+    return headers
+
+
+def run_operation(operation: Operation, call: Call, path_params: dict[str, str]) -> Any:
+    """Run a handler with the checks every caller (HTTP or MCP) gets: scope, errors mapped."""
+    check_scope(call.token, operation.scope)
+    try:
+        return operation.handler(call, **path_params)
+    except ValidationError as exc:
+        raise validation_error_to_api(exc) from None
+    except ObjectDoesNotExist as exc:
+        raise ApiError(404, str(exc) or "Not found.") from None
+
+
+def make_view(route: Route) -> Callable[..., HttpResponse]:
+    @csrf_exempt
+    def view(request: HttpRequest, page_id: str, **path_params: str) -> HttpResponse:
+        method = request.method or "GET"
+        if method == "HEAD":
+            method = "GET"
+        extra: dict[str, str] = {}
+        try:
+            token = authenticate(request)
+            extra = check_rate(token)
+            if page_id != settings.PAGE_ID:
+                raise not_found("page", page_id)
+            operation = route.operations.get(method)
+            if operation is None:
+                raise ApiError(
+                    405,
+                    f"{method} is not allowed here; use {', '.join(route.operations)}.",
+                    headers={"Allow": ", ".join(route.operations)},
+                )
+            body = parse_body(request) if method in ("POST", "PUT", "PATCH", "DELETE") else {}
+            call = Call(
+                token=token,
+                data=unwrap(body, operation.envelope),
+                query={k: v for k, v in request.GET.items()},
+                body=body,
+            )
+            result = run_operation(operation, call, path_params)
+        except ApiError as exc:
+            return error_response(exc, extra)
+        except Exception:
+            log.exception("API error on %s %s", request.method, request.path)
+            return error_response(ApiError(500, "Internal error; it has been logged."), extra)
+        if operation.status == 204:
+            response = HttpResponse(status=204)
+        elif isinstance(result, HttpResponse):
+            response = result
+        elif isinstance(result, Page):
+            response = JsonResponse(result.items, safe=False, status=operation.status)
+            extra.update(page_headers(request, result))
+        else:
+            response = JsonResponse(result, safe=False, status=operation.status)
+        for name, value in extra.items():
+            response[name] = value
+        response["Cache-Control"] = "no-store"
+        return response
+
+    view.__name__ = f"api_{route.name or route.path}"
+    return view
