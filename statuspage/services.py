@@ -189,3 +189,84 @@ def component_create(
     audit_record(actor=actor, action="component.create", obj=component, summary=component.name)
     _publish_after_commit()
     return component
+
+
+class _Unset:
+    """Marks an argument that was not given (None is a value for some fields)."""
+
+
+UNSET: Any = _Unset()
+
+
+@transaction.atomic
+def component_update(
+    *,
+    component: Component,
+    actor: Actor,
+    description: str | None = None,
+    position: int | None = None,
+    showcase: bool | None = None,
+    only_show_if_degraded: bool | None = None,
+    start_date: Any = UNSET,
+) -> Component:
+    """Change a component's display fields (not its status: that is component_set_status)."""
+    component = Component.objects.select_for_update(of=("self",)).get(pk=component.pk)
+    for field, value in (
+        ("description", description),
+        ("position", position),
+        ("showcase", showcase),
+        ("only_show_if_degraded", only_show_if_degraded),
+    ):
+        if value is not None:
+            setattr(component, field, value)
+    if start_date is not UNSET:
+        component.start_date = start_date
+    component.full_clean()
+    component.save()
+    audit_record(actor=actor, action="component.update", obj=component, summary=component.name)
+    _publish_after_commit()
+    return component
+
+
+@transaction.atomic
+def component_delete(*, component: Component, actor: Actor) -> None:
+    """Delete a component and its status history; a service left without components goes too."""
+    service = component.service
+    audit_record(actor=actor, action="component.delete", obj=component, summary=component.name)
+    component.delete()
+    if not service.components.exists():
+        audit_record(actor=actor, action="service.delete", obj=service, summary=service.name)
+        service.delete()
+    _publish_after_commit()
+
+
+@transaction.atomic
+def service_update(
+    *,
+    service: Service,
+    actor: Actor,
+    name: str | None = None,
+    description: str | None = None,
+    position: int | None = None,
+) -> Service:
+    """Rename or describe a service (its components' names follow)."""
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    if name is not None:
+        service.name = name.strip()
+    if description is not None:
+        service.description = description
+    if position is not None:
+        service.position = position
+    service.full_clean()
+    service.save()
+    audit_record(actor=actor, action="service.update", obj=service, summary=service.name)
+    _publish_after_commit()
+    return service
+
+
+@transaction.atomic
+def service_delete(*, service: Service, actor: Actor) -> None:
+    """Delete a service with its components and their status history."""
+    audit_record(actor=actor, action="service.delete", obj=service, summary=service.name)
+    service.delete()
+    _publish_after_commit()
