@@ -164,6 +164,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.maintenance_advance_due",
         "schedule": 30.0,
     },
+    "metric-points-prune": {
+        "task": "statuspage.tasks.metric_points_prune",
+        "schedule": 3600.0,
+    },
     "snapshot-refresh": {
         "task": "statuspage.tasks.snapshot_refresh",
         "schedule": 300.0,

@@ -1,0 +1,62 @@
+"""Reads of metrics: series bucketed for graphs, and open alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Max
+from django.utils import timezone
+
+from statuspage.metrics.models import Metric, MetricAlert, MetricPoint
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: datetime
+    value: float | None  # the highest (or, for "below" metrics, lowest) value in the bucket
+
+
+def metric_series(
+    metric: Metric,
+    *,
+    span: timedelta = timedelta(hours=24),
+    buckets: int = 96,
+    now: datetime | None = None,
+) -> list[Bucket]:
+    """The metric over `span`, in `buckets` equal slices, each showing its worst value, so a
+    spike is never averaged away."""
+    now = now or timezone.now()
+    start = now - span
+    width = span / buckets
+    values: list[float | None] = [None] * buckets
+    worse = max if metric.direction == "above" else min
+    rows = MetricPoint.objects.filter(metric=metric, at__gte=start, at__lte=now).values_list(
+        "at", "value"
+    )
+    for at, value in rows.iterator(chunk_size=5000):
+        index = min(int((at - start) / width), buckets - 1)
+        current = values[index]
+        values[index] = value if current is None else worse(current, value)
+    return [Bucket(start=start + i * width, value=v) for i, v in enumerate(values)]
+
+
+def metrics_public():
+    return Metric.objects.filter(public=True).select_related(
+        "component__service", "component__region"
+    )
+
+
+def metric_latest_points() -> dict[int, tuple[datetime, float]]:
+    """The newest point of every metric, in two queries."""
+    newest = dict(
+        MetricPoint.objects.values("metric").annotate(at=Max("at")).values_list("metric", "at")
+    )
+    if not newest:
+        return {}
+    rows = MetricPoint.objects.filter(at__in=set(newest.values()), metric__in=newest.keys())
+    return {p.metric_id: (p.at, p.value) for p in rows if newest.get(p.metric_id) == p.at}
+
+
+def alerts_open():
+    return MetricAlert.objects.filter(closed_at__isnull=True).select_related("metric")

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+
+from statuspage.metrics import services
+from statuspage.metrics.charts import series_svg
+from statuspage.metrics.models import MetricAlert, MetricPoint
+from statuspage.metrics.notify import metric_alert_email_staff
+from statuspage.metrics.selectors import metric_series
+from statuspage.models import AuditEntry, ComponentStatusChange
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 6, 22, 19, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def queue_depth(catalogue, actor):
+    return services.metric_create(
+        name="Queued runs (us-east-1)",
+        slug="queue-depth-us-east-1",
+        unit=" runs",
+        actor=actor,
+        component=catalogue["runs_us"],
+        warning_threshold=50_000,
+        critical_threshold=500_000,
+        critical_component_status="degraded_performance",
+    )
+
+
+def test_points_below_thresholds_raise_nothing(queue_depth, actor):
+    result = services.metric_points_record(
+        metric=queue_depth, points=[(T0, 10_000), (T0 + timedelta(minutes=1), 12_000)], actor=actor
+    )
+    assert result.recorded == 2 and result.level is None
+    assert MetricAlert.objects.count() == 0
+
+
+def test_critical_opens_alert_drives_component_and_clears(queue_depth, catalogue, actor):
+    services.metric_points_record(metric=queue_depth, points=[(T0, 60_000)], actor=actor)
+    alert = MetricAlert.objects.get()
+    assert alert.level == "warning" and alert.closed_at is None
+    services.metric_points_record(
+        metric=queue_depth, points=[(T0 + timedelta(minutes=5), 2_000_000)], actor=actor
+    )
+    alert.refresh_from_db()
+    component = catalogue["runs_us"]
+    component.refresh_from_db()
+    assert alert.level == "critical" and alert.peak_value == 2_000_000
+    assert component.status == "degraded_performance"
+    change = ComponentStatusChange.objects.get(component=component)
+    assert change.actor_name == "metric:queue-depth-us-east-1"
+    services.metric_points_record(
+        metric=queue_depth, points=[(T0 + timedelta(hours=9), 1_000)], actor=actor
+    )
+    alert.refresh_from_db()
+    component.refresh_from_db()
+    assert alert.closed_at == T0 + timedelta(hours=9)
+    assert component.status == "operational"
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"metric.alert_open", "metric.alert_escalate", "metric.alert_close"} <= actions
+
+
+def test_clearing_leaves_a_status_set_by_a_human(queue_depth, catalogue, actor):
+    from statuspage.services import component_set_status
+
+    services.metric_points_record(metric=queue_depth, points=[(T0, 900_000)], actor=actor)
+    component_set_status(component=catalogue["runs_us"], status="major_outage", actor=actor)
+    services.metric_points_record(
+        metric=queue_depth, points=[(T0 + timedelta(hours=1), 5)], actor=actor
+    )
+    catalogue["runs_us"].refresh_from_db()
+    assert catalogue["runs_us"].status == "major_outage"
+
+
+def test_bad_points_are_refused_whole(queue_depth, actor):
+    with pytest.raises(ValidationError, match="not a number"):
+        services.metric_points_record(
+            metric=queue_depth, points=[(T0, 1), (T0 + timedelta(seconds=1), "lots")], actor=actor
+        )
+    with pytest.raises(ValidationError, match="time zone"):
+        services.metric_points_record(
+            metric=queue_depth, points=[(datetime(2026, 6, 22), 1)], actor=actor
+        )
+    with pytest.raises(ValidationError, match="finite"):
+        services.metric_points_record(metric=queue_depth, points=[(T0, float("nan"))], actor=actor)
+    assert MetricPoint.objects.count() == 0
+
+
+def test_same_time_recorded_twice_is_stored_once(queue_depth, actor):
+    for _ in range(2):
+        services.metric_points_record(metric=queue_depth, points=[(T0, 7)], actor=actor)
+    assert MetricPoint.objects.count() == 1
+
+
+def test_inconsistent_thresholds_are_refused(catalogue, actor):
+    with pytest.raises(ValidationError, match="must not be above"):
+        services.metric_create(
+            name="x", slug="x", actor=actor, warning_threshold=10, critical_threshold=5
+        )
+    with pytest.raises(ValidationError, match="Choose the component"):
+        services.metric_create(
+            name="x",
+            slug="x",
+            actor=actor,
+            critical_threshold=5,
+            critical_component_status="major_outage",
+        )
+
+
+def test_below_metrics_alert_when_falling(catalogue, actor):
+    m = services.metric_create(
+        name="Dequeue rate",
+        slug="dequeue",
+        actor=actor,
+        direction="below",
+        warning_threshold=100,
+        critical_threshold=10,
+    )
+    assert services.metric_level(m, 50) == "warning"
+    assert services.metric_level(m, 5) == "critical"
+    assert services.metric_level(m, 500) is None
+
+
+def test_series_keeps_the_spike_and_the_gaps(queue_depth, actor):
+    now = T0 + timedelta(hours=1)
+    services.metric_points_record(
+        metric=queue_depth,
+        points=[(T0 + timedelta(minutes=m), v) for m, v in [(1, 5), (2, 900), (3, 7), (50, 3)]],
+        actor=actor,
+    )
+    buckets = metric_series(queue_depth, span=timedelta(hours=1), buckets=6, now=now)
+    assert [b.value for b in buckets] == [900, None, None, None, None, 3]
+    svg = series_svg(buckets, title="Queue <depth>", unit=" runs", critical=500_000)
+    assert "<title>Queue &lt;depth&gt;</title>" in svg and "chart-critical" in svg
+    assert svg.count("<polyline") == 2  # the gap splits the line
+
+
+def test_prune_keeps_90_days(queue_depth, actor):
+    services.metric_points_record(
+        metric=queue_depth, points=[(T0, 1), (T0 + timedelta(days=95), 2)], actor=actor
+    )
+    assert services.metric_points_prune(now=T0 + timedelta(days=95)) == 1
+    assert list(MetricPoint.objects.values_list("value", flat=True)) == [2]
+
+
+def test_staff_are_emailed_about_an_alert(queue_depth, actor, staff_user, django_user_model):
+    django_user_model.objects.create_user("visitor", "v@example.com", "pw")
+    services.metric_points_record(metric=queue_depth, points=[(T0, 600_000)], actor=actor)
+    sent = metric_alert_email_staff(alert_id=MetricAlert.objects.get().pk)
+    assert sent == 1
+    assert mail.outbox[0].to == ["ic@example.com"]
+    assert "critical" in mail.outbox[0].subject
