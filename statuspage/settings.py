@@ -259,6 +259,14 @@ HELIOGRAPH_DELIVERY_CLAIM_TIMEOUT = int(os.environ.get("HELIOGRAPH_DELIVERY_CLAI
 # A delivery due for longer than this (seconds) is enqueued again: its message was lost.
 HELIOGRAPH_DELIVERY_REQUEUE_AFTER = int(os.environ.get("HELIOGRAPH_DELIVERY_REQUEUE_AFTER", "60"))
 
+# --- Automation API (/v1) ----------------------------------------------------------------------
+
+# Requests per token per window; past it 429 with Retry-After. Counted in the cache (Redis).
+HELIOGRAPH_API_RATE_LIMIT = int(os.environ.get("HELIOGRAPH_API_RATE_LIMIT", "600"))
+HELIOGRAPH_API_RATE_WINDOW = int(os.environ.get("HELIOGRAPH_API_RATE_WINDOW", "60"))
+# Largest request body the API reads, in bytes; larger gets 413.
+HELIOGRAPH_API_MAX_BODY = int(os.environ.get("HELIOGRAPH_API_MAX_BODY", str(1024 * 1024)))
+
 # --- Security (production) --------------------------------------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True
