@@ -1,1 +1,36 @@
-urlpatterns: list = []
+"""Public URLs: the page, history, incident pages, feeds and the /api/v2 JSON documents, all
+served from the snapshot; and /hello, the benchmark baseline."""
+
+from django.urls import path
+
+from statuspage import views
+
+DOCUMENTS = [
+    "/",
+    "/history",
+    "/history.atom",
+    "/history.rss",
+    "/api/v2/summary.json",
+    "/api/v2/status.json",
+    "/api/v2/components.json",
+    "/api/v2/incidents.json",
+    "/api/v2/incidents/unresolved.json",
+    "/api/v2/scheduled-maintenances.json",
+    "/api/v2/scheduled-maintenances/upcoming.json",
+    "/api/v2/scheduled-maintenances/active.json",
+]
+
+
+def _name(doc: str) -> str:
+    """`/api/v2/summary.json` → `public-api-v2-summary.json`; `/` → `public-page`."""
+    return "public-" + (doc.strip("/").replace("/", "-") or "page")
+
+
+urlpatterns = [
+    path("hello", views.hello, name="hello"),
+    path("incidents/<slug:public_id>", views.incident, name="public-incident"),
+    *(
+        path(doc.removeprefix("/"), views.document, {"path": doc}, name=_name(doc))
+        for doc in DOCUMENTS
+    ),
+]

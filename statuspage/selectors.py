@@ -95,3 +95,85 @@ def page_overall_status() -> OverallStatus:
 def components_for_page():
     """Every component with its service and region, in page order."""
     return Component.objects.select_related("service", "service__group", "region")
+
+
+# --- Reads of the public page (used by statuspage.snapshot) ------------------------------------
+
+
+def regions_for_page():
+    """Every region in page order."""
+    from statuspage.models import Region
+
+    return Region.objects.all()
+
+
+def incidents_open():
+    """Open incidents (investigating, identified, monitoring), newest first."""
+    from incidents.models import OPEN_INCIDENT_STATUSES, Incident, IncidentKind
+
+    return Incident.objects.filter(
+        kind=IncidentKind.INCIDENT, status__in=OPEN_INCIDENT_STATUSES
+    ).order_by("-created_at", "-id")
+
+
+def maintenances_active():
+    """Maintenance in progress or being verified, soonest first."""
+    from incidents.models import Incident, IncidentKind, IncidentStatus
+
+    return Incident.objects.filter(
+        kind=IncidentKind.MAINTENANCE,
+        status__in=[IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING],
+    ).order_by("scheduled_for", "id")
+
+
+def maintenances_upcoming():
+    """Maintenance scheduled and not started yet, soonest first."""
+    from incidents.models import Incident, IncidentKind, IncidentStatus
+
+    return Incident.objects.filter(
+        kind=IncidentKind.MAINTENANCE, status=IncidentStatus.SCHEDULED
+    ).order_by("scheduled_for", "id")
+
+
+def incidents_recent(*, limit: int = 50, kind: str | None = None):
+    """The most recent incidents (resolved included), optionally of one kind, newest first."""
+    from incidents.models import Incident
+
+    queryset = Incident.objects.order_by("-created_at", "-id")
+    if kind is not None:
+        queryset = queryset.filter(kind=kind)
+    return queryset[:limit]
+
+
+def incident_versions() -> dict[str, str]:
+    """A version string per incident (by public id) that changes whenever its page would:
+    the incident row, any of its updates (an edited typo) or its postmortem changes."""
+    from django.db.models import Count, Max
+
+    from incidents.models import Incident
+
+    rows = Incident.objects.annotate(
+        last_update=Max("updates__updated_at"),
+        update_count=Count("updates"),
+        postmortem_at=Max("postmortem__updated_at"),
+    ).values_list("public_id", "updated_at", "last_update", "update_count", "postmortem_at")
+    return {
+        public_id: f"{updated_at.isoformat()}|{last_update and last_update.isoformat()}|"
+        f"{update_count}|{postmortem_at and postmortem_at.isoformat()}"
+        for public_id, updated_at, last_update, update_count, postmortem_at in rows
+    }
+
+
+def page_updated_at(components: Iterable[Component] = ()):
+    """When anything the public sees last changed: components, services, incidents, updates."""
+    from django.db.models import Max
+
+    from incidents.models import Incident, IncidentUpdate
+    from statuspage.models import Service
+
+    candidates = [c.updated_at for c in components]
+    candidates.append(Service.objects.aggregate(m=Max("updated_at"))["m"])
+    candidates.append(Incident.objects.aggregate(m=Max("updated_at"))["m"])
+    candidates.append(IncidentUpdate.objects.aggregate(m=Max("updated_at"))["m"])
+    candidates = [c for c in candidates if c is not None]
+    return max(candidates) if candidates else None

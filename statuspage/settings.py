@@ -193,6 +193,9 @@ CELERY_TASK_ROUTES = {
 
 # The public page and JSON documents are rendered here after each change and served from here.
 SNAPSHOT_DIR = Path(os.environ.get("HELIOGRAPH_SNAPSHOT_DIR", VAR_DIR / "snapshot"))
+# Serve the snapshot marked stale once it is older than this many seconds (beat refreshes it
+# every 300 s; a failed publish marks it stale at once).
+SNAPSHOT_STALE_AFTER = int(os.environ.get("HELIOGRAPH_SNAPSHOT_STALE_AFTER", "900"))
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
 

@@ -1,0 +1,122 @@
+"""The public read path: every page, feed and JSON document is served from the published
+snapshot (statuspage.snapshot), never rendered or queried per request.
+
+No view here touches the session, the user or the CSRF token, so responses carry no cookie
+and no `Vary: Cookie`, and shared caches can keep them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.http import parse_http_date_safe
+from django.views.decorators.http import require_safe
+
+from statuspage import snapshot
+
+NO_SNAPSHOT_RETRY = 30.0  # seconds between attempts to build a missing snapshot, per process
+_build_lock = threading.Lock()
+_last_build_attempt = -1e9
+
+
+@require_safe
+def hello(request: HttpRequest) -> HttpResponse:
+    """The smallest possible view: the benchmark's baseline for what a request costs."""
+    return HttpResponse(b"hello", content_type="text/plain")
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return etag in candidates
+
+
+def _not_modified(request: HttpRequest, served: snapshot.Served) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since only when it is absent."""
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None:
+        return _etag_matches(if_none_match, served.etag)
+    if_modified_since = request.META.get("HTTP_IF_MODIFIED_SINCE")
+    if if_modified_since:
+        since = parse_http_date_safe(if_modified_since)
+        return since is not None and served.last_modified <= since
+    return False
+
+
+def _build_missing_snapshot() -> bool:
+    """Try to publish the snapshot when there is none (first start); at most every 30 s."""
+    global _last_build_attempt
+    with _build_lock:
+        if snapshot.read_manifest() is not None:
+            snapshot.store.invalidate()
+            return True
+        if time.monotonic() - _last_build_attempt < NO_SNAPSHOT_RETRY:
+            return False
+        _last_build_attempt = time.monotonic()
+        try:
+            snapshot.snapshot_publish()
+        except Exception:
+            snapshot.log.exception("no snapshot, and it cannot be built now")
+            return False
+        return True
+
+
+def _unavailable() -> HttpResponse:
+    response = HttpResponse(
+        b"The status page is not available yet: it has not been published and the database "
+        b"cannot be reached. Please try again in a minute.\n",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = "30"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _not_found() -> HttpResponse:
+    response = HttpResponse(b"Not found.\n", status=404, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=10"
+    return response
+
+
+def serve(request: HttpRequest, path: str) -> HttpResponse:
+    """Answer from the snapshot, with validators, caching headers and conditional requests."""
+    accept_gzip = "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "")
+    try:
+        served = snapshot.store.lookup(path, accept_gzip=accept_gzip)
+    except snapshot.SnapshotMissing:
+        if not _build_missing_snapshot():
+            return _unavailable()
+        try:
+            served = snapshot.store.lookup(path, accept_gzip=accept_gzip)
+        except snapshot.SnapshotMissing:
+            return _unavailable()
+    if served is None:
+        return _not_found()
+    if _not_modified(request, served):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(served.body, content_type=served.content_type)
+        if served.gzipped:
+            response["Content-Encoding"] = "gzip"
+    response["ETag"] = served.etag
+    response["Last-Modified"] = served.last_modified_http
+    response["Cache-Control"] = snapshot.CACHE_CONTROL
+    if served.gzip_available:
+        response["Vary"] = "Accept-Encoding"
+    if served.stale:
+        response["X-Snapshot-Stale"] = "true"
+    return response
+
+
+@require_safe
+def document(request: HttpRequest, *, path: str) -> HttpResponse:
+    return serve(request, path)
+
+
+@require_safe
+def incident(request: HttpRequest, public_id: str) -> HttpResponse:
+    return serve(request, f"/incidents/{public_id}")
