@@ -1,0 +1,245 @@
+"""Forms of the staff console.
+
+They only parse and check the shape of what was typed; the rules (allowed statuses, closed
+incidents, lengths) live in the service functions. When a service refuses, its
+ValidationError dict is put back on the form's fields by `apply_service_errors`, so the
+commander sees exactly which field is wrong, next to what they typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from incidents.models import (
+    INCIDENT_STATUSES,
+    Impact,
+    IncidentStatus,
+)
+from incidents.selectors import Matrix
+from statuspage.models import Component, ComponentStatus, Region
+
+NO_CHANGE = ("", "— no change —")
+STATUS_CHOICES = [NO_CHANGE, *ComponentStatus.choices]
+INCIDENT_STATUS_CHOICES = [(s, IncidentStatus(s).label) for s in INCIDENT_STATUSES]
+INCIDENT_IMPACT_CHOICES = [c for c in Impact.choices if c[0] != Impact.MAINTENANCE]
+DATETIME_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+# Labels the service errors use for keys that are not form fields.
+ERROR_LABELS = {"components": "Components", "incident": "Incident"}
+
+
+def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError onto the form: on the field it names when the form has
+    that field, else as a form-level error that names it."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for key, errors in exc.message_dict.items():
+        for message in errors:
+            if key in form.fields:
+                form.add_error(key, message)
+            else:
+                label = ERROR_LABELS.get(key, key.replace("_", " ").capitalize())
+                form.add_error(None, f"{label}: {message}")
+
+
+@dataclass
+class GridCell:
+    component: Component
+    field: forms.BoundField
+
+
+@dataclass
+class GridRow:
+    service_name: str
+    cells: list[GridCell | None]
+    global_cell: GridCell | None
+
+
+class ComponentGridMixin:
+    """Adds one select per component ("no change" by default) and one "whole region" select per
+    region, laid out as the services × regions matrix.
+
+    A region select applies to every component of that region left at "no change", so a whole
+    region can be marked down in one choice, with or without JavaScript.
+    """
+
+    matrix: Matrix
+
+    def add_grid_fields(self, matrix: Matrix) -> None:
+        self.matrix = matrix
+        fields = self.fields  # type: ignore[attr-defined]
+        for region in matrix.regions:
+            fields[self.region_field_name(region)] = forms.ChoiceField(
+                choices=STATUS_CHOICES, required=False, label=f"Whole region {region.slug}"
+            )
+        for component in matrix.components:
+            fields[self.component_field_name(component)] = forms.ChoiceField(
+                choices=STATUS_CHOICES, required=False, label=component.name
+            )
+
+    @staticmethod
+    def component_field_name(component: Component) -> str:
+        return f"c_{component.public_id}"
+
+    @staticmethod
+    def region_field_name(region: Region) -> str:
+        return f"r_{region.slug}"
+
+    def grid_rows(self) -> list[GridRow]:
+        form = self  # a Form
+
+        def cell(component: Component | None) -> GridCell | None:
+            if component is None:
+                return None
+            return GridCell(component, form[self.component_field_name(component)])  # type: ignore[index]
+
+        return [
+            GridRow(
+                service_name=row.service.name,
+                cells=[cell(c) for c in row.cells],
+                global_cell=cell(row.global_component),
+            )
+            for row in self.matrix.rows
+        ]
+
+    def region_fields(self) -> list[tuple[Region, forms.BoundField]]:
+        return [(r, self[self.region_field_name(r)]) for r in self.matrix.regions]  # type: ignore[index]
+
+    def component_statuses(self) -> dict[Component, str]:
+        """The status chosen for each component (explicit choice first, then its region's)."""
+        data = self.cleaned_data  # type: ignore[attr-defined]
+        chosen: dict[Component, str] = {}
+        for component in self.matrix.components:
+            status = data.get(self.component_field_name(component)) or ""
+            if not status and component.region is not None:
+                status = data.get(self.region_field_name(component.region)) or ""
+            if status:
+                chosen[component] = status
+        return chosen
+
+
+class DeclareForm(ComponentGridMixin, forms.Form):
+    name = forms.CharField(
+        max_length=255,
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "placeholder": "Runs not starting in us-east-1"}
+        ),
+    )
+    impact = forms.ChoiceField(choices=INCIDENT_IMPACT_CHOICES, initial=Impact.MAJOR)
+    status = forms.ChoiceField(
+        choices=INCIDENT_STATUS_CHOICES, initial=IncidentStatus.INVESTIGATING
+    )
+    body = forms.CharField(
+        label="First update (Markdown)",
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "We are investigating…"}),
+    )
+    notify = forms.BooleanField(
+        required=False, initial=True, label="Notify subscribers and channels"
+    )
+
+    def __init__(self, *args, matrix: Matrix, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_grid_fields(matrix)
+
+
+class UpdateForm(ComponentGridMixin, forms.Form):
+    status = forms.ChoiceField(choices=INCIDENT_STATUS_CHOICES)
+    impact = forms.ChoiceField(
+        choices=[("", "— no change —"), *INCIDENT_IMPACT_CHOICES], required=False
+    )
+    body = forms.CharField(label="Message (Markdown)", widget=forms.Textarea(attrs={"rows": 4}))
+    notify = forms.BooleanField(
+        required=False, initial=True, label="Notify subscribers and channels"
+    )
+
+    def __init__(self, *args, matrix: Matrix, status_choices=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if status_choices is not None:
+            self.fields["status"].choices = status_choices
+        self.add_grid_fields(matrix)
+
+
+class ResolveForm(forms.Form):
+    body = forms.CharField(
+        label="Message (Markdown)",
+        initial="This incident has been resolved.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    notify = forms.BooleanField(
+        required=False, initial=True, label="Notify subscribers and channels"
+    )
+
+
+class PostmortemForm(forms.Form):
+    body = forms.CharField(label="Postmortem (Markdown)", widget=forms.Textarea(attrs={"rows": 12}))
+
+
+class EditIncidentForm(forms.Form):
+    name = forms.CharField(max_length=255)
+    impact = forms.ChoiceField(choices=Impact.choices)
+
+
+class ComponentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Component) -> str:
+        return f"{obj.name} — {obj.get_status_display()}"
+
+
+class ComponentMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Component) -> str:
+        return obj.name
+
+
+class MaintenanceForm(forms.Form):
+    name = forms.CharField(max_length=255)
+    scheduled_for = forms.DateTimeField(
+        label="Window start (UTC)",
+        input_formats=DATETIME_INPUT_FORMATS,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    scheduled_until = forms.DateTimeField(
+        label="Window end (UTC)",
+        input_formats=DATETIME_INPUT_FORMATS,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    components = ComponentMultipleChoiceField(
+        queryset=Component.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    body = forms.CharField(label="Message (Markdown)", widget=forms.Textarea(attrs={"rows": 4}))
+    auto_in_progress = forms.BooleanField(
+        required=False, initial=True, label="Start automatically at the window start"
+    )
+    auto_completed = forms.BooleanField(
+        required=False, initial=True, label="Complete automatically at the window end"
+    )
+    notify = forms.BooleanField(
+        required=False, initial=True, label="Notify subscribers and channels"
+    )
+
+    def __init__(self, *args, components=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if components is not None:
+            self.fields["components"].queryset = components
+
+
+class ComponentStatusForm(forms.Form):
+    component = ComponentChoiceField(queryset=Component.objects.none())
+    status = forms.ChoiceField(choices=ComponentStatus.choices)
+    reason = forms.CharField(
+        max_length=1000,
+        widget=forms.TextInput(attrs={"placeholder": "Why (kept in the history)"}),
+    )
+
+    def __init__(self, *args, components=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if components is not None:
+            self.fields["component"].queryset = components
+
+
+class PreviewForm(forms.Form):
+    body = forms.CharField(required=False, max_length=25000)

@@ -1,0 +1,468 @@
+"""The staff incident console: thin views over `incidents.selectors` and the service functions.
+
+Every action calls one service function with `Actor.for_user(request.user)`; the services
+write the audit trail and republish the public snapshot. A refused action re-renders the
+form with the service's message on the field it concerns and everything that was typed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from incidents import selectors, services
+from incidents.forms import (
+    INCIDENT_STATUS_CHOICES,
+    ComponentStatusForm,
+    DeclareForm,
+    EditIncidentForm,
+    MaintenanceForm,
+    PostmortemForm,
+    PreviewForm,
+    ResolveForm,
+    UpdateForm,
+    apply_service_errors,
+)
+from incidents.models import (
+    MAINTENANCE_STATUSES,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    IncidentTemplate,
+)
+from statuspage.markdown import render_markdown
+from statuspage.services import Actor, component_set_status
+
+CONSOLE_PERMISSIONS = ("incidents.add_incident", "incidents.change_incident")
+
+
+def can_use_console(user) -> bool:
+    """Staff with the console permission (or both add and change incident); superusers pass."""
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    return (
+        user.is_superuser
+        or user.has_perm("incidents.run_console")
+        or user.has_perms(CONSOLE_PERMISSIONS)
+    )
+
+
+def console_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anonymous visitors go to the login page; signed-in users without access get a 403 page
+    that says why (a redirect loop to the login page would not)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not can_use_console(request.user):
+            return render(request, "console/403.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.for_user(request.user)
+
+
+def _templates_json(templates) -> list[dict]:
+    return [
+        {
+            "id": t.pk,
+            "title": t.title,
+            "status": t.status,
+            "impact": t.impact,
+            "component_status": t.component_status,
+            "body": t.body,
+        }
+        for t in templates
+    ]
+
+
+def _template_initial(template: IncidentTemplate | None) -> dict:
+    if template is None:
+        return {}
+    initial = {"body": template.body}
+    if template.title:
+        initial["name"] = template.title
+    if template.status:
+        initial["status"] = template.status
+    if template.impact and template.impact != "maintenance":
+        initial["impact"] = template.impact
+    return initial
+
+
+# --- Dashboard and declaration -------------------------------------------------------------------
+
+
+@console_view
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "console/dashboard.html",
+        {
+            "open_incidents": selectors.incidents_open(),
+            "active_maintenances": selectors.maintenances_active(),
+            "upcoming_maintenances": selectors.maintenances_upcoming(),
+            "matrix": selectors.component_matrix(),
+        },
+    )
+
+
+@console_view
+def incident_declare(request: HttpRequest) -> HttpResponse:
+    """One form: name, impact, status, component grid, first update, notify, template."""
+    matrix = selectors.component_matrix()
+    templates = selectors.templates_for_console()
+    template = selectors.template_get(template_id=request.GET.get("template"))
+    if request.method == "POST":
+        form = DeclareForm(request.POST, matrix=matrix)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                incident = services.incident_declare(
+                    name=data["name"],
+                    body=data["body"],
+                    impact=data["impact"],
+                    status=data["status"],
+                    component_statuses=form.component_statuses(),
+                    deliver_notifications=data["notify"],
+                    actor=_actor(request),
+                )
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, f"Incident declared: {incident.name}")
+                return redirect("console:incident", public_id=incident.public_id)
+    elif request.method == "GET":
+        initial = _template_initial(template)
+        # ?component=<id> (repeatable) pre-selects components, e.g. from a dashboard cell.
+        wanted = set(request.GET.getlist("component"))
+        suggested = (template.component_status if template else "") or "major_outage"
+        for component in matrix.components:
+            if component.public_id in wanted:
+                initial[DeclareForm.component_field_name(component)] = suggested
+        form = DeclareForm(initial=initial, matrix=matrix)
+    else:
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return render(
+        request,
+        "console/declare.html",
+        {
+            "form": form,
+            "template": template,
+            "templates": templates,
+            "templates_json": _templates_json(templates),
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
+@console_view
+@require_POST
+def preview(request: HttpRequest) -> HttpResponse:
+    """The sanitized HTML a Markdown body will have on the public page."""
+    form = PreviewForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(
+            json.dumps(form.errors.get_json_data()), status=400, content_type="application/json"
+        )
+    return HttpResponse(
+        render_markdown(form.cleaned_data["body"]), content_type="text/html; charset=utf-8"
+    )
+
+
+# --- One incident ------------------------------------------------------------------------------
+
+
+def _status_choices(incident: Incident) -> list[tuple[str, str]]:
+    if incident.kind == IncidentKind.MAINTENANCE:
+        return [(s, IncidentStatus(s).label) for s in MAINTENANCE_STATUSES]
+    return INCIDENT_STATUS_CHOICES
+
+
+def _incident_page(
+    request: HttpRequest, incident: Incident, *, status: int = 200, **forms
+) -> HttpResponse:
+    matrix = selectors.component_matrix()
+    templates = selectors.templates_for_console(incident.kind)
+    template = selectors.template_get(template_id=request.GET.get("template"))
+    update_initial = {"status": incident.status}
+    if template is not None:
+        update_initial["body"] = template.body
+        if template.status in dict(_status_choices(incident)):
+            update_initial["status"] = template.status
+    forms.setdefault(
+        "update_form",
+        UpdateForm(
+            initial=update_initial,
+            matrix=matrix,
+            status_choices=_status_choices(incident),
+        ),
+    )
+    forms.setdefault("resolve_form", ResolveForm())
+    forms.setdefault(
+        "edit_form", EditIncidentForm(initial={"name": incident.name, "impact": incident.impact})
+    )
+    postmortem = getattr(incident, "postmortem", None) if incident.pk else None
+    forms.setdefault(
+        "postmortem_form", PostmortemForm(initial={"body": postmortem.body if postmortem else ""})
+    )
+    return render(
+        request,
+        "console/incident.html",
+        {
+            "incident": incident,
+            "timeline": selectors.incident_timeline(incident=incident),
+            "postmortem": postmortem,
+            "can_postmortem": incident.kind == IncidentKind.INCIDENT
+            and incident.status in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM),
+            "template": template,
+            "templates": templates,
+            "templates_json": _templates_json(templates),
+            **forms,
+        },
+        status=status,
+    )
+
+
+def _get_incident(public_id: str) -> Incident:
+    return get_object_or_404(Incident.objects.prefetch_related("components"), public_id=public_id)
+
+
+@console_view
+def incident_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    return _incident_page(request, _get_incident(public_id))
+
+
+@console_view
+@require_POST
+def incident_update(request: HttpRequest, public_id: str) -> HttpResponse:
+    incident = _get_incident(public_id)
+    form = UpdateForm(
+        request.POST,
+        matrix=selectors.component_matrix(),
+        status_choices=_status_choices(incident),
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        chosen = form.component_statuses()
+        try:
+            services.incident_post_update(
+                incident=incident,
+                status=data["status"],
+                body=data["body"],
+                impact=data["impact"] or None,
+                # Nothing chosen: let the service apply its defaults (operational on resolve,
+                # maintenance statuses for a maintenance); otherwise exactly what was chosen.
+                component_statuses=chosen or None,
+                deliver_notifications=data["notify"],
+                actor=_actor(request),
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"Update posted: {data['status']}")
+            return redirect("console:incident", public_id=incident.public_id)
+    return _incident_page(request, incident, status=400, update_form=form)
+
+
+@console_view
+@require_POST
+def incident_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
+    incident = _get_incident(public_id)
+    form = ResolveForm(request.POST)
+    if form.is_valid():
+        try:
+            if incident.kind == IncidentKind.MAINTENANCE:
+                services.maintenance_complete(
+                    incident=incident, body=form.cleaned_data["body"], actor=_actor(request)
+                )
+            else:
+                services.incident_resolve(
+                    incident=incident,
+                    body=form.cleaned_data["body"],
+                    deliver_notifications=form.cleaned_data["notify"],
+                    actor=_actor(request),
+                )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"Resolved: {incident.name}")
+            return redirect("console:incident", public_id=incident.public_id)
+    return _incident_page(request, incident, status=400, resolve_form=form)
+
+
+@console_view
+@require_POST
+def incident_edit(request: HttpRequest, public_id: str) -> HttpResponse:
+    incident = _get_incident(public_id)
+    form = EditIncidentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.incident_edit(
+                incident=incident,
+                name=form.cleaned_data["name"],
+                impact=form.cleaned_data["impact"],
+                actor=_actor(request),
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, "Incident edited.")
+            return redirect("console:incident", public_id=incident.public_id)
+    return _incident_page(request, incident, status=400, edit_form=form)
+
+
+@console_view
+@require_POST
+def incident_postmortem(request: HttpRequest, public_id: str) -> HttpResponse:
+    incident = _get_incident(public_id)
+    form = PostmortemForm(request.POST)
+    if form.is_valid():
+        try:
+            services.postmortem_publish(
+                incident=incident, body=form.cleaned_data["body"], actor=_actor(request)
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, "Postmortem published.")
+            return redirect("console:incident", public_id=incident.public_id)
+    return _incident_page(request, incident, status=400, postmortem_form=form)
+
+
+@console_view
+def incident_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.incidents_recent(), 50).get_page(request.GET.get("page"))
+    return render(request, "console/incidents.html", {"page": page})
+
+
+# --- Maintenance -------------------------------------------------------------------------------
+
+
+@console_view
+def maintenance_new(request: HttpRequest) -> HttpResponse:
+    components = selectors.components_for_console()
+    if request.method == "POST":
+        form = MaintenanceForm(request.POST, components=components)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                incident = services.maintenance_schedule(
+                    name=data["name"],
+                    body=data["body"],
+                    scheduled_for=data["scheduled_for"],
+                    scheduled_until=data["scheduled_until"],
+                    components=data["components"],
+                    auto_in_progress=data["auto_in_progress"],
+                    auto_completed=data["auto_completed"],
+                    deliver_notifications=data["notify"],
+                    actor=_actor(request),
+                )
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, f"Maintenance scheduled: {incident.name}")
+                return redirect("console:incident", public_id=incident.public_id)
+        status = 400
+    elif request.method == "GET":
+        form = MaintenanceForm(components=components)
+        status = 200
+    else:
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return render(request, "console/maintenance.html", {"form": form}, status=status)
+
+
+def _maintenance_action(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
+    incident = get_object_or_404(Incident, public_id=public_id, kind=IncidentKind.MAINTENANCE)
+    move = services.maintenance_start if action == "start" else services.maintenance_complete
+    try:
+        move(incident=incident, actor=_actor(request))
+    except ValidationError as exc:
+        for errors in exc.message_dict.values():
+            for message in errors:
+                messages.error(request, message)
+    else:
+        messages.success(request, f"Maintenance {'started' if action == 'start' else 'completed'}.")
+    return redirect("console:incident", public_id=incident.public_id)
+
+
+@console_view
+@require_POST
+def maintenance_start(request: HttpRequest, public_id: str) -> HttpResponse:
+    return _maintenance_action(request, public_id, "start")
+
+
+@console_view
+@require_POST
+def maintenance_complete(request: HttpRequest, public_id: str) -> HttpResponse:
+    return _maintenance_action(request, public_id, "complete")
+
+
+# --- Components and audit ----------------------------------------------------------------------
+
+
+@console_view
+def components(request: HttpRequest) -> HttpResponse:
+    """Set one component's status directly (outside an incident), with a reason."""
+    queryset = selectors.components_for_console()
+    status = 200
+    if request.method == "POST":
+        form = ComponentStatusForm(request.POST, components=queryset)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                change = component_set_status(
+                    component=data["component"],
+                    status=data["status"],
+                    reason=data["reason"],
+                    actor=_actor(request),
+                )
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                if change is None:
+                    messages.info(request, f"{data['component'].name} already had that status.")
+                else:
+                    messages.success(
+                        request,
+                        f"{data['component'].name}: {change.old_status} → {change.new_status}",
+                    )
+                return redirect("console:components")
+        status = 400
+    else:
+        initial = {}
+        if request.GET.get("component"):
+            found = queryset.filter(public_id=request.GET["component"]).first()
+            if found is not None:
+                initial = {"component": found.pk, "status": found.status}
+        form = ComponentStatusForm(initial=initial, components=queryset)
+    return render(
+        request,
+        "console/components.html",
+        {"form": form, "matrix": selectors.component_matrix()},
+        status=status,
+    )
+
+
+@console_view
+def audit(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.audit_entries(), 50).get_page(request.GET.get("page"))
+    return render(request, "console/audit.html", {"page": page})
+
+
+def console_url(incident: Incident) -> str:
+    """Where an incident is handled in the console (the admin links here)."""
+    return reverse("console:incident", kwargs={"public_id": incident.public_id})
