@@ -1282,4 +1282,7 @@ def routes() -> list[Route]:
     return table
 
 
-ROUTES = routes()
+# Metrics own their handlers (statuspage/metrics/api.py); they share this route table.
+from statuspage.metrics.api import METRIC_ROUTES  # noqa: E402
+
+ROUTES = routes() + METRIC_ROUTES

@@ -1,0 +1,231 @@
+"""Metrics in the v1 API, in the shape existing scripts already push:
+
+- `POST /v1/pages/{page_id}/metrics/{metric_id}/data` with `{"data": {"timestamp": <unix
+  seconds or ISO 8601>, "value": <number>}}` (or a list of such points under "data");
+- `POST /v1/pages/{page_id}/metrics/data` with `{"data": {"<metric_id>": [{timestamp, value}]}}`;
+- `GET/POST /v1/pages/{page_id}/metrics`, `GET …/metrics/{metric_id}`.
+
+A metric is named by its public id or its slug. Writes need the `components` scope, since a
+metric can drive a component's status.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+
+from statuspage.api.framework import ApiError, Call, Operation, Route, invalid, not_found, paginate
+from statuspage.api.models import ApiScope
+from statuspage.metrics import services
+from statuspage.metrics.models import Metric, MetricAlert
+from statuspage.models import Component, ComponentStatus
+from statuspage.serializers import iso
+
+NUMBER = {"type": "number"}
+POINT = {
+    "type": "object",
+    "properties": {"timestamp": {"oneOf": [NUMBER, {"type": "string"}]}, "value": NUMBER},
+}
+
+
+def metric_dict(metric: Metric) -> dict:
+    latest = metric.points.order_by("-at").first()
+    alert = MetricAlert.objects.filter(metric=metric, closed_at__isnull=True).first()
+    return {
+        "id": metric.public_id,
+        "slug": metric.slug,
+        "name": metric.name,
+        "suffix": metric.unit,
+        "description": metric.description or None,
+        "display": metric.public,
+        "component_id": metric.component.public_id if metric.component_id else None,
+        "direction": metric.direction,
+        "warning_threshold": metric.warning_threshold,
+        "critical_threshold": metric.critical_threshold,
+        "critical_component_status": metric.critical_component_status or None,
+        "created_at": iso(metric.created_at),
+        "last_value": latest.value if latest else None,
+        "last_value_at": iso(latest.at) if latest else None,
+        "alert": (
+            {"level": alert.level, "opened_at": iso(alert.opened_at), "peak": alert.peak_value}
+            if alert
+            else None
+        ),
+    }
+
+
+def _metric(ident: str) -> Metric:
+    metric = Metric.objects.select_related("component").filter(public_id=ident).first()
+    metric = metric or Metric.objects.select_related("component").filter(slug=ident).first()
+    if metric is None:
+        raise not_found("metric", ident)
+    return metric
+
+
+def _timestamp(value: Any, where: str) -> datetime:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        if value.replace(".", "", 1).isdigit():
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        parsed = parse_datetime(value)
+        if parsed is not None:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise invalid(where, f"'{value}' is not a unix time or an ISO 8601 time.")
+
+
+def _points(raw: Any, where: str) -> list[tuple[datetime, Any]]:
+    items = raw if isinstance(raw, list) else [raw]
+    if isinstance(raw, dict) and all(k.isdigit() for k in raw):  # form data[0][timestamp]=…
+        items = list(raw.values())
+    points = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or "timestamp" not in item or "value" not in item:
+            raise invalid(f"{where}[{index}]", "needs a timestamp and a value.")
+        points.append((_timestamp(item["timestamp"], f"{where}[{index}].timestamp"), item["value"]))
+    return points
+
+
+def _record(metric: Metric, points: list, call: Call) -> dict:
+    try:
+        result = services.metric_points_record(metric=metric, points=points, actor=call.actor)
+    except ValidationError as exc:
+        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        raise ApiError(422, message) from None
+    return {"metric_id": metric.public_id, "recorded": result.recorded, "level": result.level}
+
+
+def metric_data_post(call: Call, metric_id: str) -> dict:
+    metric = _metric(metric_id)
+    if "data" not in call.body:
+        raise invalid("data", "is required.")
+    return _record(metric, _points(call.body["data"], "data"), call)
+
+
+def metrics_data_post(call: Call) -> list[dict]:
+    """Points of several metrics in one call: all or nothing."""
+    data = call.body.get("data")
+    if not isinstance(data, dict) or not data:
+        raise invalid("data", 'must be an object like {"<metric id>": [{timestamp, value}]}.')
+    batches = [(_metric(ident), _points(raw, f"data.{ident}")) for ident, raw in data.items()]
+    with transaction.atomic():
+        return [_record(metric, points, call) for metric, points in batches]
+
+
+def metrics_list(call: Call):
+    return paginate(Metric.objects.select_related("component").all(), call, metric_dict)
+
+
+def metric_get(call: Call, metric_id: str) -> dict:
+    return metric_dict(_metric(metric_id))
+
+
+def _float(call: Call, name: str) -> float | None:
+    value = call.data.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise invalid(name, "must be a number.") from None
+
+
+def metric_create(call: Call) -> dict:
+    component = None
+    if call.has("component_id"):
+        component = Component.objects.filter(public_id=call.str("component_id")).first()
+        if component is None:
+            raise not_found("component", call.str("component_id") or "")
+    name = call.str("name", required=True, max_length=200)
+    try:
+        metric = services.metric_create(
+            name=name,
+            slug=call.str("slug", required=True, max_length=100),
+            actor=call.actor,
+            unit=call.str("suffix", max_length=32) or "",
+            description=call.str("description") or "",
+            component=component,
+            public=call.bool("display") is not False,
+            direction=call.choice("direction", ["above", "below"]) or "above",
+            warning_threshold=_float(call, "warning_threshold"),
+            critical_threshold=_float(call, "critical_threshold"),
+            critical_component_status=call.choice(
+                "critical_component_status", list(ComponentStatus.values)
+            )
+            or "",
+        )
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise invalid(field, " ".join(messages)) from None
+    return metric_dict(metric)
+
+
+def _op(method: str, handler: Any, scope: str, summary: str, **kw: Any) -> Operation:
+    return Operation(
+        method=method, handler=handler, scope=scope, summary=summary, tag="Metrics", **kw
+    )
+
+
+R, W = ApiScope.READ, ApiScope.COMPONENTS
+
+METRIC_ROUTES = [
+    Route(
+        "metrics/data",
+        {"POST": _op("POST", metrics_data_post, W, "Push points of several metrics", many=True)},
+        name="metrics_data",
+    ),
+    Route(
+        "metrics",
+        {
+            "GET": _op("GET", metrics_list, R, "List metrics", paginated=True, many=True),
+            "POST": _op(
+                "POST",
+                metric_create,
+                W,
+                "Create a metric (thresholds raise staff alerts)",
+                envelope="metric",
+                status=201,
+                required=["name", "slug"],
+                fields={
+                    "name": {"type": "string"},
+                    "slug": {"type": "string"},
+                    "suffix": {"type": "string"},
+                    "description": {"type": "string"},
+                    "component_id": {"type": "string"},
+                    "display": {"type": "boolean"},
+                    "direction": {"type": "string", "enum": ["above", "below"]},
+                    "warning_threshold": NUMBER,
+                    "critical_threshold": NUMBER,
+                    "critical_component_status": {
+                        "type": "string",
+                        "enum": list(ComponentStatus.values),
+                    },
+                },
+            ),
+        },
+        name="metrics",
+    ),
+    Route(
+        "metrics/{metric_id}/data",
+        {
+            "POST": _op(
+                "POST",
+                metric_data_post,
+                W,
+                "Push a point (or a list of points) of a metric",
+                fields={"data": POINT},
+                status=201,
+            )
+        },
+        name="metric_data",
+    ),
+    Route(
+        "metrics/{metric_id}",
+        {"GET": _op("GET", metric_get, R, "Get a metric with its last value and open alert")},
+        name="metric",
+    ),
+]
