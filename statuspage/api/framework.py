@@ -351,7 +351,11 @@ def raw_token(request: HttpRequest) -> str:
 
 
 def authenticate(request: HttpRequest) -> ApiToken:
-    raw = raw_token(request)
+    return authenticate_raw(raw_token(request))
+
+
+def authenticate_raw(raw: str) -> ApiToken:
+    """The active token with this secret, else 401 (used by HTTP and by the MCP server)."""
     if not raw:
         raise ApiError(
             401,
