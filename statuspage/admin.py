@@ -275,3 +275,4 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_filter = ["action", "object_type"]
     search_fields = ["actor_name", "summary", "object_id"]
     date_hierarchy = "created_at"
+from statuspage.metrics import admin as metrics_admin  # noqa: E402,F401
