@@ -1,1 +1,339 @@
-"""Models of credits (accounts, spend, credit policies, credit reports). Registered with incidents."""
+"""Models of credits (accounts, spend, credit policies, credit reports). Registered with incidents.
+
+Money is stored as integers, never as floats and never as Decimal columns:
+
+- spend amounts in **micro-units** of the currency (`amount_micros`, 12.34 USD = 12_340_000),
+  so every sum is an exact integer sum on PostgreSQL *and* on SQLite (which has no decimal
+  type: a DecimalField there is stored as a binary float). Six decimal places hold any
+  per-unit usage price a billing system emits; amounts with more decimals are refused at import.
+- credits, minimums and caps in **cents** (`*_cents`): a credit is rounded once, per account,
+  to the cent.
+
+The `Decimal` views (`amount`, `credit`, …) are for display, forms and CSV.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+__all__ = [
+    "Account",
+    "SpendKind",
+    "SpendRecord",
+    "CreditPolicy",
+    "CreditPolicyCurrency",
+    "CreditReportStatus",
+    "CreditReport",
+    "CreditReportTotal",
+    "CreditReportLine",
+    "CreditReportAddon",
+]
+
+MICROS = 1_000_000
+CENTS = 100
+
+
+def micros_to_decimal(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value).scaleb(-6)
+
+
+def cents_to_decimal(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value).scaleb(-2)
+
+
+class Account(models.Model):
+    """A customer account of the platform the status page reports on (billing's view)."""
+
+    external_id = models.CharField(max_length=64, unique=True, help_text="The billing system's id")
+    name = models.CharField(max_length=255)
+    plan = models.CharField(max_length=64, blank=True)
+    paying = models.BooleanField(default=False)
+    currency = models.CharField(max_length=3, help_text="ISO 4217 billing currency")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.name})"
+
+
+class SpendKind(models.TextChoices):
+    USAGE = "usage", "Usage"
+    CONCURRENCY_ADDON = "concurrency_addon", "Concurrency add-on"
+    SUBSCRIPTION = "subscription", "Subscription"
+
+
+class SpendRecord(models.Model):
+    """One charge: at a point in time (`occurred_at`) or for a billed period [start, end).
+
+    `row_hash` is a digest of the row's content and `occurrence` counts identical rows in the
+    file it came from (1 for the first, 2 for a second identical charge, …): together they are
+    the natural key that makes re-importing a file, or an overlapping export, add nothing twice.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="spend")
+    amount_micros = models.BigIntegerField(help_text="Amount in millionths of the currency")
+    currency = models.CharField(max_length=3)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    region = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=32, default=SpendKind.USAGE)
+    row_hash = models.CharField(max_length=32)
+    occurrence = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["row_hash", "occurrence"], name="spend_natural_key"),
+            models.CheckConstraint(
+                condition=(
+                    Q(occurred_at__isnull=False, period_start__isnull=True, period_end__isnull=True)
+                    | Q(
+                        occurred_at__isnull=True,
+                        period_start__isnull=False,
+                        period_end__gt=models.F("period_start"),
+                    )
+                ),
+                name="spend_point_or_period",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["occurred_at"], name="spend_occurred_idx"),
+            models.Index(fields=["period_start", "period_end"], name="spend_period_idx"),
+            # The report's add-on section reads only these few rows.
+            models.Index(
+                fields=["occurred_at", "period_start"],
+                name="spend_addon_idx",
+                condition=Q(kind="concurrency_addon"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.amount} {self.currency}"
+
+    @property
+    def amount(self) -> Decimal:
+        return micros_to_decimal(self.amount_micros)
+
+
+class CreditPolicy(models.Model):
+    """What an incident's customers are credited: a window, eligibility and per-currency rules.
+
+    Eligible: paying accounts; if `regions` is not empty, only those with spend in one of
+    those regions inside the window. Credit = max(spend in window, minimum), capped.
+    """
+
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="credit_policies",
+    )
+    name = models.CharField(max_length=200)
+    window_start = models.DateTimeField(help_text="Inclusive, UTC")
+    window_end = models.DateTimeField(help_text="Exclusive, UTC")
+    regions = models.JSONField(default=list, blank=True, help_text="Region slugs; empty = all")
+    invoice_month = models.CharField(max_length=7, help_text="YYYY-MM")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "credit policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CreditPolicyCurrency(models.Model):
+    """The minimum (and optional cap) of a policy for accounts billed in one currency.
+
+    Accounts in a currency without a rule are credited their spend, with no minimum or cap.
+    """
+
+    policy = models.ForeignKey(CreditPolicy, on_delete=models.CASCADE, related_name="currencies")
+    currency = models.CharField(max_length=3)
+    minimum_cents = models.BigIntegerField(default=0)
+    cap_cents = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "currency"], name="policy_currency_once"),
+            models.CheckConstraint(condition=Q(minimum_cents__gte=0), name="policy_minimum_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} minimum {self.minimum}"
+
+    @property
+    def minimum(self) -> Decimal:
+        return cents_to_decimal(self.minimum_cents)
+
+    @property
+    def cap(self) -> Decimal | None:
+        return cents_to_decimal(self.cap_cents)
+
+
+class CreditReportStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class CreditReport(models.Model):
+    """One run of a policy. Once `done`, its lines, totals and add-ons never change.
+
+    `parameters` freezes the policy as it was when the run started (window, regions, rules,
+    invoice month), so a later edit of the policy does not change what an old report means.
+    """
+
+    policy = models.ForeignKey(CreditPolicy, on_delete=models.PROTECT, related_name="reports")
+    status = models.CharField(
+        max_length=16, choices=CreditReportStatus.choices, default=CreditReportStatus.RUNNING
+    )
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent")
+    progress_note = models.CharField(max_length=200, blank=True)
+    parameters = models.JSONField(default=dict)
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lines_count = models.PositiveIntegerField(default=0)
+    added_count = models.PositiveIntegerField(default=0)
+    removed_count = models.PositiveIntegerField(default=0)
+    changed_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("view_credits", "Can see credit policies, credit reports, accounts and spend"),
+            ("run_credits", "Can edit credit policies, run credit reports and import spend"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Credit report #{self.pk} of {self.policy}"
+
+    @property
+    def invoice_month(self) -> str:
+        return self.parameters.get("invoice_month", "")
+
+
+class CreditReportTotal(models.Model):
+    """Frozen totals of a report for one currency."""
+
+    report = models.ForeignKey(CreditReport, on_delete=models.CASCADE, related_name="totals")
+    currency = models.CharField(max_length=3)
+    accounts = models.PositiveIntegerField()
+    spend_cents = models.BigIntegerField()
+    credit_cents = models.BigIntegerField()
+    minimum_count = models.PositiveIntegerField()
+    cap_count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "currency"], name="report_total_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency}: {self.credit}"
+
+    @property
+    def credit(self) -> Decimal:
+        return cents_to_decimal(self.credit_cents)
+
+    @property
+    def spend(self) -> Decimal:
+        return cents_to_decimal(self.spend_cents)
+
+
+class CreditReportLine(models.Model):
+    """One credited account of a report, frozen (the account's id and name are copied)."""
+
+    report = models.ForeignKey(CreditReport, on_delete=models.CASCADE, related_name="lines")
+    account = models.ForeignKey(
+        Account, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    account_external_id = models.CharField(max_length=64)
+    account_name = models.CharField(max_length=255)
+    currency = models.CharField(max_length=3)
+    spend_cents = models.BigIntegerField(help_text="Spend in the window, rounded once")
+    minimum_cents = models.BigIntegerField()
+    cap_cents = models.BigIntegerField(null=True)
+    credit_cents = models.BigIntegerField()
+    minimum_applied = models.BooleanField()
+    cap_applied = models.BooleanField()
+
+    class Meta:
+        ordering = ["currency", "account_external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report", "account_external_id"], name="report_line_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_external_id}: {self.credit} {self.currency}"
+
+    @property
+    def spend(self) -> Decimal:
+        return cents_to_decimal(self.spend_cents)
+
+    @property
+    def credit(self) -> Decimal:
+        return cents_to_decimal(self.credit_cents)
+
+    @property
+    def minimum(self) -> Decimal:
+        return cents_to_decimal(self.minimum_cents)
+
+    @property
+    def cap(self) -> Decimal | None:
+        return cents_to_decimal(self.cap_cents)
+
+
+class CreditReportAddon(models.Model):
+    """A concurrency add-on bought inside the window (refunded on request), frozen."""
+
+    report = models.ForeignKey(CreditReport, on_delete=models.CASCADE, related_name="addons")
+    account_external_id = models.CharField(max_length=64)
+    account_name = models.CharField(max_length=255)
+    amount_micros = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    occurred_at = models.DateTimeField(null=True)
+    period_start = models.DateTimeField(null=True)
+    period_end = models.DateTimeField(null=True)
+    region = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["account_external_id", "occurred_at", "period_start", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.account_external_id}: {self.amount} {self.currency}"
+
+    @property
+    def amount(self) -> Decimal:
+        return micros_to_decimal(self.amount_micros)
+
+    @property
+    def at(self):  # noqa: ANN201 - a datetime for display
+        return self.occurred_at or self.period_start

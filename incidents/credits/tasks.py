@@ -1,0 +1,13 @@
+"""Celery tasks of credits: thin wrappers over the service functions (queue "reports")."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(queue="reports", acks_late=True)
+def credit_report_compute_task(report_id: int) -> str:
+    """Compute a credit report that `credit_report_enqueue` started; returns its status."""
+    from incidents.credits.services import credit_report_compute
+
+    return credit_report_compute(report_id=report_id).status
