@@ -276,3 +276,4 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     search_fields = ["actor_name", "summary", "object_id"]
     date_hierarchy = "created_at"
 from statuspage.metrics import admin as metrics_admin  # noqa: E402,F401
+from statuspage.api import admin as api_admin  # noqa: E402,F401

@@ -1,0 +1,68 @@
+"""The OpenAPI document, the browsable docs page, and the token admin."""
+
+from __future__ import annotations
+
+import re
+
+from statuspage.api.models import ApiToken
+from statuspage.api.views import ROUTES
+
+
+def test_openapi_lists_every_route_and_method(client, db):
+    response = client.get("/v1/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.")
+    for route in ROUTES:
+        path = document["paths"]["/v1/pages/{page_id}/" + route.path]
+        assert set(path) == {m.lower() for m in route.operations}
+    create = document["paths"]["/v1/pages/{page_id}/incidents"]["post"]
+    schema = create["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["incident"]["required"] == ["name"]
+    assert "201" in create["responses"] and create["x-scope"] == "incidents"
+    delete = document["paths"]["/v1/pages/{page_id}/incidents/{incident_id}"]["delete"]
+    assert "204" in delete["responses"]
+    # Every $ref points at a schema that exists.
+    text = response.content.decode()
+    for name in set(re.findall(r"#/components/schemas/(\w+)", text)):
+        assert name in document["components"]["schemas"]
+
+
+def test_docs_page_renders_the_endpoints(client, db):
+    response = client.get("/v1/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/v1/pages/{page_id}/components/bulk-status" in html
+    assert "incident[name]" in html and "required" in html
+    assert "Authorization: OAuth" in html
+
+
+def test_admin_creates_token_shown_once_and_revokes(client, staff_user, django_user_model):
+    staff_user.is_superuser = True
+    staff_user.save()
+    client.force_login(staff_user)
+    response = client.post(
+        "/admin/statuspage/apitoken/add/",
+        {"name": "pager-bot", "scopes": ["read", "incidents"]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    token = ApiToken.objects.get(name="pager-bot")
+    assert token.scopes == ["read", "incidents"] and token.created_by == staff_user
+    shown = re.search(r"(hg_[A-Za-z0-9_-]{40,})", response.content.decode())
+    assert shown, "the new token is shown once in a message"
+    listing = client.get("/admin/statuspage/apitoken/")
+    assert "heliograph" in listing.content.decode()  # the page id
+    assert shown.group(1) not in listing.content.decode()
+    api = client.get("/v1/pages/heliograph/incidents", HTTP_AUTHORIZATION=f"OAuth {shown.group(1)}")
+    assert api.status_code == 200
+    client.post(
+        "/admin/statuspage/apitoken/",
+        {"action": "revoke_tokens", "_selected_action": [token.pk]},
+    )
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    again = client.get(
+        "/v1/pages/heliograph/incidents", HTTP_AUTHORIZATION=f"OAuth {shown.group(1)}"
+    )
+    assert again.status_code == 401
