@@ -92,6 +92,12 @@ class IncidentAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # changed in the console, through the services
 
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        # The timeline goes with its incident (incident_delete); updates are not deletable on
+        # their own, which must not block deleting the whole incident.
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
     def delete_model(self, request: HttpRequest, obj: Incident) -> None:
         incident_delete(incident=obj, actor=Actor.for_user(request.user))
 

@@ -407,17 +407,15 @@ def ensure_catalogue(out=None) -> dict:
             regions=[regions[r] for r in spec.regions] or None,
             actor=ACTOR,
         )
-        # The demo tells a story that began months ago: date the new components back to when
-        # the service (or us-west-2) started, so uptime has the whole history to work from.
+        # The demo tells a story that began months ago: the components' start_date says since
+        # when they exist (uptime counts from it), before the history below is written.
         for component in service.components.select_related("region"):
             since = (
                 US_WEST_2_SINCE
                 if component.region and component.region.slug == "us-west-2"
                 else CATALOGUE_SINCE
             )
-            Component.objects.filter(pk=component.pk).update(
-                created_at=since, start_date=since.date()
-            )
+            Component.objects.filter(pk=component.pk).update(start_date=since.date())
         _report(out, f"service {spec.name} created")
     return regions
 

@@ -1,0 +1,162 @@
+"""`manage.py load_demo`: the seed report's catalogue, history and incident, loaded once."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from incidents.models import Incident, IncidentTemplate, IncidentUpdate, Postmortem
+from statuspage.models import (
+    AuditEntry,
+    Component,
+    ComponentStatusChange,
+    Region,
+    Service,
+    ServiceGroup,
+)
+
+pytestmark = pytest.mark.django_db
+
+JUNE = "Runs not starting in us-east-1 and eu-central-1"
+MODELS = [
+    Region,
+    ServiceGroup,
+    Service,
+    Component,
+    ComponentStatusChange,
+    Incident,
+    IncidentUpdate,
+    Postmortem,
+    IncidentTemplate,
+    AuditEntry,
+    get_user_model(),
+]
+
+
+def _load() -> str:
+    out = io.StringIO()
+    call_command("load_demo", stdout=out)
+    return out.getvalue()
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+def test_load_demo_twice_creates_nothing_twice():
+    first_output = _load()
+    first = _counts()
+    second_output = _load()
+    assert _counts() == first
+    assert "Staff login: admin / heliograph" in first_output
+    assert "created" not in second_output
+
+
+def test_catalogue_regions_and_services():
+    _load()
+    assert list(Region.objects.values_list("slug", "name")) == [
+        ("us-east-1", "US East (N. Virginia)"),
+        ("eu-central-1", "EU Central (Frankfurt)"),
+        ("us-west-2", "US West (Oregon)"),
+    ]
+    runs = Service.objects.get(slug="run-execution")
+    assert sorted(runs.components.values_list("region__slug", flat=True)) == [
+        "eu-central-1",
+        "us-east-1",
+        "us-west-2",
+    ]
+    for global_slug in ("api", "dashboard"):
+        components = Service.objects.get(slug=global_slug).components.all()
+        assert [c.region_id for c in components] == [None]
+    assert (
+        Service.objects.filter(
+            name__in=["Scheduled runs", "Container image registry", "Realtime", "Bulk actions"]
+        ).count()
+        == 4
+    )
+    assert Component.objects.exclude(status="operational").count() == 0
+    assert set(IncidentTemplate.objects.values_list("name", flat=True)) >= {
+        "Region down: runs not starting",
+        "Degraded dequeuing",
+        "Resolved",
+    }
+
+
+def test_june_incident_timeline_in_both_regions_with_postmortem():
+    _load()
+    incident = Incident.objects.get(name=JUNE)
+    assert incident.status == "postmortem"
+    assert incident.started_at == datetime(2026, 6, 22, 19, 0, tzinfo=UTC)
+    assert incident.resolved_at == datetime(2026, 6, 23, 13, 13, tzinfo=UTC)
+    regions = set(incident.components.values_list("region__slug", flat=True))
+    assert {"us-east-1", "eu-central-1"} <= regions
+    times = [u.display_at for u in incident.updates.order_by("display_at")]
+    assert times[0] == datetime(2026, 6, 22, 19, 0, tzinfo=UTC)
+    assert datetime(2026, 6, 22, 20, 9, tzinfo=UTC) in times
+    assert datetime(2026, 6, 23, 8, 38, tzinfo=UTC) in times
+    assert times[-1] == datetime(2026, 6, 23, 13, 13, tzinfo=UTC)
+    assert incident.updates.order_by("-display_at").first().status == "resolved"
+
+    def change(region: str, at: datetime) -> ComponentStatusChange:
+        return ComponentStatusChange.objects.get(
+            component__service__slug="run-execution",
+            component__region__slug=region,
+            created_at=at,
+        )
+
+    assert change("us-east-1", datetime(2026, 6, 22, 20, 9, tzinfo=UTC)).new_status == (
+        "major_outage"
+    )
+    assert change("eu-central-1", datetime(2026, 6, 23, 8, 38, tzinfo=UTC)).new_status == (
+        "major_outage"
+    )
+    resolved = ComponentStatusChange.objects.filter(
+        incident=incident, created_at=datetime(2026, 6, 23, 13, 13, tzinfo=UTC)
+    )
+    assert set(resolved.values_list("new_status", flat=True)) == {"operational"}
+    body = incident.postmortem.body
+    assert "| 22 Jun 20:09 |" in body and "etcd" in body
+    assert "<table>" in incident.postmortem.body_html
+
+
+def test_history_is_consistent_in_time_order_for_every_component():
+    _load()
+    rows = defaultdict(list)
+    for change in ComponentStatusChange.objects.order_by("created_at", "id"):
+        rows[change.component_id].append(change)
+    assert sum(len(r) for r in rows.values()) > 20
+    for changes in rows.values():
+        status = "operational"
+        for change in changes:
+            assert change.old_status == status, change
+            status = change.new_status
+        assert status == "operational"
+    # Blips spread over the last 90 days, besides the June incident.
+    recent = ComponentStatusChange.objects.filter(
+        incident__isnull=True, created_at__gt=datetime(2026, 6, 24, tzinfo=UTC)
+    )
+    assert recent.count() >= 6
+
+
+def test_staff_superuser_and_password_from_environment(monkeypatch):
+    monkeypatch.setenv("HELIOGRAPH_ADMIN_PASSWORD", "s3cret-demo-pw")
+    output = _load()
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+    assert admin.check_password("s3cret-demo-pw")
+    assert "admin / s3cret-demo-pw" in output
+
+
+def test_upcoming_maintenance_and_public_page_show_demo(client):
+    _load()
+    maintenance = Incident.objects.get(kind="maintenance")
+    assert maintenance.status == "scheduled"
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Run execution" in html and "us-east-1" in html
