@@ -12,6 +12,7 @@ STAMP := $(VENV)/.heliograph-installed
 # The zero-setup default: development mode with a key kept under var/ (never committed).
 export DEBUG ?= 1
 export PORT
+export HELIOGRAPH_SITE_URL ?= http://localhost:$(PORT)
 
 .PHONY: run test setup lint clean
 
