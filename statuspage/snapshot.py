@@ -131,6 +131,7 @@ def snapshot_publish(*, full: bool = False) -> dict:
             documents, versions = _render_all(previous=previous, full=full, now=now)
         except Exception as exc:
             _write_state(directory, {"last_failure_at": time.time(), "error": repr(exc)[:500]})
+            store.invalidate()
             raise
         manifest = _store(
             directory=directory,

@@ -18,7 +18,7 @@ from statuspage import snapshot
 
 NO_SNAPSHOT_RETRY = 30.0  # seconds between attempts to build a missing snapshot, per process
 _build_lock = threading.Lock()
-_last_build_attempt = -1e9
+_last_build_attempt: dict[str, float] = {}  # per snapshot directory
 
 
 @require_safe
@@ -48,14 +48,14 @@ def _not_modified(request: HttpRequest, served: snapshot.Served) -> bool:
 
 def _build_missing_snapshot() -> bool:
     """Try to publish the snapshot when there is none (first start); at most every 30 s."""
-    global _last_build_attempt
+    directory = str(snapshot.snapshot_dir())
     with _build_lock:
         if snapshot.read_manifest() is not None:
             snapshot.store.invalidate()
             return True
-        if time.monotonic() - _last_build_attempt < NO_SNAPSHOT_RETRY:
+        if time.monotonic() - _last_build_attempt.get(directory, -1e9) < NO_SNAPSHOT_RETRY:
             return False
-        _last_build_attempt = time.monotonic()
+        _last_build_attempt[directory] = time.monotonic()
         try:
             snapshot.snapshot_publish()
         except Exception:
