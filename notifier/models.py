@@ -1,1 +1,266 @@
-"""Subscribers, channels and the outbox of deliveries."""
+"""Subscribers, channels and the outbox of deliveries.
+
+- A **subscriber** is a member of the public: an email address, or a webhook URL (with an
+  email address for the confirmation). Subscribers confirm by a signed link (double opt-in).
+- A **channel** is configured by staff: a Slack incoming webhook or bot token + channel id,
+  a Discord webhook, or a plain webhook.
+- A **delivery** is one outbox row: one event (an incident update, or a component status
+  change made outside an incident) for one recipient. It is written in the transaction that
+  made the event and delivered after commit by a Celery task; the unique (event, recipient)
+  key makes writing it twice impossible.
+
+Rows are written only by `notifier.services`.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from statuspage.models import new_public_id
+
+
+def new_secret() -> str:
+    """A per-recipient secret for HMAC signatures of webhook bodies."""
+    return secrets.token_hex(32)
+
+
+class Scope(models.TextChoices):
+    ALL = "all", "Everything"
+    REGIONS = "regions", "Chosen regions"
+    SERVICES = "services", "Chosen services"
+    COMPONENTS = "components", "Chosen components"
+
+
+class Medium(models.TextChoices):
+    EMAIL = "email", "Email"
+    SLACK = "slack", "Slack"
+    DISCORD = "discord", "Discord"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class ScopedRecipient(models.Model):
+    """What a recipient wants to hear about: everything, or chosen regions, services or
+    components. `component_changes` adds component status changes made outside incidents."""
+
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL)
+    regions = models.ManyToManyField("statuspage.Region", blank=True, related_name="+")
+    services = models.ManyToManyField("statuspage.Service", blank=True, related_name="+")
+    components = models.ManyToManyField("statuspage.Component", blank=True, related_name="+")
+    component_changes = models.BooleanField(
+        default=False,
+        help_text="Also notify of component status changes made outside an incident.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Health: when a permanent error happens the recipient is marked broken and skipped.
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    broken_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def scope_summary(self) -> str:
+        if self.scope == Scope.ALL:
+            return "everything"
+        items = {
+            Scope.REGIONS: self.regions.all(),
+            Scope.SERVICES: self.services.all(),
+            Scope.COMPONENTS: self.components.all(),
+        }[self.scope]
+        names = ", ".join(str(item) for item in items) or "nothing chosen"
+        return f"{self.get_scope_display().lower()}: {names}"
+
+
+class SubscriberKind(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class Subscriber(ScopedRecipient):
+    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    kind = models.CharField(max_length=16, choices=SubscriberKind.choices)
+    email = models.EmailField(max_length=254)
+    url = models.URLField(max_length=2000, blank=True, help_text="Webhook subscribers only")
+    secret = models.CharField(max_length=64, default=new_secret, editable=False)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # When the (last) subscription request was made: unconfirmed ones expire 24 h after it.
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=Q(kind="email"),
+                name="subscriber_unique_email",
+            ),
+            models.UniqueConstraint(
+                fields=["url"],
+                condition=Q(kind="webhook"),
+                name="subscriber_unique_webhook_url",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "confirmed_at"])]
+
+    def __str__(self) -> str:
+        return self.url if self.kind == SubscriberKind.WEBHOOK else self.email
+
+    @property
+    def is_active(self) -> bool:
+        return (
+            self.confirmed_at is not None
+            and self.unsubscribed_at is None
+            and self.broken_at is None
+        )
+
+    @property
+    def medium(self) -> str:
+        return Medium.WEBHOOK if self.kind == SubscriberKind.WEBHOOK else Medium.EMAIL
+
+
+class ChannelKind(models.TextChoices):
+    SLACK = "slack", "Slack"
+    DISCORD = "discord", "Discord"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class Channel(ScopedRecipient):
+    """A staff-configured destination.
+
+    Slack: `url` is an incoming webhook, or `token` (bot token) + `target` (channel id).
+    Discord: `url` is the webhook URL (…/webhooks/<id>/<token>).
+    Webhook: `url` receives the JSON payloads, signed with `secret`.
+    """
+
+    kind = models.CharField(max_length=16, choices=ChannelKind.choices)
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=2000, blank=True)
+    token = models.CharField(max_length=255, blank=True, help_text="Slack bot token (xoxb-…)")
+    target = models.CharField(max_length=64, blank=True, help_text="Slack channel id (C…)")
+    secret = models.CharField(max_length=64, default=new_secret)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.enabled and self.broken_at is None
+
+    @property
+    def medium(self) -> str:
+        return self.kind
+
+    @property
+    def uses_slack_bot(self) -> bool:
+        return self.kind == ChannelKind.SLACK and bool(self.token)
+
+
+class SlackThread(models.Model):
+    """The first Slack message of an incident in a bot-token channel: later updates of the
+    incident are posted as replies to it (`thread_ts`). `ts` is empty while the first
+    message is being posted, so a concurrent update waits instead of starting a second
+    thread."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="slack_threads")
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="+")
+    ts = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "incident"], name="slackthread_unique_channel_incident"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} / {self.incident}: {self.ts or '(posting)'}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CLAIMED = "claimed", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed, will retry"
+    DEAD = "dead", "Dead"
+    SKIPPED = "skipped", "Skipped"
+
+
+CLAIMABLE_STATUSES = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
+
+
+class Delivery(models.Model):
+    """One event for one recipient: the outbox row.
+
+    Life: pending → claimed → sent; or → failed (retry at next_attempt_at) → claimed …;
+    or → dead (permanent error, or out of attempts); or → skipped (the recipient was
+    unsubscribed, disabled or broken before it was sent). `claim_token` identifies the task
+    run that claimed it, so a run that lost its claim (requeued as too old) cannot mark it.
+    """
+
+    event_key = models.CharField(max_length=32, help_text="u<update id> or c<change id>")
+    recipient_key = models.CharField(max_length=32, help_text="s<subscriber id> or h<channel id>")
+    medium = models.CharField(max_length=16, choices=Medium.choices, db_index=True)
+    update = models.ForeignKey(
+        "incidents.IncidentUpdate",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    component_change = models.ForeignKey(
+        "statuspage.ComponentStatusChange",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    response_code = models.IntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_key", "recipient_key"], name="delivery_unique_event_recipient"
+            ),
+            models.CheckConstraint(
+                condition=Q(subscriber__isnull=False) | Q(channel__isnull=False),
+                name="delivery_has_recipient",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_key} → {self.recipient_key}: {self.status}"
+
+    @property
+    def recipient(self) -> Subscriber | Channel:
+        return self.subscriber if self.subscriber_id else self.channel

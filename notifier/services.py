@@ -1,23 +1,859 @@
-"""The notifier's write path: outbox rows written inside the caller's transaction.
+"""The notifier's write path: the outbox, the delivery loop, subscribers and channels.
 
-`incidents.services` and `statuspage.services` call these from inside their transaction;
-the rows are delivered by Celery tasks after commit.
+The outbox
+----------
+`incidents.services` and `statuspage.services` call `deliveries_create_for_update` and
+`deliveries_create_for_component_change` from inside their transaction. These write one
+`Delivery` row per recipient (unique per event and recipient) and register an after-commit
+hook that enqueues Celery tasks with the new row ids. Nothing is sent inside the
+transaction, and a rolled-back write enqueues nothing.
+
+The delivery loop
+-----------------
+A task calls `deliveries_send(delivery_ids=…)`. It re-reads the rows and **claims** the ones
+still due with one atomic `UPDATE … WHERE status IN (pending, failed)`, tagging them with a
+claim token; only the run holding the token may mark them afterwards. Each send is marked as
+soon as it is done (sent / failed with a retry time / dead), so a worker killed mid-batch
+leaves at most the message in flight to be sent twice. Retries back off exponentially with
+jitter; a 429 waits exactly what the remote said. A permanent error marks the delivery dead
+and the recipient broken, and tells staff (audit trail + email to staff).
+
+`deliveries_requeue` (beat) hands back rows claimed too long ago (a killed worker) and
+re-enqueues rows due but never picked up (a lost broker message): at-least-once, with the
+claim making a second copy of a task harmless.
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import get_connection, send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from notifier.messages import Notice, notice_for_event, notice_for_test
+from notifier.models import (
+    CLAIMABLE_STATUSES,
+    Channel,
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    Medium,
+    Scope,
+    SlackThread,
+    Subscriber,
+    SubscriberKind,
+)
+from notifier.transports import SendResult, TransportError, transport_for
+from notifier.validators import (
+    validate_discord_webhook_url,
+    validate_slack_webhook_url,
+    validate_webhook_url,
+)
+from statuspage.models import Component, Region, Service
+from statuspage.services import Actor, audit_record
 
 if TYPE_CHECKING:
     from incidents.models import IncidentUpdate
     from statuspage.models import ComponentStatusChange
 
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = 30.0  # seconds before the 2nd attempt; doubles each time
+BACKOFF_CAP = 3600.0
+EMAIL_BATCH_SIZE = 50
+SLACK_THREAD_WAIT = 2.0  # another delivery is posting the thread's first message
+SYSTEM = Actor.system("notifier")
+
+TASK_FOR_MEDIUM = {
+    Medium.EMAIL: "notifier.tasks.deliver_email",
+    Medium.SLACK: "notifier.tasks.deliver_chat",
+    Medium.DISCORD: "notifier.tasks.deliver_chat",
+    Medium.WEBHOOK: "notifier.tasks.deliver_webhook",
+}
+
+
+# --- Recipients -------------------------------------------------------------------------------
+
+
+def _scope_filter(components: Sequence[Component]) -> Q:
+    """Recipients whose scope covers any of `components`.
+
+    An event with no components concerns the whole page and reaches everyone. A global
+    component (no region) concerns every region.
+    """
+    if not components:
+        return Q()
+    component_ids = {c.pk for c in components}
+    service_ids = {c.service_id for c in components}
+    region_ids = {c.region_id for c in components if c.region_id is not None}
+    q = (
+        Q(scope=Scope.ALL)
+        | Q(scope=Scope.COMPONENTS, components__in=component_ids)
+        | Q(scope=Scope.SERVICES, services__in=service_ids)
+    )
+    if any(c.region_id is None for c in components):
+        q |= Q(scope=Scope.REGIONS)
+    else:
+        q |= Q(scope=Scope.REGIONS, regions__in=region_ids)
+    return q
+
+
+def _active_subscribers() -> Q:
+    return Q(confirmed_at__isnull=False, unsubscribed_at__isnull=True, broken_at__isnull=True)
+
+
+def _active_channels() -> Q:
+    return Q(enabled=True, broken_at__isnull=True)
+
+
+def _write_deliveries(
+    *,
+    event_key: str,
+    subscribers: Iterable[tuple[int, str]],
+    channels: Iterable[tuple[int, str]],
+    update_id: int | None = None,
+    change_id: int | None = None,
+) -> int:
+    now = timezone.now()
+    rows = [
+        Delivery(
+            event_key=event_key,
+            recipient_key=f"s{pk}",
+            medium=Medium.WEBHOOK if kind == SubscriberKind.WEBHOOK else Medium.EMAIL,
+            subscriber_id=pk,
+            update_id=update_id,
+            component_change_id=change_id,
+            next_attempt_at=now,
+        )
+        for pk, kind in subscribers
+    ] + [
+        Delivery(
+            event_key=event_key,
+            recipient_key=f"h{pk}",
+            medium=kind,
+            channel_id=pk,
+            update_id=update_id,
+            component_change_id=change_id,
+            next_attempt_at=now,
+        )
+        for pk, kind in channels
+    ]
+    if not rows:
+        return 0
+    # A second call for the same event (a retried request) must not duplicate rows.
+    Delivery.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    transaction.on_commit(lambda: deliveries_enqueue_event(event_key=event_key))
+    return len(rows)
+
 
 def deliveries_create_for_update(*, update: IncidentUpdate) -> int:
-    """Write one delivery per recipient that must hear of this update. Returns the count."""
-    return 0
+    """Write one delivery per recipient that must hear of this update. Returns the count.
+
+    Called inside the caller's transaction, only when the update delivers notifications.
+    """
+    component_ids = set(update.incident.components.values_list("pk", flat=True))
+    component_ids |= set(update.status_changes.values_list("component_id", flat=True))
+    components = list(Component.objects.filter(pk__in=component_ids))
+    scope = _scope_filter(components)
+    subscribers = (
+        Subscriber.objects.filter(_active_subscribers())
+        .filter(scope)
+        .values_list("pk", "kind")
+        .distinct()
+    )
+    channels = (
+        Channel.objects.filter(_active_channels())
+        .filter(scope)
+        .values_list("pk", "kind")
+        .distinct()
+    )
+    return _write_deliveries(
+        event_key=f"u{update.pk}",
+        subscribers=list(subscribers),
+        channels=list(channels),
+        update_id=update.pk,
+    )
 
 
 def deliveries_create_for_component_change(*, change: ComponentStatusChange) -> int:
-    """Write deliveries for a component status change made outside an incident update."""
-    return 0
+    """Write deliveries for a component status change made outside an incident update, to
+    the recipients that asked for component changes. Changes made by an incident update are
+    told by that update's own notification."""
+    if change.incident_update_id is not None:
+        return 0
+    scope = _scope_filter([change.component])
+    subscribers = (
+        Subscriber.objects.filter(_active_subscribers(), component_changes=True)
+        .filter(scope)
+        .values_list("pk", "kind")
+        .distinct()
+    )
+    channels = (
+        Channel.objects.filter(_active_channels(), component_changes=True)
+        .filter(scope)
+        .values_list("pk", "kind")
+        .distinct()
+    )
+    return _write_deliveries(
+        event_key=f"c{change.pk}",
+        subscribers=list(subscribers),
+        channels=list(channels),
+        change_id=change.pk,
+    )
+
+
+# --- Enqueueing -------------------------------------------------------------------------------
+
+
+def deliveries_enqueue(*, deliveries: Iterable[tuple[int, str]], countdown: float = 0) -> int:
+    """Publish tasks for (id, medium) pairs: email in batches (one SMTP connection each),
+    chat and webhooks one per delivery, each medium on its own queue.
+
+    A broker that is down is logged, not raised: the rows are in the database and
+    `deliveries_requeue` enqueues them again. Returns the number of tasks published.
+    """
+    from notifier import tasks
+
+    by_medium: dict[str, list[int]] = defaultdict(list)
+    for pk, medium in deliveries:
+        by_medium[medium].append(pk)
+    published = 0
+    retry_policy = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
+    try:
+        for medium, ids in by_medium.items():
+            if medium == Medium.EMAIL:
+                chunks = [
+                    ids[i : i + EMAIL_BATCH_SIZE] for i in range(0, len(ids), EMAIL_BATCH_SIZE)
+                ]
+                task = tasks.deliver_email
+            else:
+                chunks = [[pk] for pk in ids]
+                task = tasks.deliver_webhook if medium == Medium.WEBHOOK else tasks.deliver_chat
+            for chunk in chunks:
+                task.apply_async(
+                    args=[chunk], countdown=countdown or None, retry_policy=retry_policy
+                )
+                published += 1
+    except Exception:  # the broker is down: requeue will pick the rows up
+        log.exception("could not enqueue deliveries; deliveries_requeue will retry")
+    return published
+
+
+def deliveries_enqueue_event(*, event_key: str) -> int:
+    """After commit: enqueue the new deliveries of one event."""
+    rows = Delivery.objects.filter(
+        event_key=event_key, status=DeliveryStatus.PENDING, attempts=0
+    ).values_list("pk", "medium")
+    return deliveries_enqueue(deliveries=list(rows))
+
+
+# --- The delivery loop ------------------------------------------------------------------------
+
+
+def _retry_delay(attempts: int) -> float:
+    """Exponential backoff with jitter: about 30 s, 1 min, 2 min, … capped at an hour; the
+    jitter spreads retries of a big fan-out so they do not hit the remote all at once."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+def _claim(delivery_ids: Sequence[int], token: str, now: datetime) -> list[Delivery]:
+    """Atomically take the due, unclaimed rows among `delivery_ids` for this run."""
+    Delivery.objects.filter(
+        pk__in=delivery_ids,
+        status__in=CLAIMABLE_STATUSES,
+        next_attempt_at__lte=now + timedelta(seconds=1),
+    ).update(
+        status=DeliveryStatus.CLAIMED,
+        claim_token=token,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+    )
+    return list(
+        Delivery.objects.filter(claim_token=token, status=DeliveryStatus.CLAIMED)
+        .select_related("subscriber", "channel")
+        .order_by("pk")
+    )
+
+
+def _mark_sent(delivery: Delivery, result: SendResult) -> None:
+    Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
+        status=DeliveryStatus.SENT,
+        sent_at=timezone.now(),
+        response_code=result.status_code,
+        last_error="",
+    )
+
+
+def _mark_skipped(delivery: Delivery, reason: str) -> None:
+    Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
+        status=DeliveryStatus.SKIPPED, last_error=reason
+    )
+
+
+def _mark_error(delivery: Delivery, error: TransportError) -> None:
+    """Record a failed attempt: schedule a retry, or give up (dead) and mark the recipient
+    broken when the error is permanent."""
+    now = timezone.now()
+    dead = error.permanent or delivery.attempts >= MAX_ATTEMPTS
+    if error.retry_after is not None and not error.permanent:
+        delay = error.retry_after
+    else:
+        delay = _retry_delay(delivery.attempts)
+    updated = Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
+        status=DeliveryStatus.DEAD if dead else DeliveryStatus.FAILED,
+        response_code=error.status_code,
+        last_error=error.message[:2000],
+        next_attempt_at=now if dead else now + timedelta(seconds=delay),
+    )
+    recipient = delivery.recipient
+    type(recipient).objects.filter(pk=recipient.pk).update(
+        last_error=error.message[:2000], last_error_at=now
+    )
+    if error.permanent:
+        recipient_mark_broken(recipient=recipient, error=error.message)
+    elif updated and not dead:
+        deliveries_enqueue(deliveries=[(delivery.pk, delivery.medium)], countdown=delay)
+
+
+def _recipient_inactive_reason(delivery: Delivery) -> str:
+    if delivery.subscriber_id:
+        sub = delivery.subscriber
+        if sub.unsubscribed_at:
+            return "The subscriber unsubscribed."
+        if sub.broken_at:
+            return "The subscriber is broken: " + sub.last_error
+        if not sub.confirmed_at:
+            return "The subscriber is not confirmed."
+        return ""
+    channel = delivery.channel
+    if not channel.enabled:
+        return "The channel is disabled."
+    if channel.broken_at:
+        return "The channel is broken: " + channel.last_error
+    return ""
+
+
+def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
+    """Claim, send and mark the given deliveries. Returns counts by outcome.
+
+    Emails share one connection of the configured backend; a lost connection is reopened
+    and the message retried later, not the whole batch.
+    """
+    token = uuid.uuid4().hex
+    deliveries = _claim(delivery_ids, token, timezone.now())
+    outcome: dict[str, int] = defaultdict(int)
+    connection = None
+    ok_subscribers: list[int] = []
+    try:
+        for delivery in deliveries:
+            reason = _recipient_inactive_reason(delivery)
+            if reason:
+                _mark_skipped(delivery, reason)
+                outcome["skipped"] += 1
+                continue
+            try:
+                notice = notice_for_event(delivery.event_key)
+                if delivery.medium == Medium.EMAIL:
+                    if connection is None:
+                        connection = get_connection()
+                        connection.open()
+                    result = _send_email(notice, delivery.subscriber, connection)
+                else:
+                    result = _send_other(notice, delivery)
+            except TransportError as error:
+                if connection is not None and not error.permanent:
+                    connection.close()  # the next message gets a fresh connection
+                    connection = None
+                _mark_error(delivery, error)
+                outcome["dead" if error.permanent else "failed"] += 1
+                continue
+            except Exception as exc:  # a bug or an unexpected library error: retry later
+                log.exception("delivery %s failed unexpectedly", delivery.pk)
+                _mark_error(delivery, TransportError(f"{exc.__class__.__name__}: {exc}"))
+                outcome["failed"] += 1
+                continue
+            _mark_sent(delivery, result)
+            outcome["sent"] += 1
+            if delivery.subscriber_id:
+                ok_subscribers.append(delivery.subscriber_id)
+            else:
+                Channel.objects.filter(pk=delivery.channel_id).update(
+                    last_success_at=timezone.now()
+                )
+    finally:
+        if connection is not None:
+            connection.close()
+        if ok_subscribers:
+            Subscriber.objects.filter(pk__in=ok_subscribers).update(last_success_at=timezone.now())
+    return dict(outcome)
+
+
+def _send_email(notice: Notice, subscriber: Subscriber, connection) -> SendResult:
+    from notifier.integrations.email.transport import build_message, send_one
+
+    return send_one(build_message(notice, subscriber), connection)
+
+
+def _send_other(notice: Notice, delivery: Delivery) -> SendResult:
+    recipient = delivery.recipient
+    transport = transport_for(recipient)
+    if isinstance(recipient, Channel) and recipient.uses_slack_bot and notice.incident_id:
+        return _send_slack_threaded(transport, recipient, notice)
+    return transport.send(notice)
+
+
+def _send_slack_threaded(transport, channel: Channel, notice: Notice) -> SendResult:
+    """All updates of one incident in one Slack thread: the first message starts it (its
+    ts is stored), the others reply to it."""
+    thread, created = SlackThread.objects.get_or_create(
+        channel=channel, incident_id=notice.incident_id
+    )
+    stale = thread.created_at < timezone.now() - timedelta(minutes=2)
+    if not created and not thread.ts and not stale:
+        raise TransportError(
+            "Waiting for the first message of the incident's thread.",
+            retry_after=SLACK_THREAD_WAIT,
+        )
+    if thread.ts:
+        return transport.send(notice, thread_ts=thread.ts)
+    try:
+        result = transport.send(notice)
+    except TransportError:
+        SlackThread.objects.filter(pk=thread.pk, ts="").delete()
+        raise
+    SlackThread.objects.filter(pk=thread.pk).update(ts=result.detail)
+    return result
+
+
+def deliveries_requeue(*, now: datetime | None = None) -> int:
+    """Beat: give back deliveries claimed too long ago (their worker died) and enqueue the
+    ones due but not picked up (their broker message was lost). Returns how many."""
+    now = now or timezone.now()
+    claim_timeout = getattr(settings, "HELIOGRAPH_DELIVERY_CLAIM_TIMEOUT", 300)
+    requeue_after = getattr(settings, "HELIOGRAPH_DELIVERY_REQUEUE_AFTER", 60)
+    Delivery.objects.filter(
+        status=DeliveryStatus.CLAIMED, claimed_at__lt=now - timedelta(seconds=claim_timeout)
+    ).update(status=DeliveryStatus.PENDING, claim_token="", next_attempt_at=now - timedelta(days=1))
+    due = list(
+        Delivery.objects.filter(
+            status__in=CLAIMABLE_STATUSES,
+            next_attempt_at__lt=now - timedelta(seconds=requeue_after),
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", "medium")[:50000]
+    )
+    if not due:
+        return 0
+    # Due again only after another grace period, so a slow queue is not flooded with copies.
+    Delivery.objects.filter(pk__in=[pk for pk, _ in due]).update(next_attempt_at=now)
+    deliveries_enqueue(deliveries=due)
+    return len(due)
+
+
+@transaction.atomic
+def deliveries_retry_dead(
+    *, actor: Actor, update: IncidentUpdate | None = None, medium: str | None = None
+) -> int:
+    """Staff: send the dead deliveries (of an update, of a medium) again, from attempt 0.
+    Broken recipients are not retried: fix and re-enable the channel first."""
+    rows = Delivery.objects.filter(status=DeliveryStatus.DEAD)
+    if update is not None:
+        rows = rows.filter(update=update)
+    if medium:
+        rows = rows.filter(medium=medium)
+    rows = rows.exclude(channel__broken_at__isnull=False).exclude(
+        subscriber__broken_at__isnull=False
+    )
+    pairs = list(rows.values_list("pk", "medium"))
+    if not pairs:
+        return 0
+    Delivery.objects.filter(pk__in=[pk for pk, _ in pairs]).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), claim_token=""
+    )
+    audit_record(
+        actor=actor,
+        action="deliveries.retry_dead",
+        obj=update,
+        summary=f"{len(pairs)} dead deliveries sent again",
+    )
+    transaction.on_commit(lambda: deliveries_enqueue(deliveries=pairs))
+    return len(pairs)
+
+
+# --- Recipient health -------------------------------------------------------------------------
+
+
+def recipient_mark_broken(*, recipient: Channel | Subscriber, error: str) -> bool:
+    """Stop sending to a recipient after a permanent error, and tell staff (audit trail; for
+    channels also an email to staff). Returns False if it was already broken."""
+    now = timezone.now()
+    model = type(recipient)
+    changed = model.objects.filter(pk=recipient.pk, broken_at__isnull=True).update(
+        broken_at=now, last_error=error[:2000], last_error_at=now
+    )
+    if not changed:
+        return False
+    recipient.refresh_from_db()
+    # Deliveries waiting for this recipient will not work either.
+    Delivery.objects.filter(
+        **{model.__name__.lower(): recipient}, status__in=CLAIMABLE_STATUSES
+    ).update(status=DeliveryStatus.SKIPPED, last_error=f"Recipient broken: {error[:1000]}")
+    kind = "channel" if isinstance(recipient, Channel) else "subscriber"
+    audit_record(
+        actor=SYSTEM,
+        action=f"notifier.{kind}_broken",
+        obj=recipient,
+        summary=f"{recipient}: {error}"[:1000],
+    )
+    if isinstance(recipient, Channel):
+        _tell_staff(recipient, error)
+    return True
+
+
+def _tell_staff(channel: Channel, error: str) -> None:
+    emails = list(
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not emails:
+        return
+    send_mail(
+        subject=f"[{settings.SITE_NAME}] Notification channel broken: {channel.name}",
+        message=(
+            f"The {channel.get_kind_display()} channel “{channel.name}” failed permanently and "
+            f"is no longer used:\n\n{error}\n\nFix it and re-enable it at "
+            f"{settings.SITE_URL}/console/notifications/channels/{channel.pk}/"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=emails,
+        fail_silently=True,
+    )
+
+
+# --- Channels (staff) -------------------------------------------------------------------------
+
+
+def _validate_scope(
+    scope: str,
+    regions: Sequence[Region],
+    services: Sequence[Service],
+    components: Sequence[Component],
+) -> None:
+    if scope not in Scope.values:
+        raise ValidationError(
+            {"scope": f"'{scope}' is not a scope; use one of {', '.join(Scope.values)}."}
+        )
+    chosen = {Scope.REGIONS: regions, Scope.SERVICES: services, Scope.COMPONENTS: components}
+    if scope != Scope.ALL and not chosen[scope]:
+        raise ValidationError({"scope": f"Choose at least one of the {scope}."})
+
+
+def _set_scope(recipient, scope, regions, services, components) -> None:
+    recipient.regions.set(regions if scope == Scope.REGIONS else [])
+    recipient.services.set(services if scope == Scope.SERVICES else [])
+    recipient.components.set(components if scope == Scope.COMPONENTS else [])
+
+
+def _validate_channel(kind: str, url: str, token: str, target: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    try:
+        if kind == ChannelKind.SLACK:
+            if token or target:
+                if not token.startswith("xox"):
+                    errors["token"] = "A Slack bot token starts with xoxb-."
+                if not target:
+                    errors["target"] = "A bot token needs the channel id (C…)."
+                if url:
+                    errors["url"] = "Give either an incoming webhook URL or a bot token, not both."
+            elif not url:
+                errors["url"] = "Give an incoming webhook URL, or a bot token and a channel id."
+            else:
+                validate_slack_webhook_url(url)
+        elif kind == ChannelKind.DISCORD:
+            validate_discord_webhook_url(url)
+        elif kind == ChannelKind.WEBHOOK:
+            validate_webhook_url(url)
+        else:
+            errors["kind"] = f"'{kind}' is not a kind of channel."
+    except ValidationError as exc:
+        errors["url"] = exc.messages[0]
+    return errors
+
+
+@transaction.atomic
+def channel_create(
+    *,
+    kind: str,
+    name: str,
+    actor: Actor,
+    url: str = "",
+    token: str = "",
+    target: str = "",
+    scope: str = Scope.ALL,
+    regions: Sequence[Region] = (),
+    services: Sequence[Service] = (),
+    components: Sequence[Component] = (),
+    component_changes: bool = False,
+) -> Channel:
+    """Add a channel. URLs are checked (see notifier.validators); bad input writes nothing."""
+    url, token, target, name = url.strip(), token.strip(), target.strip(), name.strip()
+    errors = _validate_channel(kind, url, token, target)
+    if not name:
+        errors["name"] = "The name is required."
+    if errors:
+        raise ValidationError(errors)
+    _validate_scope(scope, regions, services, components)
+    channel = Channel.objects.create(
+        kind=kind,
+        name=name,
+        url=url,
+        token=token,
+        target=target,
+        scope=scope,
+        component_changes=component_changes,
+    )
+    _set_scope(channel, scope, regions, services, components)
+    audit_record(actor=actor, action="channel.create", obj=channel, summary=str(channel))
+    return channel
+
+
+@transaction.atomic
+def channel_update(
+    *,
+    channel: Channel,
+    actor: Actor,
+    name: str,
+    url: str = "",
+    token: str = "",
+    target: str = "",
+    enabled: bool = True,
+    scope: str = Scope.ALL,
+    regions: Sequence[Region] = (),
+    services: Sequence[Service] = (),
+    components: Sequence[Component] = (),
+    component_changes: bool = False,
+) -> Channel:
+    """Change a channel. Saving it clears the broken state: staff fixed it (or want to try)."""
+    url, token, target, name = url.strip(), token.strip(), target.strip(), name.strip()
+    errors = _validate_channel(channel.kind, url, token, target)
+    if not name:
+        errors["name"] = "The name is required."
+    if errors:
+        raise ValidationError(errors)
+    _validate_scope(scope, regions, services, components)
+    channel = Channel.objects.select_for_update().get(pk=channel.pk)
+    channel.name, channel.url, channel.token, channel.target = name, url, token, target
+    channel.enabled, channel.scope, channel.component_changes = enabled, scope, component_changes
+    channel.broken_at = None
+    channel.save()
+    _set_scope(channel, scope, regions, services, components)
+    audit_record(actor=actor, action="channel.update", obj=channel, summary=str(channel))
+    return channel
+
+
+@transaction.atomic
+def channel_delete(*, channel: Channel, actor: Actor) -> None:
+    audit_record(actor=actor, action="channel.delete", obj=channel, summary=str(channel))
+    channel.delete()
+
+
+def channel_send_test(*, channel: Channel, actor: Actor) -> SendResult:
+    """Send a test message now (not through the outbox) and record the channel's health.
+    Raises TransportError with the reason when it fails."""
+    notice = notice_for_test(channel.name)
+    now = timezone.now()
+    try:
+        result = transport_for(channel).send(notice)
+    except TransportError as error:
+        Channel.objects.filter(pk=channel.pk).update(last_error=error.message, last_error_at=now)
+        audit_record(
+            actor=actor, action="channel.test", obj=channel, summary=f"failed: {error.message}"
+        )
+        raise
+    Channel.objects.filter(pk=channel.pk).update(last_success_at=now)
+    audit_record(actor=actor, action="channel.test", obj=channel, summary="sent")
+    return result
+
+
+# --- Subscribers (public) ---------------------------------------------------------------------
+
+
+def _send_subscriber_email_after_commit(subscriber: Subscriber, purpose: str) -> None:
+    from notifier import tasks
+
+    def enqueue() -> None:
+        try:
+            tasks.subscriber_email.apply_async(
+                args=[subscriber.pk, purpose],
+                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+            )
+        except Exception:
+            log.exception("could not enqueue the %s email of subscriber %s", purpose, subscriber.pk)
+
+    transaction.on_commit(enqueue)
+
+
+@transaction.atomic
+def subscriber_subscribe(
+    *,
+    email: str,
+    kind: str = SubscriberKind.EMAIL,
+    url: str = "",
+    scope: str = Scope.ALL,
+    regions: Sequence[Region] = (),
+    services: Sequence[Service] = (),
+    components: Sequence[Component] = (),
+    component_changes: bool = False,
+) -> None:
+    """Ask for a subscription: a confirmation link goes to `email` (double opt-in).
+
+    Returns nothing on purpose: the caller answers the same whether or not the address was
+    known. A confirmed subscriber gets a "you are already subscribed" email with the
+    manage link instead, and their preferences are not changed by a stranger.
+    """
+    email = email.strip().lower()
+    errors: dict[str, str] = {}
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = f"“{email}” is not a valid email address."
+    if kind not in SubscriberKind.values:
+        errors["kind"] = f"'{kind}' is not a kind of subscription."
+    elif kind == SubscriberKind.WEBHOOK:
+        try:
+            url = validate_webhook_url(url)
+        except ValidationError as exc:
+            errors["url"] = exc.messages[0]
+    else:
+        url = ""
+    if errors:
+        raise ValidationError(errors)
+    _validate_scope(scope, regions, services, components)
+    lookup = (
+        {"kind": kind, "url": url}
+        if kind == SubscriberKind.WEBHOOK
+        else {"kind": kind, "email": email}
+    )
+    subscriber = Subscriber.objects.select_for_update().filter(**lookup).first()
+    if subscriber is not None and subscriber.is_active:
+        _send_subscriber_email_after_commit(subscriber, "already")
+        return
+    if subscriber is None:
+        subscriber = Subscriber(kind=kind, url=url)
+    subscriber.email = email
+    subscriber.scope = scope
+    subscriber.component_changes = component_changes
+    subscriber.confirmed_at = subscriber.unsubscribed_at = subscriber.broken_at = None
+    subscriber.requested_at = timezone.now()
+    subscriber.save()
+    _set_scope(subscriber, scope, regions, services, components)
+    _send_subscriber_email_after_commit(subscriber, "confirm")
+
+
+@transaction.atomic
+def subscriber_confirm(*, subscriber: Subscriber) -> Subscriber:
+    """The confirmation link was followed (the view checked its signature and age)."""
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if subscriber.confirmed_at is None or subscriber.unsubscribed_at is not None:
+        subscriber.confirmed_at = timezone.now()
+        subscriber.unsubscribed_at = None
+        subscriber.broken_at = None
+        subscriber.save(update_fields=["confirmed_at", "unsubscribed_at", "broken_at"])
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_update_preferences(
+    *,
+    subscriber: Subscriber,
+    scope: str,
+    regions: Sequence[Region] = (),
+    services: Sequence[Service] = (),
+    components: Sequence[Component] = (),
+    component_changes: bool = False,
+) -> Subscriber:
+    _validate_scope(scope, regions, services, components)
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    subscriber.scope = scope
+    subscriber.component_changes = component_changes
+    subscriber.save(update_fields=["scope", "component_changes"])
+    _set_scope(subscriber, scope, regions, services, components)
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_unsubscribe(*, subscriber: Subscriber) -> Subscriber:
+    """One-click unsubscribe: nothing more is sent, including deliveries already queued."""
+    now = timezone.now()
+    Subscriber.objects.filter(pk=subscriber.pk, unsubscribed_at__isnull=True).update(
+        unsubscribed_at=now
+    )
+    Delivery.objects.filter(subscriber=subscriber, status__in=CLAIMABLE_STATUSES).update(
+        status=DeliveryStatus.SKIPPED, last_error="The subscriber unsubscribed."
+    )
+    subscriber.refresh_from_db()
+    return subscriber
+
+
+def subscribers_expire_unconfirmed(*, now: datetime | None = None) -> int:
+    """Beat: forget subscription requests not confirmed within 24 h (we keep no address
+    that did not say yes)."""
+    from notifier.tokens import CONFIRM_MAX_AGE
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=CONFIRM_MAX_AGE)
+    deleted, _ = Subscriber.objects.filter(
+        confirmed_at__isnull=True, requested_at__lt=cutoff
+    ).delete()
+    return deleted
+
+
+def subscriber_send_email(*, subscriber_id: int, purpose: str) -> bool:
+    """Send the confirmation ("confirm") or "you are already subscribed" ("already") email."""
+    from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
+
+    from notifier.tokens import confirm_url, manage_url, unsubscribe_url
+
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        return False
+    context = {
+        "subscriber": subscriber,
+        "site_name": settings.SITE_NAME,
+        "site_url": settings.SITE_URL,
+        "confirm_url": confirm_url(subscriber.public_id),
+        "manage_url": manage_url(subscriber.public_id),
+        "unsubscribe_url": unsubscribe_url(subscriber.public_id),
+    }
+    template = "subscription_confirm" if purpose == "confirm" else "subscription_already"
+    subject = (
+        f"[{settings.SITE_NAME}] Confirm your subscription"
+        if purpose == "confirm"
+        else f"[{settings.SITE_NAME}] You are already subscribed"
+    )
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"emails/{template}.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[subscriber.email],
+    )
+    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
+    message.send()
+    return True

@@ -1,0 +1,113 @@
+"""Discord: a webhook, sent with discord.py's `SyncWebhook`.
+
+`SyncWebhook.partial(id, token, session=…)` rather than `from_url`, which only accepts
+discord.com URLs; the API base comes from `settings.HELIOGRAPH_DISCORD_API_URL` (set on
+`discord.http.Route.BASE`, a class attribute) so tests can point it at loopback.
+
+One embed per update, coloured by status, within Discord's limits (title 256, description
+4096, field value 1024, footer 2048, 6000 characters in all); a longer update is cut and
+ends with a link to the full update.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import discord
+import requests
+from discord.http import Route
+from django.conf import settings
+
+from notifier.messages import Notice
+from notifier.transports import SendResult, Transport, TransportError, parse_retry_after, truncate
+from notifier.validators import parse_discord_webhook_url
+
+MAX_TITLE = 256
+MAX_DESCRIPTION = 4096
+MAX_FIELD_VALUE = 1024
+MAX_FOOTER = 2048
+MAX_TOTAL = 6000
+PERMANENT_STATUS = {401, 403, 404}
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """One session per thread, so connections to Discord are kept alive between sends."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+    return session
+
+
+def build_embed(notice: Notice) -> discord.Embed:
+    title = truncate(notice.headline, MAX_TITLE)
+    fields: list[tuple[str, str]] = [("Status", notice.status_label)]
+    if notice.impact:
+        fields.append(("Impact", notice.impact_label))
+    if notice.affected:
+        more = f"\n… [all components]({notice.url})"
+        fields.append(
+            ("Affected components", truncate(notice.affected_text(), MAX_FIELD_VALUE, suffix=more))
+        )
+    footer = truncate(settings.SITE_NAME, MAX_FOOTER)
+    used = len(title) + len(footer) + sum(len(n) + len(v) for n, v in fields)
+    limit = min(MAX_DESCRIPTION, MAX_TOTAL - used)
+    description = truncate(notice.body, limit, suffix=f"… [Read the full update]({notice.url})")
+    embed = discord.Embed(
+        title=title,
+        url=notice.url,
+        description=description,
+        colour=notice.colour,
+        timestamp=notice.created_at,
+    )
+    for name, value in fields:
+        embed.add_field(name=name, value=value, inline=name != "Affected components")
+    embed.set_footer(text=footer)
+    return embed
+
+
+def embed_length(embed: discord.Embed) -> int:
+    """Characters Discord counts against the 6000 limit."""
+    return len(embed)
+
+
+class DiscordTransport(Transport):
+    def send(self, notice: Notice) -> SendResult:
+        try:
+            webhook_id, token = parse_discord_webhook_url(self.recipient.url)
+        except Exception as exc:
+            raise TransportError(f"Bad Discord webhook URL: {exc}", permanent=True) from exc
+        Route.BASE = settings.HELIOGRAPH_DISCORD_API_URL.rstrip("/")
+        webhook = discord.SyncWebhook.partial(webhook_id, token, session=_session())
+        try:
+            message = webhook.send(
+                embed=build_embed(notice),
+                username=truncate(settings.SITE_NAME, 80),
+                allowed_mentions=discord.AllowedMentions.none(),
+                wait=True,
+            )
+        except discord.HTTPException as exc:
+            code = exc.status
+            if code == 429:
+                data = exc.response.headers if exc.response is not None else {}
+                retry_after = parse_retry_after(data.get("Retry-After"))
+                try:
+                    retry_after = parse_retry_after(
+                        exc.response.json().get("retry_after"), retry_after
+                    )
+                except (ValueError, AttributeError):
+                    pass
+                raise TransportError(
+                    f"Discord rate limit: retry after {retry_after:g} s",
+                    retry_after=retry_after,
+                    status_code=429,
+                ) from exc
+            raise TransportError(
+                f"Discord answered {code}: {exc.text or exc.__class__.__name__}",
+                permanent=code in PERMANENT_STATUS,
+                status_code=code,
+            ) from exc
+        except (requests.RequestException, OSError) as exc:
+            raise TransportError(f"Discord unreachable: {exc}") from exc
+        return SendResult(status_code=200, detail=str(message.id))

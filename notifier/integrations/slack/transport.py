@@ -1,0 +1,158 @@
+"""Slack: an incoming webhook (`slack_sdk.webhook.WebhookClient`) or a bot token
+(`slack_sdk.WebClient.chat_postMessage`, which lets the updates of one incident go into one
+thread under its first message).
+
+Messages are Block Kit with a plain-text fallback (`text`), within Slack's limits: at most 50
+blocks and 3000 characters per section text; a longer update is cut and ends with a link to
+the full update.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from notifier.messages import Notice
+from notifier.transports import SendResult, Transport, TransportError, parse_retry_after, truncate
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_TEXT = 3000
+TIMEOUT = 10
+
+# Errors after which the channel will not work again until someone fixes it.
+PERMANENT_ERRORS = {
+    "channel_not_found",
+    "channel_is_archived",
+    "is_archived",
+    "action_prohibited",
+    "invalid_token",
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+    "not_in_channel",
+    "no_service",
+    "no_service_id",
+    "no_team",
+    "team_disabled",
+    "team_not_found",
+    "user_not_found",
+    "org_login_required",
+}
+PERMANENT_STATUS = {403, 404, 410}
+
+
+def _escape(text: str) -> str:
+    """Slack mrkdwn treats &, < and > as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _section(text: str, url: str) -> dict:
+    more = f"… <{url}|Read the full update>"
+    if len(text) > MAX_SECTION:
+        text = truncate(text, MAX_SECTION, suffix=more)
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def build_blocks(notice: Notice) -> list[dict]:
+    """Block Kit blocks: header, status/impact fields, affected components, the update text,
+    and a link; never more than 50 blocks or 3000 characters per section."""
+    blocks: list[dict] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": truncate(notice.headline, MAX_HEADER)},
+        }
+    ]
+    fields = [{"type": "mrkdwn", "text": f"*Status*\n{notice.status_label}"}]
+    if notice.impact:
+        fields.append({"type": "mrkdwn", "text": f"*Impact*\n{notice.impact_label}"})
+    blocks.append({"type": "section", "fields": fields})
+    if notice.affected:
+        lines = "\n".join(f"• {_escape(c.describe())}" for c in notice.affected)
+        blocks.append(_section(f"*Affected components*\n{lines}", notice.url))
+    if notice.body:
+        blocks.append(_section(_escape(notice.body), notice.url))
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"<{notice.url}|View on {_escape(settings.SITE_NAME)}>"}
+            ],
+        }
+    )
+    return blocks[:MAX_BLOCKS]
+
+
+def build_text(notice: Notice) -> str:
+    """The plain-text fallback (notifications, screen readers, clients without blocks)."""
+    parts = [notice.headline]
+    if notice.affected:
+        parts.append("Affected: " + "; ".join(c.describe() for c in notice.affected))
+    parts.append(notice.body)
+    text = "\n".join(p for p in parts if p)
+    suffix = f"… Full update: {notice.url}"
+    if len(text) + len(notice.url) + 1 > MAX_TEXT:
+        return truncate(text, MAX_TEXT, suffix=suffix)
+    return f"{text}\n{notice.url}"
+
+
+def _error(code: int | None, error: str, headers: dict | None) -> TransportError:
+    if code == 429 or error == "ratelimited":
+        retry_after = parse_retry_after(
+            (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
+        )
+        return TransportError(
+            f"Slack rate limit: retry after {retry_after:g} s",
+            retry_after=retry_after,
+            status_code=code,
+        )
+    permanent = code in PERMANENT_STATUS or error in PERMANENT_ERRORS
+    return TransportError(
+        f"Slack answered {code}: {error or 'no body'}", permanent=permanent, status_code=code
+    )
+
+
+class SlackTransport(Transport):
+    def send(self, notice: Notice, *, thread_ts: str | None = None) -> SendResult:
+        """Post the notice. With a bot token, `thread_ts` makes it a reply in a thread; the
+        result's `detail` is the new message's ts."""
+        channel = self.recipient
+        text, blocks = build_text(notice), build_blocks(notice)
+        if channel.token:
+            return self._post_with_bot(text, blocks, thread_ts)
+        try:
+            response = WebhookClient(channel.url, timeout=TIMEOUT).send(text=text, blocks=blocks)
+        except OSError as exc:
+            raise TransportError(f"Slack webhook unreachable: {exc}") from exc
+        body = (response.body or "").strip()
+        if response.status_code == 200 and body == "ok":
+            return SendResult(status_code=200)
+        raise _error(response.status_code, body, response.headers)
+
+    def _post_with_bot(self, text: str, blocks: list[dict], thread_ts: str | None) -> SendResult:
+        client = WebClient(
+            token=self.recipient.token,
+            base_url=settings.HELIOGRAPH_SLACK_API_URL,
+            timeout=TIMEOUT,
+        )
+        try:
+            response = client.chat_postMessage(
+                channel=self.recipient.target,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+            )
+        except SlackApiError as exc:
+            data = exc.response.data if isinstance(exc.response.data, dict) else {}
+            raise _error(
+                exc.response.status_code, str(data.get("error", "")), exc.response.headers
+            ) from exc
+        except OSError as exc:
+            raise TransportError(f"Slack API unreachable: {exc}") from exc
+        return SendResult(status_code=response.status_code, detail=str(response.get("ts", "")))

@@ -1,0 +1,60 @@
+"""Fixtures of the notifier tests: loopback sinks (Slack/Discord/webhook HTTP, SMTP), the
+settings that point Heliograph at them, and Celery in eager mode for in-process delivery."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from sinks import ChatSink, SmtpSink
+
+from notifier.messages import notice_cache_clear
+from statuspage.celery import app as celery_app
+
+
+@pytest.fixture(autouse=True)
+def _fresh_notices():
+    """Notices are cached per process by event key; ids repeat between tests."""
+    notice_cache_clear()
+    cache.delete("notifier:subscribe:127.0.0.1")
+    yield
+    notice_cache_clear()
+
+
+@pytest.fixture
+def sink():
+    server = ChatSink()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpSink()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def loopback(settings, sink, smtp):
+    """Point Slack, Discord, webhooks and SMTP at the loopback sinks."""
+    settings.HELIOGRAPH_ALLOW_PRIVATE_TARGETS = True
+    settings.HELIOGRAPH_SLACK_API_URL = f"{sink.url}/api/"
+    settings.HELIOGRAPH_DISCORD_API_URL = f"{sink.url}/api/v10"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = smtp.host
+    settings.EMAIL_PORT = smtp.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+    return {"sink": sink, "smtp": smtp}
+
+
+@pytest.fixture
+def eager():
+    """Run Celery tasks in-process (the on-commit enqueue then delivers at once)."""
+    conf = celery_app.conf
+    old = conf.task_always_eager, conf.task_eager_propagates
+    conf.task_always_eager, conf.task_eager_propagates = True, True
+    yield
+    conf.task_always_eager, conf.task_eager_propagates = old
