@@ -9,6 +9,7 @@ statements freeze the concurrency add-ons and the per-currency totals. See docs/
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -74,6 +75,15 @@ def _to_cents(value: Decimal | str | int | float | None, field: str) -> int | No
     return int(cents)
 
 
+def _collect(errors: dict[str, str], parse: Callable[[], object]) -> object:
+    """Run `parse`; on ValidationError add its messages to `errors` and return None."""
+    try:
+        return parse()
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        return None
+
+
 def _month(value: str) -> str:
     text = (value or "").strip()
     try:
@@ -110,12 +120,12 @@ def _clean_policy(
     clean_rules: list[tuple[str, int, int | None]] = []
     seen: set[str] = set()
     for rule in rules:
-        try:
-            currency = validate_currency(rule.currency)
-            minimum = _to_cents(rule.minimum, "minimum")
-            cap = _to_cents(rule.cap, "cap")
-        except ValidationError as exc:
-            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        currency = _collect(errors, lambda: validate_currency(rule.currency))  # noqa: B023
+        minimum = _collect(errors, lambda: _to_cents(rule.minimum, "minimum"))  # noqa: B023
+        cap = _collect(errors, lambda: _to_cents(rule.cap, "cap"))  # noqa: B023
+        if minimum is not None and minimum < 0:
+            errors["minimum"] = f"the minimum cannot be negative ({rule.minimum})"
+        if currency is None or any(k in errors for k in ("minimum", "cap")):
             continue
         if currency in seen:
             errors["currency"] = f"{currency} is given twice"
@@ -123,9 +133,6 @@ def _clean_policy(
         seen.add(currency)
         if minimum is None:
             minimum = 0
-        if minimum < 0:
-            errors["minimum"] = f"the minimum cannot be negative ({rule.minimum} {currency})"
-            continue
         if cap is not None and cap <= 0:
             errors["cap"] = f"the cap must be more than 0 ({rule.cap} {currency})"
             continue

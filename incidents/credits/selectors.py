@@ -1,0 +1,184 @@
+"""Reads of credits: policies, reports, their frozen lines, the diff and the credit note."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from incidents.credits.models import (
+    Account,
+    CreditPolicy,
+    CreditReport,
+    CreditReportLine,
+    CreditReportStatus,
+    SpendRecord,
+    cents_to_decimal,
+)
+from incidents.models import Incident
+
+CSV_COLUMNS = [
+    "account_id",
+    "name",
+    "currency",
+    "spend_in_window",
+    "credit",
+    "minimum_applied",
+    "cap_applied",
+    "invoice_month",
+]
+
+
+def incident_find(value: str | int) -> Incident | None:
+    """An incident by public id or by primary key (the command's --incident)."""
+    text = str(value).strip()
+    incident = Incident.objects.filter(public_id=text).first()
+    if incident is None and text.isdigit():
+        incident = Incident.objects.filter(pk=int(text)).first()
+    return incident
+
+
+def policy_list() -> QuerySet[CreditPolicy]:
+    return CreditPolicy.objects.select_related("incident").prefetch_related("currencies")
+
+
+def policy_reports(policy: CreditPolicy) -> QuerySet[CreditReport]:
+    return policy.reports.order_by("-created_at", "-id")
+
+
+def policy_latest_done(policy: CreditPolicy) -> CreditReport | None:
+    return policy_reports(policy).filter(status=CreditReportStatus.DONE).first()
+
+
+def currencies_without_rule(policy: CreditPolicy) -> list[str]:
+    """Currencies of paying accounts that the policy has no minimum for (shown as a warning)."""
+    ruled = set(policy.currencies.values_list("currency", flat=True))
+    used = (
+        Account.objects.filter(paying=True)
+        .values_list("currency", flat=True)
+        .distinct()
+        .order_by("currency")
+    )
+    return [currency for currency in used if currency not in ruled]
+
+
+def data_counts() -> dict[str, int]:
+    return {
+        "accounts": Account.objects.count(),
+        "paying": Account.objects.filter(paying=True).count(),
+        "spend": SpendRecord.objects.count(),
+    }
+
+
+def report_lines(report: CreditReport, query: str = "") -> QuerySet[CreditReportLine]:
+    """Lines of a report; `query` matches the account id (exact or prefix) or the name."""
+    lines = CreditReportLine.objects.filter(report=report)
+    query = (query or "").strip()
+    if query:
+        lines = lines.filter(
+            Q(account_external_id=query)
+            | Q(account_external_id__istartswith=query)
+            | Q(account_name__icontains=query)
+        )
+    return lines.order_by("currency", "account_external_id")
+
+
+def report_line(report: CreditReport, account_id: str) -> CreditReportLine | None:
+    return CreditReportLine.objects.filter(report=report, account_external_id=account_id).first()
+
+
+def report_diff(report: CreditReport, limit: int = 50) -> dict[str, list]:
+    """What changed against the previous report of the same policy (first `limit` of each)."""
+    if not report.previous_id:
+        return {"added": [], "removed": [], "changed": []}
+    new = CreditReportLine.objects.filter(report=report)
+    old = CreditReportLine.objects.filter(report_id=report.previous_id)
+    same_old = old.filter(account_external_id=OuterRef("account_external_id"))
+    added = new.exclude(Exists(same_old)).order_by("account_external_id")[:limit]
+    removed = old.exclude(
+        Exists(new.filter(account_external_id=OuterRef("account_external_id")))
+    ).order_by("account_external_id")[:limit]
+    changed_new = new.filter(
+        Exists(
+            same_old.exclude(
+                currency=OuterRef("currency"),
+                spend_cents=OuterRef("spend_cents"),
+                credit_cents=OuterRef("credit_cents"),
+                minimum_applied=OuterRef("minimum_applied"),
+                cap_applied=OuterRef("cap_applied"),
+            )
+        )
+    ).order_by("account_external_id")[:limit]
+    before = {
+        line.account_external_id: line
+        for line in old.filter(
+            account_external_id__in=[line.account_external_id for line in changed_new]
+        )
+    }
+    changed = [(before.get(line.account_external_id), line) for line in changed_new]
+    return {"added": list(added), "removed": list(removed), "changed": changed}
+
+
+def _fmt_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def report_csv_rows(report: CreditReport) -> Iterator[list[str]]:
+    """The CSV export, header first, streamed from the frozen lines."""
+    yield CSV_COLUMNS
+    month = report.invoice_month
+    for line in (
+        CreditReportLine.objects.filter(report=report)
+        .order_by("currency", "account_external_id")
+        .iterator(chunk_size=5000)
+    ):
+        yield [
+            line.account_external_id,
+            line.account_name,
+            line.currency,
+            f"{cents_to_decimal(line.spend_cents):.2f}",
+            f"{cents_to_decimal(line.credit_cents):.2f}",
+            _fmt_bool(line.minimum_applied),
+            _fmt_bool(line.cap_applied),
+            month,
+        ]
+
+
+def _day(value: datetime) -> str:
+    return f"{value.day} {value:%B %Y %H:%M}"
+
+
+def _window_text(report: CreditReport) -> tuple[str, str]:
+    start = datetime.fromisoformat(report.parameters["window_start"])
+    end = datetime.fromisoformat(report.parameters["window_end"])
+    # "[21 June 00:00, 24 June 00:00)" reads to people as "21 June 00:00 to 23 June 23:59".
+    if end.second == 0 and end.microsecond == 0:
+        end = end - timedelta(minutes=1)
+    return _day(start), _day(end)
+
+
+def credit_note(report: CreditReport, line: CreditReportLine, incident_name: str = "") -> str:
+    """A short note support can paste to the customer: amount, why, and where it shows."""
+    start, end = _window_text(report)
+    month = report.invoice_month
+    try:
+        month_text = datetime.strptime(month, "%Y-%m").strftime("%B %Y")
+    except ValueError:
+        month_text = month
+    about = f" during {incident_name}" if incident_name else ""
+    spend = f"{line.currency} {cents_to_decimal(line.spend_cents):.2f}"
+    credit = f"{line.currency} {cents_to_decimal(line.credit_cents):.2f}"
+    if line.cap_applied:
+        how = f"everything you spent in that time ({spend}), up to the maximum credit of {credit}"
+    elif line.minimum_applied:
+        how = f"the minimum credit of {credit}, which is more than you spent in that time ({spend})"
+    else:
+        how = f"everything you spent in that time ({spend})"
+    return (
+        f"Hi {line.account_name},\n\n"
+        f"We're sorry for the disruption{about}. As promised, account {line.account_external_id} "
+        f"is credited {credit}: {how}, from {start} to {end} UTC.\n\n"
+        f"The credit comes off your {month_text} invoice automatically; there is nothing you "
+        f"need to do."
+    )
