@@ -223,7 +223,7 @@ JUNE_TIMELINE: list[tuple[datetime, str, str | None, str, dict[tuple[str, str], 
     (
         _at(23, 6, 53),
         "monitoring",
-        "major",
+        None,
         "The resize is complete. **us-east-1 is back to full dequeuing speed** and the backlog "
         "is draining; runs may start later than usual until it has drained.",
         {(RE, "us-east-1"): "degraded_performance", (SR, "us-east-1"): "operational"},
@@ -231,7 +231,7 @@ JUNE_TIMELINE: list[tuple[datetime, str, str | None, str, dict[tuple[str, str], 
     (
         _at(23, 8, 38),
         "identified",
-        "critical",
+        None,
         "**eu-central-1 has lost its control plane the same way**: new runs are not starting "
         "in eu-central-1. A separate failure of the container image registry is causing image "
         "pull failures there. No runs are lost.",
@@ -256,7 +256,7 @@ JUNE_TIMELINE: list[tuple[datetime, str, str | None, str, dict[tuple[str, str], 
     (
         _at(23, 12, 18),
         "monitoring",
-        "major",
+        None,
         "eu-central-1's control plane now runs on larger machines and dequeuing is ramping up.",
         {(RE, "eu-central-1"): "degraded_performance", (SR, "eu-central-1"): "operational"},
     ),

@@ -547,3 +547,22 @@ def test_times_are_shown_in_utc_with_the_zone(commander_client, catalogue, actor
     )
     html = commander_client.get(f"/console/incidents/{incident.public_id}/").content.decode()
     assert "2026-06-22 20:09 UTC" in html
+
+
+def test_console_pages_cost_a_fixed_number_of_queries(
+    commander_client, catalogue, actor, django_assert_max_num_queries
+):
+    """Built for speed under stress: the number of queries does not grow with the incidents,
+    updates or components on the page."""
+    for i in range(8):
+        incident = services.incident_declare(
+            name=f"Open {i}",
+            body="b",
+            actor=actor,
+            component_statuses={catalogue["runs_us"]: "partial_outage"},
+        )
+        services.incident_post_update(incident=incident, status="identified", body="c", actor=actor)
+    for url in ("/console/", "/console/declare/", f"/console/incidents/{incident.public_id}/"):
+        with django_assert_max_num_queries(16):
+            response = commander_client.get(url)
+        assert response.status_code == 200
