@@ -490,6 +490,8 @@ def spend_import(
 
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Inside an outer transaction ON COMMIT DROP has not fired yet: drop it here too.
+            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}")
             cursor.execute(
                 f"CREATE TEMP TABLE {_STAGE} (line integer, account_id bigint, "
                 "amount_micros bigint, currency text, occurred_at timestamptz, "
@@ -536,8 +538,8 @@ def spend_import(
         cursor.execute(insert)
         result.created = max(cursor.rowcount, 0)
         result.unchanged = result.lines - result.created
-        if connection.vendor != "postgresql":
-            cursor.execute(f"DROP TABLE temp.{_STAGE}")
+        schema = "pg_temp" if connection.vendor == "postgresql" else "temp"
+        cursor.execute(f"DROP TABLE {schema}.{_STAGE}")
         audit_record(
             actor=actor,
             action="credits.spend_import",
