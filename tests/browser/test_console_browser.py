@@ -136,7 +136,13 @@ def test_declare_in_console_then_public_page_shows_it(page, world):
     page.goto("/")
     body = page.inner_text("body")
     assert "Runs not starting in us-east-1 (browser)" in body
-    assert "Major outage" in body
+    assert "Major System Outage" in body  # the banner, from a critical open incident
+    # The component's own cell (not the legend) says so, in text.
+    row = page.locator("table.matrix tbody tr").filter(has_text="Run execution")
+    assert "Major outage" in row.inner_text()
+    assert "Major outage" not in (
+        page.locator("table.matrix tbody tr").filter(has_text="API").inner_text()
+    )
     assert page.evaluate("window.pwned") is None
 
 
