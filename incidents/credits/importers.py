@@ -181,6 +181,9 @@ def _rows(
             errors.add(1, f"unreadable header: {exc}")
             return
         header = [name.strip().lower() for name in header]
+        if not any(header):
+            errors.add(1, "the file is empty (expected a header line)")
+            return
         unknown = [name for name in header if name not in columns]
         missing = sorted(required - set(header))
         if unknown:
