@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -238,7 +238,10 @@ def _incident_page(
 
 
 def _get_incident(public_id: str) -> Incident:
-    return get_object_or_404(Incident.objects.prefetch_related("components"), public_id=public_id)
+    try:
+        return selectors.incident_get(public_id=public_id)
+    except Incident.DoesNotExist as exc:
+        raise Http404("No such incident.") from exc
 
 
 @console_view

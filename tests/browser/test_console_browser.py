@@ -122,6 +122,7 @@ def test_declare_in_console_then_public_page_shows_it(page, world):
     page.wait_for_url("**/console/incidents/*/")
     elapsed = time.monotonic() - started
 
+    print(f"\ndeclaration from the dashboard: {len(steps)} steps, {elapsed:.2f} s")
     assert len(steps) <= 6, steps
     assert elapsed < 30, elapsed
     assert page.inner_text("h1") == "Runs not starting in us-east-1 (browser)"
