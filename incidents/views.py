@@ -224,6 +224,7 @@ def _incident_page(
         "console/incident.html",
         {
             "incident": incident,
+            "affected_ids": {c.pk for c in incident.components.all()},
             "timeline": selectors.incident_timeline(incident=incident),
             "postmortem": postmortem,
             "can_postmortem": incident.kind == IncidentKind.INCIDENT

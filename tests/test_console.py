@@ -166,6 +166,7 @@ def test_dashboard_shows_open_incidents_maintenance_and_matrix(
     assert "us-east-1" in html and "eu-central-1" in html
     assert "Degraded performance" in html  # runs_eu's status, as text
     assert "UTC" in html
+    assert '<meta http-equiv="refresh" content="60">' in html
 
 
 def test_declare_writes_incident_components_history_and_audit(commander_client, catalogue):
@@ -201,6 +202,9 @@ def test_declare_writes_incident_components_history_and_audit(commander_client, 
     # The incident page shows the timeline with the change it made.
     page = commander_client.get(response["Location"]).content.decode()
     assert "Operational → <strong>Major outage</strong>" in page
+    # The update form's grid marks the incident's components.
+    grid = page.split('id="update-form"')[1]
+    assert grid.count('title="affected by this incident"') == 2
 
 
 def test_declare_whole_region_helper_sets_every_component_of_the_region(
