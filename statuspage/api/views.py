@@ -1283,6 +1283,7 @@ def routes() -> list[Route]:
 
 
 # Metrics own their handlers (statuspage/metrics/api.py); they share this route table.
+from statuspage.api.notify_views import NOTIFY_ROUTES  # noqa: E402
 from statuspage.metrics.api import METRIC_ROUTES  # noqa: E402
 
-ROUTES = routes() + METRIC_ROUTES
+ROUTES = routes() + NOTIFY_ROUTES + METRIC_ROUTES
