@@ -253,8 +253,8 @@ _fingerprint: str | None = None
 
 
 def render_fingerprint() -> str:
-    """A hash of what the documents are rendered with (templates, static files, format), so a
-    deploy that changes them triggers a full re-render."""
+    """A hash of what the documents are rendered with (templates, static files and their
+    hashed names, format), so a deploy that changes them triggers a full re-render."""
     global _fingerprint
     if _fingerprint is None:
         digest = hashlib.sha256(str(SNAPSHOT_FORMAT).encode())
@@ -268,7 +268,12 @@ def render_fingerprint() -> str:
                 digest.update(file.name.encode())
                 digest.update(file.read_bytes())
         _fingerprint = digest.hexdigest()[:16]
-    return _fingerprint
+    # The hashed static names: collectstatic after a publish must re-render the pages.
+    try:
+        static_manifest = (Path(settings.STATIC_ROOT) / "staticfiles.json").read_bytes()
+    except OSError:
+        static_manifest = b""
+    return f"{_fingerprint}-{hashlib.sha256(static_manifest).hexdigest()[:8]}"
 
 
 # --- Rendering ---------------------------------------------------------------------------------
@@ -472,20 +477,32 @@ def _matrix(components, regions) -> dict:
     return {"regions": columns, "rows": rows, "has_global": has_global}
 
 
+# Short class names for the day bars: ~900 of them are on the page, so bytes count.
+BAR_CLASS = {
+    "operational": "ok",
+    "degraded_performance": "dg",
+    "partial_outage": "po",
+    "major_outage": "mo",
+    "under_maintenance": "um",
+    None: "nd",
+}
+
+
 def _bars(series) -> list[dict]:
+    """One bar per day: its colour (the worst status seen) and a title with the figures."""
     from statuspage.uptime import format_duration
 
     bars = []
     for day in series.days:
         if not day.has_data:
-            bars.append({"cls": "nodata", "title": f"{day.day.isoformat()}: no data"})
+            bars.append({"cls": "nd", "title": f"{day.day.isoformat()} no data"})
             continue
-        parts = [f"{day.day.isoformat()}: {day.percent}% uptime"]
+        title = f"{day.day.isoformat()} {day.percent}%"
         if day.major_us:
-            parts.append(f"major outage {format_duration(day.major_us)}")
+            title += f", major outage {format_duration(day.major_us)}"
         if day.partial_us:
-            parts.append(f"partial outage {format_duration(day.partial_us)}")
-        bars.append({"cls": day.worst, "title": ", ".join(parts)})
+            title += f", partial outage {format_duration(day.partial_us)}"
+        bars.append({"cls": BAR_CLASS[day.worst], "title": title})
     return bars
 
 
@@ -613,6 +630,7 @@ class SnapshotStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._directory: Path | None = None
+        self._setting: object = None
         self._checked = -1e9
         self._signature: tuple | None = None
         self._state_signature: tuple | None = None
@@ -620,6 +638,8 @@ class SnapshotStore:
         self._failure_at = 0.0
         self._bodies: dict[str, bytes] = {}
         self._variants: dict[tuple[str, bool, bool], bytes] = {}
+        self._served_cache: dict[tuple[str, bool, bool], Served] = {}
+        self._served_manifest: dict | None = None
 
     def invalidate(self) -> None:
         """Re-read the manifest on the next request (called after a publish in this process)."""
@@ -634,6 +654,7 @@ class SnapshotStore:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _refresh(self) -> None:
+        self._setting = settings.SNAPSHOT_DIR  # compared by identity on the hot path
         directory = snapshot_dir()
         with self._lock:
             if directory != self._directory:
@@ -667,8 +688,9 @@ class SnapshotStore:
         return body
 
     def manifest(self) -> dict:
-        if time.monotonic() - self._checked >= self.recheck_every or (
-            self._directory != snapshot_dir()
+        if (
+            time.monotonic() - self._checked >= self.recheck_every
+            or settings.SNAPSHOT_DIR is not self._setting
         ):
             self._refresh()
         if self._manifest is None:
@@ -682,22 +704,34 @@ class SnapshotStore:
         return time.time() - generated_at > settings.SNAPSHOT_STALE_AFTER
 
     def lookup(self, path: str, *, accept_gzip: bool = False) -> Served | None:
-        """The document published at `path`, or None. Raises SnapshotMissing."""
+        """The document published at `path`, or None. Raises SnapshotMissing.
+
+        The hot path: a clock check, a staleness check and one dict lookup."""
+        manifest = self.manifest()
+        stale = self.is_stale(manifest)
+        key = (path, accept_gzip, stale)
+        served = self._served_cache.get(key)
+        if served is not None and self._served_manifest is manifest:
+            return served
         for attempt in (1, 2):
-            manifest = self.manifest()
             entry = manifest["documents"].get(path)
             if entry is None:
-                return None
+                return None  # not cached: unknown paths must not grow the cache
             try:
-                return self._served(manifest, entry, accept_gzip)
+                served = self._served(manifest, entry, accept_gzip, stale)
+                break
             except FileNotFoundError:
                 if attempt == 2:
                     raise
                 self.invalidate()  # a newer publish removed the blob: take its manifest
-        return None
+                manifest = self.manifest()
+        if self._served_manifest is not manifest:
+            self._served_cache = {}
+            self._served_manifest = manifest
+        self._served_cache[key] = served
+        return served
 
-    def _served(self, manifest: dict, entry: dict, accept_gzip: bool) -> Served:
-        stale = self.is_stale(manifest)
+    def _served(self, manifest: dict, entry: dict, accept_gzip: bool, stale: bool) -> Served:
         digest = entry["sha256"]
         etag = entry["etag"]
         gzipped = accept_gzip and entry["gzip"]
