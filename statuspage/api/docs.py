@@ -192,6 +192,55 @@ SCHEMAS: dict[str, dict] = {
             "broken_at": _T,
         },
     },
+    "credit_policy": {
+        "type": "object",
+        "properties": {
+            "id": _S,
+            "name": _S,
+            "incident_id": _NS,
+            "window_start": _T,
+            "window_end": _T,
+            "regions": {"type": "array", "items": _S},
+            "invoice_month": _S,
+            "rules": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "currency": _S,
+                        "minimum_cents": {"type": "integer"},
+                        "minimum": _S,
+                        "cap_cents": {"type": "integer", "nullable": True},
+                        "cap": _NS,
+                    },
+                },
+            },
+        },
+    },
+    "credit_report": {
+        "type": "object",
+        "properties": {
+            "id": _S,
+            "policy_id": _S,
+            "status": {"type": "string", "enum": ["running", "done", "failed"]},
+            "progress": {"type": "integer"},
+            "lines": {"type": "integer"},
+            "totals": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "currency": _S,
+                        "accounts": {"type": "integer"},
+                        "spend_cents": {"type": "integer"},
+                        "spend": _S,
+                        "credit_cents": {"type": "integer"},
+                        "credit": _S,
+                    },
+                },
+            },
+        },
+    },
     "object": {"type": "object"},
 }
 

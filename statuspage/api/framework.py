@@ -253,6 +253,8 @@ class Operation:
     response: str = "object"  # a schema name of openapi.SCHEMAS, or "object"
     many: bool = False
     tag: str = ""
+    # A field that takes the whole body when it is sent as text (e.g. a CSV file).
+    raw_body: str | None = None
 
 
 @dataclass
@@ -298,7 +300,10 @@ def parse_form(pairs: list[tuple[str, str]]) -> dict:
     return result
 
 
-def parse_body(request: HttpRequest) -> dict:
+RAW_TYPES = ("text/csv", "text/plain", "application/octet-stream")
+
+
+def parse_body(request: HttpRequest, raw_field: str | None = None) -> dict:
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > max_body():
         raise ApiError(413, f"The request body is larger than {max_body()} bytes.")
@@ -308,6 +313,11 @@ def parse_body(request: HttpRequest) -> dict:
     if not raw.strip():
         return {}
     content_type = request.content_type or ""
+    if raw_field and content_type in RAW_TYPES:
+        try:
+            return {raw_field: raw.decode("utf-8-sig")}
+        except UnicodeDecodeError:
+            raise ApiError(400, "The body is not UTF-8 text.") from None
     text = raw.decode("utf-8", errors="replace")
     if content_type == "application/json" or (
         content_type not in ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -466,7 +476,11 @@ def make_view(route: Route) -> Callable[..., HttpResponse]:
                     f"{method} is not allowed here; use {', '.join(route.operations)}.",
                     headers={"Allow": ", ".join(route.operations)},
                 )
-            body = parse_body(request) if method in ("POST", "PUT", "PATCH", "DELETE") else {}
+            body = (
+                parse_body(request, operation.raw_body)
+                if method in ("POST", "PUT", "PATCH", "DELETE")
+                else {}
+            )
             call = Call(
                 token=token,
                 data=unwrap(body, operation.envelope),
