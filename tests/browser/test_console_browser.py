@@ -17,10 +17,6 @@ from incidents.models import Incident, IncidentTemplate
 from statuspage.models import Component
 from statuspage.services import Actor, region_create, service_create
 
-# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
-# thread with a running loop unless told it is safe (it is: the test drives one browser).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -33,8 +29,22 @@ CHROMIUM_ARGS = [
 PASSWORD = "pw-commander-browser-1"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def allow_orm_beside_playwright():
+    """Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from
+    a thread with a running loop unless told it is safe (it is: the test drives one browser).
+    Set for this module only, so it does not leak into other tests or their subprocesses."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
 @pytest.fixture(scope="module")
-def browser():
+def browser(allow_orm_beside_playwright):
     if not os.path.exists(CHROMIUM):
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's chromium package "
