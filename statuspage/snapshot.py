@@ -57,6 +57,7 @@ MANIFEST = "manifest.json"
 STATE = "state.json"
 BLOBS = "blobs"
 GZIP_MIN_SIZE = 512
+RECENT_ON_PAGE = 5  # closed incidents and maintenance listed under "Recent history"
 
 # The icon of the banner for each overall indicator (the icons are named after statuses).
 OVERALL_ICON = {
@@ -374,6 +375,20 @@ def _render_all_in_transaction(*, previous: dict | None, full: bool, now: dateti
         "generated_at": now,
         "updated_at": updated_at,
     }
+    everything = list(
+        Incident.objects.order_by("-created_at", "-id").only(
+            "public_id",
+            "kind",
+            "name",
+            "status",
+            "impact",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+            "scheduled_for",
+            "scheduled_until",
+        )
+    )
     series = uptime.component_uptime(components=components, now=now)
     docs["/"] = _html(
         "public/index.html",
@@ -389,23 +404,10 @@ def _render_all_in_transaction(*, previous: dict | None, full: bool, now: dateti
             "uptime_regions": _uptime_rows(components, series, by="region"),
             "uptime_formula": uptime.FORMULA,
             "uptime_days": uptime.DAYS,
+            "recent": [i for i in everything if not i.is_open][:RECENT_ON_PAGE],
         },
     )
 
-    everything = list(
-        Incident.objects.order_by("-created_at", "-id").only(
-            "public_id",
-            "kind",
-            "name",
-            "status",
-            "impact",
-            "created_at",
-            "updated_at",
-            "resolved_at",
-            "scheduled_for",
-            "scheduled_until",
-        )
-    )
     months = [
         {"month": month, "incidents": list(items)}
         for month, items in groupby(everything, key=lambda i: i.created_at.date().replace(day=1))

@@ -169,6 +169,11 @@ def test_incident_page_has_timeline_with_component_changes_and_postmortem(client
 
 
 def test_history_groups_by_month_and_feeds_list_incidents(client, june, live):
+    front = client.get("/").content.decode()
+    recent = front[front.index("Recent history") :]
+    assert f'href="/incidents/{june["incident"].public_id}"' in recent  # closed: listed
+    assert f'href="/incidents/{live["incident"].public_id}"' not in recent  # open: above
+
     html = client.get("/history").content.decode()
     assert "June 2026" in html
     assert html.index(timezone.now().strftime("%B %Y")) < html.index("June 2026")  # newest first
