@@ -40,7 +40,7 @@ def _not_modified(request: HttpRequest, served: snapshot.Served) -> bool:
     if if_none_match is not None:
         return _etag_matches(if_none_match, served.etag)
     if_modified_since = request.META.get("HTTP_IF_MODIFIED_SINCE")
-    if if_modified_since:
+    if if_modified_since and not served.stale:  # a stale page differs (its banner): send it
         since = parse_http_date_safe(if_modified_since)
         return since is not None and served.last_modified <= since
     return False

@@ -197,6 +197,10 @@ def test_database_down_serves_last_snapshot_marked_stale(client, catalogue, acto
         assert "Runs not starting" in html  # the last snapshot, still there
         assert page["X-Snapshot-Stale"] == "true"
         assert page["ETag"] != fresh["ETag"]
+        # A browser holding the fresh copy gets the stale one (with its banner), not a 304.
+        assert client.get("/", HTTP_IF_NONE_MATCH=fresh["ETag"]).status_code == 200
+        assert client.get("/", HTTP_IF_MODIFIED_SINCE=fresh["Last-Modified"]).status_code == 200
+        assert client.get("/", HTTP_IF_NONE_MATCH=page["ETag"]).status_code == 304
         summary = client.get("/api/v2/summary.json")
         assert summary.status_code == 200
         assert summary["X-Snapshot-Stale"] == "true"
