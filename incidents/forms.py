@@ -174,6 +174,12 @@ class ResolveForm(forms.Form):
     )
 
 
+class UpdateTextForm(forms.Form):
+    """Correct the text of a timeline entry (a typo); the correction is not sent again."""
+
+    body = forms.CharField(label="Message (Markdown)", widget=forms.Textarea(attrs={"rows": 6}))
+
+
 class PostmortemForm(forms.Form):
     body = forms.CharField(label="Postmortem (Markdown)", widget=forms.Textarea(attrs={"rows": 12}))
 

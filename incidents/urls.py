@@ -29,6 +29,7 @@ urlpatterns = [
         views.incident_postmortem,
         name="incident_postmortem",
     ),
+    path("updates/<str:public_id>/edit/", views.update_edit, name="update_edit"),
     path("maintenance/new/", views.maintenance_new, name="maintenance_new"),
     path("maintenance/<str:public_id>/start/", views.maintenance_start, name="maintenance_start"),
     path(

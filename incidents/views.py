@@ -31,6 +31,7 @@ from incidents.forms import (
     PreviewForm,
     ResolveForm,
     UpdateForm,
+    UpdateTextForm,
     apply_service_errors,
 )
 from incidents.models import (
@@ -39,6 +40,7 @@ from incidents.models import (
     IncidentKind,
     IncidentStatus,
     IncidentTemplate,
+    IncidentUpdate,
 )
 from statuspage.markdown import render_markdown
 from statuspage.services import Actor, component_set_status
@@ -345,6 +347,33 @@ def incident_postmortem(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.success(request, "Postmortem published.")
             return redirect("console:incident", public_id=incident.public_id)
     return _incident_page(request, incident, status=400, postmortem_form=form)
+
+
+@console_view
+def update_edit(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Correct a timeline entry's text; the public page changes, nobody is notified again."""
+    update = get_object_or_404(
+        IncidentUpdate.objects.select_related("incident"), public_id=public_id
+    )
+    if request.method == "POST":
+        form = UpdateTextForm(request.POST)
+        if form.is_valid():
+            try:
+                services.incident_update_edit(
+                    update=update, body=form.cleaned_data["body"], actor=_actor(request)
+                )
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, "Update text corrected.")
+                return redirect("console:incident", public_id=update.incident.public_id)
+        status = 400
+    else:
+        form = UpdateTextForm(initial={"body": update.body})
+        status = 200
+    return render(
+        request, "console/update_edit.html", {"form": form, "update": update}, status=status
+    )
 
 
 @console_view

@@ -76,6 +76,8 @@ def console_urls(incident: Incident, maintenance: Incident) -> list[tuple[str, s
         ("get", "/console/components/"),
         ("post", "/console/components/"),
         ("get", "/console/audit/"),
+        ("get", f"/console/updates/{incident.updates.first().public_id}/edit/"),
+        ("post", f"/console/updates/{incident.updates.first().public_id}/edit/"),
     ]
 
 
@@ -570,3 +572,17 @@ def test_console_pages_cost_a_fixed_number_of_queries(
         with django_assert_max_num_queries(16):
             response = commander_client.get(url)
         assert response.status_code == 200
+
+
+def test_correct_the_text_of_an_update(commander_client, open_incident):
+    update = open_incident.updates.get()
+    url = f"/console/updates/{update.public_id}/edit/"
+    assert "Investigating" in commander_client.get(url).content.decode()
+    response = commander_client.post(url, {"body": ""})
+    assert response.status_code == 400 and b'id="err-body"' in response.content
+    response = commander_client.post(url, {"body": "Investigating *slow* dequeuing"})
+    assert response.status_code == 302
+    update.refresh_from_db()
+    assert update.body_html == "<p>Investigating <em>slow</em> dequeuing</p>"
+    assert IncidentUpdate.objects.filter(incident=open_incident).count() == 1
+    assert AuditEntry.objects.filter(action="incident_update.edit", actor_name="ic").exists()
