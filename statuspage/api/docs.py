@@ -326,7 +326,7 @@ def openapi_document() -> dict:
     paths: dict[str, dict] = {}
     for route in ROUTES:
         path_params = [p.strip("{}") for p in route.path.split("/") if p.startswith("{")]
-        key = "/v1/pages/{page_id}/" + route.path
+        key = ("/v1/pages/{page_id}/" + route.path).rstrip("/")
         paths[key] = {
             method.lower(): _operation_doc(route.name, operation, path_params)
             for method, operation in route.operations.items()

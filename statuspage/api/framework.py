@@ -265,6 +265,8 @@ class Route:
 
     @property
     def regex(self) -> str:
+        if not self.path:  # the page itself
+            return r"^pages/(?P<page_id>[^/.]+)(?:\.json)?/?$"
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/.]+)", self.path)
         return rf"^pages/(?P<page_id>[^/]+)/{pattern}(?:\.json)?/?$"
 

@@ -47,8 +47,8 @@ from statuspage.api.framework import (
 from statuspage.api.models import ApiScope
 from statuspage.api.services import components_set_status_bulk, incidents_post_update_bulk
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange, Region, Service
-from statuspage.selectors import components_for_page
-from statuspage.serializers import component_dict, components_list, group_dict, iso
+from statuspage.selectors import components_for_page, page_overall_status
+from statuspage.serializers import component_dict, components_list, group_dict, iso, page_dict
 from statuspage.services import (
     component_create,
     component_delete,
@@ -785,9 +785,30 @@ def op(method: str, handler: Any, scope: str, summary: str, **kw: Any) -> Operat
     return Operation(method=method, handler=handler, scope=scope, summary=summary, **kw)
 
 
+def page_get(call: Call) -> dict:
+    """The page (v1 `GET /pages/{page_id}`), with the overall status beside it."""
+    from django.db.models import Max
+
+    latest = [
+        Component.objects.aggregate(at=Max("updated_at"))["at"],
+        Incident.objects.aggregate(at=Max("updated_at"))["at"],
+    ]
+    overall = page_overall_status()
+    return {
+        **page_dict(updated_at=max([t for t in latest if t is not None], default=None)),
+        "status_indicator": overall.indicator,
+        "status_description": overall.description,
+    }
+
+
 def routes() -> list[Route]:
     """Every route of the API, in matching order (fixed paths before `{id}`)."""
     table = [
+        Route(
+            "",
+            {"GET": op("GET", page_get, R, "The page and its overall status", tag="Page")},
+            name="page",
+        ),
         Route(
             "incidents/bulk-resolve",
             {

@@ -144,3 +144,11 @@ def test_create_api_token_command_refuses_unknown_scope(db):
     with pytest.raises(CommandError, match="Unknown scope admin"):
         call_command("create_api_token", "x", "--scopes", "read,admin")
     assert not ApiToken.objects.exists()
+
+
+def test_page_endpoint(api, catalogue):
+    response = api("GET", f"{BASE}.json")
+    assert response.status_code == 200
+    data = response.json()
+    assert data["id"] == "heliograph" and data["status_indicator"] == "none"
+    assert api("GET", "/v1/pages/other").status_code == 404

@@ -19,6 +19,7 @@ def v1(transactional_db, live_server, token) -> statuspageio.Client:
 
 
 def test_client_declares_updates_and_resolves_an_incident(v1, catalogue):
+    assert v1.pages.get().id == settings.PAGE_ID
     components = {c.name: c for c in v1.components.list()}
     runs_us = components["Run execution (us-east-1)"]
     assert runs_us.status == "operational"

@@ -14,7 +14,7 @@ def test_openapi_lists_every_route_and_method(client, db):
     document = response.json()
     assert document["openapi"].startswith("3.")
     for route in ROUTES:
-        path = document["paths"]["/v1/pages/{page_id}/" + route.path]
+        path = document["paths"][("/v1/pages/{page_id}/" + route.path).rstrip("/")]
         assert set(path) == {m.lower() for m in route.operations}
     create = document["paths"]["/v1/pages/{page_id}/incidents"]["post"]
     schema = create["requestBody"]["content"]["application/json"]["schema"]
