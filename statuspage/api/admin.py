@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from statuspage.api.models import ApiScope, ApiToken
-from statuspage.api.services import api_token_create, api_token_revoke
+from statuspage.api.services import MAX_TOKEN_NAME, api_token_create, api_token_revoke
 from statuspage.services import Actor
 
 
@@ -27,6 +27,12 @@ class ApiTokenCreateForm(forms.ModelForm):
     class Meta:
         model = ApiToken
         fields = ["name", "scopes"]
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if len(name) > MAX_TOKEN_NAME:
+            raise forms.ValidationError(f"At most {MAX_TOKEN_NAME} characters.")
+        return name
 
 
 @admin.register(ApiToken)

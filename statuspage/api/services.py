@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from notifier.models import Subscriber
 
 TOKEN_PREFIX = "hg_"
-MAX_TOKEN_NAME = 200
+# Audit and history rows keep "api:<name>" in 200 characters.
+MAX_TOKEN_NAME = 190
 # last_used_at is written at most this often per token, so a busy script does not turn every
 # request into a row update.
 LAST_USED_RESOLUTION = timedelta(seconds=60)

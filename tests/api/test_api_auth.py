@@ -152,3 +152,14 @@ def test_page_endpoint(api, catalogue):
     data = response.json()
     assert data["id"] == "heliograph" and data["status_indicator"] == "none"
     assert api("GET", "/v1/pages/other").status_code == 404
+
+
+def test_token_name_fits_the_audit_trail(db):
+    from django.core.exceptions import ValidationError
+
+    from statuspage.api.services import api_token_create
+
+    with pytest.raises(ValidationError, match="longer than 190"):
+        api_token_create(name="x" * 191, actor=Actor.system("test"))
+    token, _ = api_token_create(name="x" * 190, actor=Actor.system("test"))
+    assert len(f"api:{token.name}") <= 200
