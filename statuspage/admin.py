@@ -12,6 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -68,6 +69,28 @@ class AuditedSaveMixin:
             summary=str(obj),
         )
         _publish_after_commit()
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        with transaction.atomic():
+            audit_record(
+                actor=Actor.for_user(request.user),
+                action=f"{obj._meta.model_name}.delete",
+                obj=obj,
+                summary=str(obj),
+            )
+            obj.delete()
+            _publish_after_commit()
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for obj in queryset:
+            if self.has_delete_permission(request, obj):
+                self.delete_model(request, obj)
+            else:
+                messages.warning(request, f"{obj} was kept: it has status history.")
+
+
+def _has_history(components) -> bool:
+    return ComponentStatusChange.objects.filter(component__in=components).exists()
 
 
 @admin.register(Region)
@@ -135,6 +158,12 @@ class ServiceAdmin(AuditedSaveMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).prefetch_related("components__region")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Deleting a service with status history would silently rewrite its uptime.
+        if obj is not None and _has_history(obj.components.all()):
+            return False
+        return super().has_delete_permission(request, obj)
 
     @admin.display(description="regions")
     def regions_list(self, obj: Service) -> str:
@@ -204,6 +233,12 @@ class ComponentAdmin(AuditedSaveMixin, admin.ModelAdmin):
     list_filter = ["status", "region", "service"]
     list_select_related = ["service", "region"]
     search_fields = ["service__name", "region__slug"]
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Deleting a component with status history would silently rewrite its uptime.
+        if obj is not None and _has_history([obj]):
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         # A component's service and region are its identity; changing them would rewrite

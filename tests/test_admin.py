@@ -221,3 +221,26 @@ def test_postmortem_added_in_admin_goes_through_postmortem_publish(admin_client_
     assert incident.status == "postmortem"
     assert "<h2>Causes</h2>" in incident.postmortem.body_html
     assert AuditEntry.objects.filter(action="postmortem.publish", actor_name="boss").exists()
+
+
+def test_component_with_history_cannot_be_deleted_but_a_new_one_can(admin_client_, catalogue):
+    component = catalogue["runs_us"]
+    admin_client_.post(
+        f"/admin/statuspage/component/{component.pk}/change/",
+        {"status": "degraded_performance", "reason": "r", "position": "1", "showcase": "on"},
+    )
+    assert (
+        admin_client_.get(f"/admin/statuspage/component/{component.pk}/delete/").status_code == 403
+    )
+    response = admin_client_.post(
+        "/admin/statuspage/component/",
+        {"action": "delete_selected", "_selected_action": [component.pk], "post": "yes"},
+    )
+    assert Component.objects.filter(pk=component.pk).exists()
+    fresh = catalogue["runs_eu"]
+    response = admin_client_.post(
+        f"/admin/statuspage/component/{fresh.pk}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not Component.objects.filter(pk=fresh.pk).exists()
+    assert AuditEntry.objects.filter(action="component.delete", actor_name="boss").exists()
