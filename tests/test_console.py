@@ -586,3 +586,12 @@ def test_correct_the_text_of_an_update(commander_client, open_incident):
     assert update.body_html == "<p>Investigating <em>slow</em> dequeuing</p>"
     assert IncidentUpdate.objects.filter(incident=open_incident).count() == 1
     assert AuditEntry.objects.filter(action="incident_update.edit", actor_name="ic").exists()
+
+
+def test_console_loads_no_external_assets(commander_client, open_incident):
+    """Own CSS and JavaScript, inlined: nothing from a CDN (the console must work when the
+    internet, or a CDN, is part of the outage)."""
+    for url in ("/console/", "/console/declare/", f"/console/incidents/{open_incident.public_id}/"):
+        html = commander_client.get(url).content.decode()
+        assert "<style>" in html and "<script>" in html
+        assert 'src="http' not in html and "<link" not in html
