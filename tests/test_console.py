@@ -595,3 +595,14 @@ def test_console_loads_no_external_assets(commander_client, open_incident):
         html = commander_client.get(url).content.decode()
         assert "<style>" in html and "<script>" in html
         assert 'src="http' not in html and "<link" not in html
+
+
+def test_console_works_on_an_empty_catalogue(commander_client):
+    assert b"No services yet" in commander_client.get("/console/").content
+    assert commander_client.get("/console/declare/").status_code == 200
+    response = commander_client.post(
+        "/console/declare/",
+        {"name": "Something is off", "impact": "minor", "status": "investigating", "body": "?"},
+    )
+    assert response.status_code == 302
+    assert Incident.objects.get().components.count() == 0
