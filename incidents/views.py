@@ -166,6 +166,7 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
             "template": template,
             "templates": templates,
             "templates_json": _templates_json(templates),
+            "wanted_components": request.GET.getlist("component"),
         },
         status=400 if form.is_bound else 200,
     )

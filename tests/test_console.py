@@ -390,6 +390,9 @@ def test_template_prefill_without_javascript(commander_client, catalogue):
     # The template's component status is pre-selected for the component asked for.
     cell = html.split(f'name="c_{runs_us.public_id}"')[1].split("</select>")[0]
     assert '<option value="major_outage" selected>' in cell
+    # Picking another template keeps the component asked for.
+    picker = html.split('id="template-picker"')[1].split("</form>")[0]
+    assert f'<input type="hidden" name="component" value="{runs_us.public_id}">' in picker
     # The template data is in the page for the instant (JavaScript) prefill.
     assert 'id="templates-data"' in html and "Region down: runs not starting" in html
 
