@@ -38,6 +38,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection, send_mail
 from django.core.validators import validate_email
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -358,6 +359,7 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
     outcome: dict[str, int] = defaultdict(int)
     connection = None
     ok_subscribers: list[int] = []
+    relaxed = _relax_commits(bool(deliveries))
     try:
         for delivery in deliveries:
             reason = _recipient_inactive_reason(delivery)
@@ -399,7 +401,30 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
             connection.close()
         if ok_subscribers:
             Subscriber.objects.filter(pk__in=ok_subscribers).update(last_success_at=timezone.now())
+        if relaxed:
+            _restore_commits()
     return dict(outcome)
+
+
+def _relax_commits(needed: bool) -> bool:
+    """On PostgreSQL, mark deliveries with asynchronous commit: each mark is visible at once,
+    but does not wait for its WAL flush (a mark per message would otherwise wait for one
+    fsync per message). A database crash can lose the last few marks; those deliveries are
+    then sent again, which at-least-once delivery allows. The outbox rows themselves are
+    written by the caller's transaction with full durability."""
+    if not needed or db_connection.vendor != "postgresql" or db_connection.in_atomic_block:
+        return False
+    with db_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    return True
+
+
+def _restore_commits() -> None:
+    try:
+        with db_connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+    except Exception:  # a broken connection is discarded by Django anyway
+        log.warning("could not reset synchronous_commit", exc_info=True)
 
 
 def _send_email(notice: Notice, subscriber: Subscriber, connection) -> SendResult:

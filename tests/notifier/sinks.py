@@ -58,6 +58,8 @@ class ChatSink:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls on keep-alive
+            wbufsize = 65536  # headers and body leave in one write (flushed per request)
 
             def log_message(self, *args) -> None:
                 pass

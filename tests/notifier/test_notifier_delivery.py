@@ -511,6 +511,17 @@ def test_emails_go_in_one_smtp_session_and_a_550_breaks_only_that_subscriber(
         "user3@example.com",
         "user4@example.com",
     ]
+    # The email is rendered once and personalised: own To, Message-ID and links.
+    messages = [m.message for m in smtp.received]
+    assert [m["To"].strip() for m in messages] == [m.rcpt_tos[0] for m in smtp.received]
+    assert len({m["Message-ID"] for m in messages}) == 4
+    unsubscribes = {m["List-Unsubscribe"].strip() for m in messages}
+    assert len(unsubscribes) == 4
+    for m in messages:
+        link = m["List-Unsubscribe"].strip().strip("<>")
+        assert link in m.get_body(("plain",)).get_content()
+        assert link in m.get_body(("html",)).get_content()
+        assert "invalid" not in m.as_string()
     bad = only_delivery(subscriber__email="user2@example.com")
     assert bad.status == DeliveryStatus.DEAD and bad.response_code == 550
     assert Subscriber.objects.get(email="user2@example.com").broken_at is not None

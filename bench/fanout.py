@@ -1,0 +1,316 @@
+"""Fan-out benchmark: one incident update to 10,000 email subscribers, 200 Slack, 200 Discord
+and 100 webhook channels, all pointing at loopback sinks, delivered by real Celery workers.
+
+Prints the seconds until every delivery is sent and deliveries/s; then, in the same run, a
+bare loop sends the same messages (built by the same code) from one process over one
+connection per medium, and the ratio of the two rates.
+
+Needs PostgreSQL and Redis (the database is created, migrated and emptied by the script):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hg_bench_fanout \\
+    REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/fanout.py
+
+Options: --emails N --slack N --discord N --webhooks N --concurrency N --workers N
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(BASE_DIR / "tests" / "notifier"))
+
+DISCORD_TOKEN = "abcdefghijklmnopqrstuvwxyz0123456789_-ABCDEFGHIJ"
+
+
+def run_sinks(conn) -> None:
+    """Child process: the HTTP and SMTP sinks, so they do not share a GIL with the bench."""
+    from sinks import ChatSink, SmtpSink
+
+    chat, smtp = ChatSink(), SmtpSink()
+    conn.send({"http": chat.url, "smtp_port": smtp.port})
+    while True:
+        command = conn.recv()
+        if command == "counts":
+            conn.send(
+                {
+                    "http": len(chat.received),
+                    "smtp": sum(len(m.rcpt_tos) for m in smtp.received),
+                }
+            )
+        elif command == "reset":
+            chat.received.clear()
+            smtp.received.clear()
+            conn.send("ok")
+        else:
+            chat.close()
+            smtp.close()
+            conn.send("bye")
+            return
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--emails", type=int, default=10_000)
+    parser.add_argument("--slack", type=int, default=200)
+    parser.add_argument("--discord", type=int, default=200)
+    parser.add_argument("--webhooks", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (celery worker)")
+    parser.add_argument("--concurrency", type=int, default=4, help="pool size of each worker")
+    args = parser.parse_args()
+
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith("postgres") or not os.environ.get("REDIS_URL"):
+        sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: see the docstring.")
+    ensure_database(database_url)
+
+    parent, child = multiprocessing.Pipe()
+    sinks = multiprocessing.Process(target=run_sinks, args=(child,), daemon=True)
+    sinks.start()
+    ports = parent.recv()
+
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "statuspage.settings",
+            "HELIOGRAPH_ALLOW_PRIVATE_TARGETS": "1",
+            "HELIOGRAPH_INSECURE_DEV_KEY": "1",
+            "HELIOGRAPH_VAR_DIR": tempfile.mkdtemp(prefix="heliograph-bench-"),
+            "HELIOGRAPH_SLACK_API_URL": f"{ports['http']}/api/",
+            "HELIOGRAPH_DISCORD_API_URL": f"{ports['http']}/api/v10",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(ports["smtp_port"]),
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from incidents import services as incidents
+    from incidents.models import Incident
+    from notifier.models import Channel, Delivery, DeliveryStatus, Subscriber
+    from statuspage.models import AuditEntry, Component, Region, Service
+    from statuspage.services import Actor, region_create, service_create
+
+    call_command("migrate", verbosity=0)
+    Delivery.objects.all().delete()
+    Incident.objects.all().delete()
+    Subscriber.objects.all().delete()
+    Channel.objects.all().delete()
+    Component.objects.all().delete()
+    Service.objects.all().delete()
+    Region.objects.all().delete()
+    AuditEntry.objects.all().delete()
+
+    actor = Actor.system("bench")
+    us = region_create(slug="us-east-1", name="US East", actor=actor)
+    runs = service_create(name="Run execution", regions=[us], actor=actor)
+    component = runs.components.get()
+    now = timezone.now()
+    Subscriber.objects.bulk_create(
+        (
+            Subscriber(kind="email", email=f"user{i}@example.com", confirmed_at=now)
+            for i in range(args.emails)
+        ),
+        batch_size=2000,
+    )
+    http = ports["http"]
+    channels = [
+        Channel(kind="slack", name=f"slack {i}", url=f"{http}/services/T{i}/B{i}/x")
+        for i in range(args.slack)
+    ]
+    channels += [
+        Channel(
+            kind="discord",
+            name=f"discord {i}",
+            url=f"{http}/api/webhooks/{100000000000000000 + i}/{DISCORD_TOKEN}",
+        )
+        for i in range(args.discord)
+    ]
+    channels += [
+        Channel(kind="webhook", name=f"hook {i}", url=f"{http}/hook/{i}")
+        for i in range(args.webhooks)
+    ]
+    Channel.objects.bulk_create(channels)
+    total = args.emails + args.slack + args.discord + args.webhooks
+
+    # --- Celery workers -------------------------------------------------------------------
+    from statuspage.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("celery", "email", "chat", "webhooks"):
+            conn.default_channel.queue_purge(queue)
+    workers = []
+    for n in range(args.workers):
+        log = Path(tempfile.mkstemp(prefix=f"bench-worker-{n}-", suffix=".log")[1])
+        command = [str(Path(sys.executable).with_name("celery")), "-A", "statuspage", "worker"]
+        command += ["-Q", "email,chat,webhooks,celery", "-c", str(args.concurrency), "-O", "fair"]
+        command += ["-n", f"bench{n}@%h", "-l", "warning", "--without-gossip", "--without-mingle"]
+        workers.append(
+            (
+                subprocess.Popen(
+                    command,
+                    cwd=BASE_DIR,
+                    stdout=log.open("w"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                ),
+                log,
+            )
+        )
+    time.sleep(1.0)
+    ping_deadline = time.time() + 60
+    while len(app.control.ping(timeout=1.0) or []) < args.workers:
+        if time.time() > ping_deadline:
+            sys.exit("workers did not start: " + " ".join(str(log) for _, log in workers))
+
+    try:
+        started = time.perf_counter()
+        incident = incidents.incident_declare(
+            name="Runs not starting in us-east-1",
+            body="We are investigating reports of runs not starting in us-east-1.",
+            actor=actor,
+            impact="critical",
+            component_statuses={component: "major_outage"},
+        )
+        written = time.perf_counter() - started
+        update = incident.updates.get()
+        deliveries = Delivery.objects.filter(update=update)
+        assert deliveries.count() == total, deliveries.count()
+        while True:
+            left = deliveries.exclude(status=DeliveryStatus.SENT).count()
+            if not left:
+                break
+            if time.perf_counter() - started > 600:
+                sys.exit(f"gave up: {left} deliveries not sent after 600 s")
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - started
+    finally:
+        for process, _ in workers:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process, _ in workers:
+            process.wait(30)
+
+    from django.db.models import Max, Min
+
+    for row in (
+        deliveries.values("medium").annotate(first=Min("sent_at"), last=Max("sent_at")).order_by()
+    ):
+        span = (row["last"] - row["first"]).total_seconds()
+        print(f"  {row['medium']}: sent over {span:.2f} s")
+    parent.send("counts")
+    received = parent.recv()
+    dead = deliveries.filter(status=DeliveryStatus.DEAD).count()
+    rate = total / elapsed
+    print(
+        f"recipients: {args.emails} email, {args.slack} Slack, {args.discord} Discord, "
+        f"{args.webhooks} webhook = {total}"
+    )
+    print(f"workers: {args.workers} × {args.concurrency} processes (prefork)")
+    print(f"outbox written (one transaction) in {written:.2f} s")
+    print(
+        f"celery: all {total} delivered in {elapsed:.2f} s = {rate:.0f} deliveries/s "
+        f"(sinks received {received['http']} HTTP, {received['smtp']} SMTP; dead {dead})"
+    )
+
+    # --- Bare loop ------------------------------------------------------------------------
+    parent.send("reset")
+    parent.recv()
+    bare_elapsed = bare_loop(update_id=update.pk)
+    parent.send("counts")
+    bare_received = parent.recv()
+    bare_rate = total / bare_elapsed
+    print(
+        f"bare loop: {total} sent in {bare_elapsed:.2f} s = {bare_rate:.0f} messages/s "
+        f"(sinks received {bare_received['http']} HTTP, {bare_received['smtp']} SMTP)"
+    )
+    print(f"ratio celery / bare loop: {rate / bare_rate:.2f}")
+    parent.send("stop")
+    parent.recv()
+
+
+def bare_loop(*, update_id: int) -> float:
+    """The same messages (same builders) from one process, one connection per medium, no
+    outbox: the ceiling the Celery fan-out is compared with."""
+    import discord
+    import requests
+    from discord.http import Route
+    from django.conf import settings
+    from django.core.mail import get_connection
+
+    from notifier.integrations.discord.transport import build_embed
+    from notifier.integrations.email.transport import build_message
+    from notifier.integrations.slack.transport import build_blocks, build_text
+    from notifier.integrations.webhook.transport import SIGNATURE_HEADER, build_body, sign
+    from notifier.messages import notice_for_event
+    from notifier.models import Channel, Subscriber
+    from notifier.validators import parse_discord_webhook_url
+
+    notice = notice_for_event(f"u{update_id}")
+    subscribers = list(Subscriber.objects.filter(kind="email"))
+    channels = list(Channel.objects.all())
+    started = time.perf_counter()
+
+    connection = get_connection()
+    connection.open()
+    for subscriber in subscribers:
+        connection.send_messages([build_message(notice, subscriber)])
+    connection.close()
+    emails_done = time.perf_counter()
+
+    session = requests.Session()
+    Route.BASE = settings.HELIOGRAPH_DISCORD_API_URL
+    for channel in channels:
+        if channel.kind == "slack":
+            response = session.post(
+                channel.url, json={"text": build_text(notice), "blocks": build_blocks(notice)}
+            )
+        elif channel.kind == "discord":
+            webhook_id, token = parse_discord_webhook_url(channel.url)
+            discord.SyncWebhook.partial(webhook_id, token, session=session).send(
+                embed=build_embed(notice), wait=True
+            )
+            continue
+        else:
+            body = build_body(notice, channel)
+            response = session.post(
+                channel.url,
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    SIGNATURE_HEADER: sign(body, channel.secret),
+                },
+            )
+        response.raise_for_status()
+    finished = time.perf_counter()
+    print(
+        f"  bare loop: {len(subscribers)} emails in {emails_done - started:.2f} s, "
+        f"{len(channels)} chat/webhook posts in {finished - emails_done:.2f} s"
+    )
+    return finished - started
+
+
+if __name__ == "__main__":
+    main()
