@@ -13,6 +13,7 @@ import time
 import pytest
 from django.contrib.auth.models import Permission
 
+from incidents import services
 from incidents.models import Incident, IncidentTemplate
 from statuspage.models import Component
 from statuspage.services import Actor, region_create, service_create
@@ -188,3 +189,34 @@ def test_form_error_keeps_what_was_typed(page, world):
     assert page.input_value("#id_body") == "Typed under stress"
     assert page.input_value(f"select[name=c_{world['runs_eu'].public_id}]") == "partial_outage"
     assert not Incident.objects.exists()
+
+
+def test_update_and_resolve_in_console_then_public_page_is_clear(page, world):
+    runs_us = world["runs_us"]
+    incident = services.incident_declare(
+        name="Slow dequeuing (browser)",
+        body="Investigating",
+        impact="minor",
+        component_statuses={runs_us: "degraded_performance"},
+        actor=Actor.system("test"),
+    )
+    log_in(page)
+    page.goto(f"/console/incidents/{incident.public_id}/")
+    page.select_option("#update-form select[name=status]", "monitoring")
+    page.fill("#update-form textarea[name=body]", "A fix is deployed; watching.")
+    page.click("#update-form button[type=submit]")
+    page.wait_for_selector(".messages")
+    assert "Update posted" in page.inner_text(".messages")
+    assert "A fix is deployed; watching." in page.inner_text(".timeline")
+
+    page.fill("#resolve-form textarea[name=body]", "Dequeuing is back to normal.")
+    page.click("#resolve-form button[type=submit]")
+    page.wait_for_selector("text=it takes no more updates")
+    incident.refresh_from_db()
+    assert incident.status == "resolved"
+    assert Component.objects.get(pk=runs_us.pk).status == "operational"
+
+    page.goto("/")
+    assert "All Systems Operational" in page.inner_text("body")
+    row = page.locator("table.matrix tbody tr").filter(has_text="Run execution")
+    assert "Degraded" not in row.inner_text()
