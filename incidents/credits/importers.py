@@ -34,6 +34,7 @@ from statuspage.services import Actor, audit_record
 
 PROGRESS_EVERY = 100_000
 BATCH = 5_000
+ANALYZE_AFTER = 50_000
 # At most this many bad lines are kept with their reasons (the count of all is always exact).
 MAX_LISTED_ERRORS = 10_000
 MAX_AMOUNT_MICROS = 9_000_000_000_000_000_000 // 1000  # headroom for sums of many rows
@@ -543,6 +544,9 @@ def spend_import(
         result.unchanged = result.lines - result.created
         schema = "pg_temp" if connection.vendor == "postgresql" else "temp"
         cursor.execute(f"DROP TABLE {schema}.{_STAGE}")
+        if connection.vendor == "postgresql" and result.created >= ANALYZE_AFTER:
+            # Fresh statistics, so the next report is planned for the data it will read.
+            cursor.execute(f"ANALYZE {SpendRecord._meta.db_table}")
         audit_record(
             actor=actor,
             action="credits.spend_import",

@@ -606,6 +606,9 @@ def _insert_lines(report: CreditReport) -> None:
     # The report id is the INSERT's first placeholder but comes last in the text.
     ordered = params[1:] + [params[0]]
     with connection.cursor() as cursor:
+        if vendor == "postgresql":
+            # Room for the per-account hash aggregate in memory (one entry per account).
+            cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, ordered)
 
 
