@@ -290,13 +290,21 @@ def _claim(delivery_ids: Sequence[int], token: str, now: datetime) -> list[Deliv
     )
 
 
+_MARK_SENT_SQL = (
+    "UPDATE notifier_delivery SET status = %s, sent_at = %s, response_code = %s, "
+    "last_error = '', updated_at = %s WHERE id = %s AND claim_token = %s"
+)
+
+
 def _mark_sent(delivery: Delivery, result: SendResult) -> None:
-    Delivery.objects.filter(pk=delivery.pk, claim_token=delivery.claim_token).update(
-        status=DeliveryStatus.SENT,
-        sent_at=timezone.now(),
-        response_code=result.status_code,
-        last_error="",
-    )
+    """One statement per message, written as plain SQL: it runs once per recipient of every
+    fan-out (10,000 times for 10,000 subscribers), so the ORM's query building shows."""
+    now = timezone.now()
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            _MARK_SENT_SQL,
+            [DeliveryStatus.SENT, now, result.status_code, now, delivery.pk, delivery.claim_token],
+        )
 
 
 def _mark_skipped(delivery: Delivery, reason: str) -> None:
