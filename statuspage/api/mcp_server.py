@@ -92,6 +92,11 @@ def build_server(raw_token: str | None = None) -> MCPServer:
     server = MCPServer("heliograph", instructions=INSTRUCTIONS)
 
     @server.tool()
+    def get_page_status() -> dict[str, Any]:
+        """The page's overall status (indicator and description) and when it last changed."""
+        return run("page", "GET")
+
+    @server.tool()
     def list_components(page: int = 1) -> dict[str, Any]:
         """List components and component groups (services offered in regions) with status."""
         return run("components", "GET", query={"page": page})
@@ -235,5 +240,15 @@ def build_server(raw_token: str | None = None) -> MCPServer:
                 "component_ids": component_ids,
             },
         )
+
+    @server.tool()
+    def incident_deliveries(incident_id: str) -> dict[str, Any]:
+        """Who was notified of each update of an incident: counts by status and the failures."""
+        return run("incident_deliveries", "GET", incident_id=incident_id)
+
+    @server.tool()
+    def list_channels() -> dict[str, Any]:
+        """Slack, Discord and webhook channels with their health (last success, last error)."""
+        return run("channels", "GET")
 
     return server

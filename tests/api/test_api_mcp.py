@@ -61,6 +61,14 @@ def test_assistant_declares_and_resolves(transactional_db, catalogue, make_token
     assert resolved["status"] == "resolved"
     assert Component.objects.get(public_id=runs_us).status == "operational"
     assert AuditEntry.objects.filter(actor_name="api:assistant", action="incident.declare").exists()
+    status = payload(call(server, "get_page_status"))
+    assert status["status_indicator"] == "none"
+    deliveries = payload(call(server, "incident_deliveries", {"incident_id": incident["id"]}))
+    assert [u["status"] for u in deliveries["incident_updates"]] == [
+        "investigating",
+        "identified",
+        "resolved",
+    ]
 
 
 def test_assistant_bulk_sets_a_region(transactional_db, catalogue, make_token):
@@ -120,4 +128,7 @@ def test_stdio_command_lists_the_tools():
         "bulk_set_component_status",
         "schedule_maintenance",
         "list_components",
+        "get_page_status",
+        "incident_deliveries",
+        "list_channels",
     } <= tools
