@@ -167,6 +167,8 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
             "templates": templates,
             "templates_json": _templates_json(templates),
             "wanted_components": request.GET.getlist("component"),
+            # Under stress two commanders may declare the same outage: show what is open.
+            "open_incidents": list(selectors.incidents_open().only("public_id", "name", "status")),
         },
         status=400 if form.is_bound else 200,
     )

@@ -609,3 +609,11 @@ def test_console_works_on_an_empty_catalogue(commander_client):
     )
     assert response.status_code == 302
     assert Incident.objects.get().components.count() == 0
+
+
+def test_declare_page_lists_open_incidents_to_avoid_duplicates(commander_client, open_incident):
+    html = commander_client.get("/console/declare/").content.decode()
+    hint = html.split('id="open-incidents-hint"')[1].split("</p>")[0]
+    assert "Existing incident" in hint
+    assert f"/console/incidents/{open_incident.public_id}/" in hint
+    assert 'class="on" aria-current="page"><strong>Declare incident' in html
