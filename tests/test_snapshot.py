@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import socket
+import time
 from io import StringIO
 
 import pytest
@@ -260,3 +263,33 @@ def test_command_and_beat_task_publish(catalogue, snapshot_dir):
     first = read_manifest()["generated_at"]
     snapshot_refresh()
     assert read_manifest()["generated_at"] > first
+
+
+def test_a_publish_by_another_process_is_picked_up_within_a_second(
+    client, catalogue, actor, settings, tmp_path
+):
+    """Another process (a worker, beat) replaces the files; this process's cache notices by
+    re-checking the manifest at most once a second, without being told."""
+    snapshot_publish()
+    first = client.get("/api/v2/incidents/unresolved.json")
+    assert first.json()["incidents"] == []
+
+    # "The other process": publish into a second folder, then move its files into ours.
+    ours = settings.SNAPSHOT_DIR
+    settings.SNAPSHOT_DIR = tmp_path / "elsewhere"
+    incident_declare(name="Seen by the other process", body="x", actor=actor)
+    snapshot_publish()
+    settings.SNAPSHOT_DIR = ours
+    assert client.get("/api/v2/incidents/unresolved.json").json()["incidents"] == []
+    for blob in (tmp_path / "elsewhere" / "blobs").iterdir():
+        shutil.copy(blob, ours / "blobs" / blob.name)
+    os.replace(tmp_path / "elsewhere" / "manifest.json", ours / "manifest.json")
+
+    deadline = time.monotonic() + 3
+    names: list[str] = []
+    while time.monotonic() < deadline and not names:
+        names = [
+            i["name"] for i in client.get("/api/v2/incidents/unresolved.json").json()["incidents"]
+        ]
+        time.sleep(0.05)
+    assert names == ["Seen by the other process"]
