@@ -641,6 +641,7 @@ def ensure_upcoming_maintenance(*, now: datetime | None = None) -> Incident | No
 def load_demo(out=None) -> dict:
     """Load everything (idempotent) and publish the snapshot. Returns what was done."""
     from incidents.credits.demo import load_demo_credits
+    from statuspage.metrics.demo import load_demo_metrics
     from statuspage.snapshot import snapshot_publish
 
     # One transaction: one snapshot rebuild after commit, and nothing half-loaded on failure.
@@ -657,5 +658,7 @@ def load_demo(out=None) -> dict:
             _report(out, f"maintenance {maintenance.name} scheduled")
     password, admin_created = ensure_admin(out)
     load_demo_credits()
+    if load_demo_metrics():
+        _report(out, "demo metrics with a week of points created")
     snapshot_publish()
     return {"history": history, "admin_password": password, "admin_created": admin_created}

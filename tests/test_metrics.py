@@ -154,3 +154,15 @@ def test_staff_are_emailed_about_an_alert(queue_depth, actor, staff_user, django
     assert sent == 1
     assert mail.outbox[0].to == ["ic@example.com"]
     assert "critical" in mail.outbox[0].subject
+
+
+def test_demo_metrics_are_a_quiet_week_and_load_once(catalogue):
+    from statuspage.metrics.demo import DEMO_METRICS, load_demo_metrics
+
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert load_demo_metrics(now=now) == len(DEMO_METRICS)
+    assert load_demo_metrics(now=now) == 0
+    assert MetricPoint.objects.count() == len(DEMO_METRICS) * (7 * 24 * 6 + 1)
+    assert MetricAlert.objects.count() == 0  # a demo week below every threshold
+    catalogue["runs_us"].refresh_from_db()
+    assert catalogue["runs_us"].metrics.count() == 3
