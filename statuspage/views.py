@@ -107,6 +107,9 @@ def serve(request: HttpRequest, path: str) -> HttpResponse:
     response["Cache-Control"] = snapshot.CACHE_CONTROL
     if served.gzip_available:
         response["Vary"] = "Accept-Encoding"
+    if served.content_type == snapshot.JSON:
+        # Public data: status widgets on other sites may read it from the browser.
+        response["Access-Control-Allow-Origin"] = "*"
     if served.stale:
         response["X-Snapshot-Stale"] = "true"
     return response

@@ -211,6 +211,10 @@ def test_every_document_has_validators_cache_control_and_no_cookies(client, june
         assert "Set-Cookie" not in response
         assert "Cookie" not in response.get("Vary", "")
         assert "X-Snapshot-Stale" not in response
+        if path.startswith("/api/v2/"):
+            assert response["Access-Control-Allow-Origin"] == "*"
+        else:
+            assert "Access-Control-Allow-Origin" not in response
 
 
 def test_conditional_requests_answer_304(client, live):
