@@ -277,10 +277,16 @@ class CreditReportTotal(models.Model):
 class CreditReportLine(models.Model):
     """One credited account of a report, frozen (the account's id and name are copied)."""
 
-    # Indexed by the (report, account_external_id) constraint; no other index, so that
-    # writing 50,000 lines costs as little as possible.
+    # Indexed by the (report, account_external_id) constraint and with no other index or
+    # database-level foreign key check, so that writing 50,000 lines costs as little as
+    # possible: lines are written only by the report computation, for the report row it holds
+    # locked, and deleting a report deletes its lines through Django's cascade.
     report = models.ForeignKey(
-        CreditReport, on_delete=models.CASCADE, related_name="lines", db_index=False
+        CreditReport,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_index=False,
+        db_constraint=False,
     )
     account = models.ForeignKey(
         Account,

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from incidents.credits.currencies import validate_currency
@@ -432,11 +432,8 @@ def credit_report_compute(*, report_id: int, actor: Actor | None = None) -> Cred
         with transaction.atomic():
             report = _step(report_id, token, 10, "computing spend in the window")
             _insert_lines(report)
-            _step(report_id, token, 70, "listing concurrency add-ons")
-        with transaction.atomic():
-            report = _step(report_id, token, 75, "listing concurrency add-ons")
             _insert_addons(report)
-            _step(report_id, token, 85, "totals and comparison")
+            _step(report_id, token, 80, "totals and comparison")
         with transaction.atomic():
             report = _step(report_id, token, 90, "totals and comparison")
             _freeze_totals_and_diff(report)
@@ -495,7 +492,10 @@ def _window_params(report: CreditReport) -> tuple:
 
 
 def spend_in_window_sql(vendor: str) -> str:
-    """SELECT account_id, total_micros for paying accounts: the one aggregate of a report.
+    """SELECT account_id, total_micros per account: the one aggregate of a report.
+
+    It does not join the accounts: eligibility is applied when the sums are joined to the
+    paying accounts, which is cheaper than joining every spend row to its account.
 
     Parameters: `spend_in_window_params(start, end)`.
     A record with `occurred_at` counts whole if start ≤ occurred_at < end; a record with a
@@ -504,7 +504,6 @@ def spend_in_window_sql(vendor: str) -> str:
     of a straddling period is a floating-point fraction (integer sums stay exact).
     """
     spend = SpendRecord._meta.db_table
-    account = Account._meta.db_table
     if vendor == "postgresql":
         share = (
             "s.amount_micros::numeric(38,12) "
@@ -523,7 +522,7 @@ def spend_in_window_sql(vendor: str) -> str:
         f"OR (s.period_start >= %s AND s.period_end <= %s) THEN s.amount_micros END), 0) "
         f"+ COALESCE(SUM(CASE WHEN s.occurred_at IS NULL "
         f"AND (s.period_start < %s OR s.period_end > %s) THEN {share} END), 0) AS total_micros "
-        f"FROM {spend} s JOIN {account} a ON a.id = s.account_id AND a.paying "
+        f"FROM {spend} s "
         f"WHERE (s.occurred_at >= %s AND s.occurred_at < %s) "
         f"OR (s.period_start < %s AND s.period_end > %s) "
         f"GROUP BY s.account_id"
@@ -648,20 +647,57 @@ def _freeze_totals_and_diff(report: CreditReport) -> None:
     CreditReportTotal.objects.bulk_create(CreditReportTotal(report=report, **row) for row in rows)
     report.lines_count = sum(row["accounts"] for row in rows)
     if report.previous_id:
-        old = CreditReportLine.objects.filter(report_id=report.previous_id)
-        same_account_old = old.filter(account_external_id=OuterRef("account_external_id"))
-        report.added_count = lines.exclude(Exists(same_account_old)).count()
-        report.removed_count = old.exclude(
-            Exists(lines.filter(account_external_id=OuterRef("account_external_id")))
-        ).count()
-        report.changed_count = lines.filter(
-            Exists(
-                same_account_old.exclude(
-                    currency=OuterRef("currency"),
-                    spend_cents=OuterRef("spend_cents"),
-                    credit_cents=OuterRef("credit_cents"),
-                    minimum_applied=OuterRef("minimum_applied"),
-                    cap_applied=OuterRef("cap_applied"),
-                )
-            )
-        ).count()
+        report.added_count, report.removed_count, report.changed_count = _diff_counts(
+            report.pk, report.previous_id
+        )
+
+
+def _diff_counts(new_id: int, old_id: int) -> tuple[int, int, int]:
+    """(added, removed, changed) accounts between two reports, in one pass over both."""
+    table = CreditReportLine._meta.db_table
+    if connection.vendor == "postgresql":
+        # A merge of both reports' lines on the account (FULL JOIN), counted in one pass.
+        sql = f"""
+            SELECT COUNT(*) FILTER (WHERE o.id IS NULL),
+                   COUNT(*) FILTER (WHERE n.id IS NULL),
+                   COUNT(*) FILTER (WHERE n.id IS NOT NULL AND o.id IS NOT NULL AND (
+                       n.currency <> o.currency OR n.spend_cents <> o.spend_cents
+                       OR n.credit_cents <> o.credit_cents
+                       OR n.minimum_applied <> o.minimum_applied
+                       OR n.cap_applied <> o.cap_applied))
+            FROM (SELECT * FROM {table} WHERE report_id = %s) n
+            FULL JOIN (SELECT * FROM {table} WHERE report_id = %s) o
+                ON n.account_external_id = o.account_external_id
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [new_id, old_id])
+            added, removed, changed = cursor.fetchone()
+        return int(added), int(removed), int(changed)
+    # Elsewhere (SQLite before 3.39 has no FULL JOIN): group the union of both reports.
+    columns = (
+        "account_external_id, currency, spend_cents, credit_cents, "
+        "CASE WHEN minimum_applied THEN 1 ELSE 0 END AS minimum_applied, "
+        "CASE WHEN cap_applied THEN 1 ELSE 0 END AS cap_applied"
+    )
+    sql = f"""
+        SELECT COALESCE(SUM(CASE WHEN n = 1 AND o = 0 THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN n = 0 AND o = 1 THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN n = 1 AND o = 1 AND differs THEN 1 ELSE 0 END), 0)
+        FROM (
+            SELECT MAX(is_new) AS n, MAX(is_old) AS o,
+                   (MIN(currency) <> MAX(currency) OR MIN(spend_cents) <> MAX(spend_cents)
+                    OR MIN(credit_cents) <> MAX(credit_cents)
+                    OR MIN(minimum_applied) <> MAX(minimum_applied)
+                    OR MIN(cap_applied) <> MAX(cap_applied)) AS differs
+            FROM (
+                SELECT {columns}, 1 AS is_new, 0 AS is_old FROM {table} WHERE report_id = %s
+                UNION ALL
+                SELECT {columns}, 0, 1 FROM {table} WHERE report_id = %s
+            ) both_reports
+            GROUP BY account_external_id
+        ) per_account
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [new_id, old_id])
+        added, removed, changed = cursor.fetchone()
+    return int(added), int(removed), int(changed)

@@ -4,6 +4,7 @@ currencies, rounding, eligibility, add-ons, diff, concurrency and reproducibilit
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -20,7 +21,7 @@ from credits_helpers import (
     totals,
 )
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from incidents.credits import services
@@ -260,12 +261,22 @@ def test_simultaneous_starts_of_one_policy_make_exactly_one_report():
     outcomes: list[str] = []
 
     def start() -> None:
+        barrier.wait(timeout=10)
         try:
-            barrier.wait(timeout=10)
-            services.credit_report_start(policy=policy, actor=ACTOR)
-            outcomes.append("started")
-        except services.ReportAlreadyRunning:
-            outcomes.append("refused")
+            for _attempt in range(100):
+                try:
+                    services.credit_report_start(policy=policy, actor=ACTOR)
+                    outcomes.append("started")
+                    return
+                except services.ReportAlreadyRunning:
+                    outcomes.append("refused")
+                    return
+                except OperationalError as exc:
+                    # The in-memory SQLite test database locks tables instead of waiting
+                    # as a file database does (its busy timeout): wait and retry likewise.
+                    if "locked" not in str(exc):
+                        raise
+                    time.sleep(0.02)
         finally:
             connection.close()
 
