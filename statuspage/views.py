@@ -98,6 +98,12 @@ def serve(request: HttpRequest, path: str) -> HttpResponse:
         return _not_found()
     if _not_modified(request, served):
         response = HttpResponseNotModified()
+    elif request.method == "HEAD":
+        # Headers only (servers drop a HEAD body anyway, with a warning per request).
+        response = HttpResponse(b"", content_type=served.content_type)
+        response["Content-Length"] = str(len(served.body))
+        if served.gzipped:
+            response["Content-Encoding"] = "gzip"
     else:
         response = HttpResponse(served.body, content_type=served.content_type)
         if served.gzipped:

@@ -276,8 +276,11 @@ def test_gzip_when_accepted(client, live):
 
 
 def test_head_allowed_other_methods_refused(client, live):
+    get = client.get("/api/v2/status.json")
     head = client.head("/api/v2/status.json")
-    assert head.status_code == 200 and head["ETag"]
+    assert head.status_code == 200 and head["ETag"] == get["ETag"]
+    assert head.content == b""
+    assert head["Content-Length"] == str(len(get.content))
     assert client.post("/api/v2/status.json").status_code == 405
 
 
