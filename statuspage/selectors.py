@@ -22,8 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from statuspage.models import Component, ComponentStatus
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from django.db.models import QuerySet
+
+    from incidents.models import Incident
+    from statuspage.models import Region
 
 SEVERITY = ["none", "maintenance", "minor", "major", "critical"]
 
@@ -100,14 +109,14 @@ def components_for_page():
 # --- Reads of the public page (used by statuspage.snapshot) ------------------------------------
 
 
-def regions_for_page():
+def regions_for_page() -> QuerySet[Region]:
     """Every region in page order."""
     from statuspage.models import Region
 
     return Region.objects.all()
 
 
-def incidents_open():
+def incidents_open() -> QuerySet[Incident]:
     """Open incidents (investigating, identified, monitoring), newest first."""
     from incidents.models import OPEN_INCIDENT_STATUSES, Incident, IncidentKind
 
@@ -116,7 +125,7 @@ def incidents_open():
     ).order_by("-created_at", "-id")
 
 
-def maintenances_active():
+def maintenances_active() -> QuerySet[Incident]:
     """Maintenance in progress or being verified, soonest first."""
     from incidents.models import Incident, IncidentKind, IncidentStatus
 
@@ -126,7 +135,7 @@ def maintenances_active():
     ).order_by("scheduled_for", "id")
 
 
-def maintenances_upcoming():
+def maintenances_upcoming() -> QuerySet[Incident]:
     """Maintenance scheduled and not started yet, soonest first."""
     from incidents.models import Incident, IncidentKind, IncidentStatus
 
@@ -135,7 +144,7 @@ def maintenances_upcoming():
     ).order_by("scheduled_for", "id")
 
 
-def incidents_recent(*, limit: int = 50, kind: str | None = None):
+def incidents_recent(*, limit: int = 50, kind: str | None = None) -> QuerySet[Incident]:
     """The most recent incidents (resolved included), optionally of one kind, newest first."""
     from incidents.models import Incident
 
@@ -164,7 +173,7 @@ def incident_versions() -> dict[str, str]:
     }
 
 
-def page_updated_at(components: Iterable[Component] = ()):
+def page_updated_at(components: Iterable[Component] = ()) -> datetime | None:
     """When anything the public sees last changed: components, services, incidents, updates."""
     from django.db.models import Max
 

@@ -255,10 +255,13 @@ _fingerprint: str | None = None
 
 def render_fingerprint() -> str:
     """A hash of what the documents are rendered with (templates, static files and their
-    hashed names, format), so a deploy that changes them triggers a full re-render."""
+    hashed names, the site's name and URL, format), so a deploy that changes them triggers a
+    full re-render."""
     global _fingerprint
     if _fingerprint is None:
         digest = hashlib.sha256(str(SNAPSHOT_FORMAT).encode())
+        for value in (settings.SITE_NAME, settings.SITE_URL, settings.PAGE_ID, settings.STATIC_URL):
+            digest.update(f"{value}\n".encode())
         base = Path(settings.BASE_DIR)
         roots = [base / "templates" / "public", base / "statuspage" / "static"]
         files = [base / "templates" / "base_public.html"]
