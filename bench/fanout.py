@@ -58,6 +58,24 @@ def run_sinks(conn) -> None:
             return
 
 
+def cpu_seconds(*, pid: int | None = None, pgid: int | None = None) -> float:
+    """User + system CPU of one process, or of every process in a process group (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if (pid is not None and int(entry.name) == pid) or (
+            pgid is not None and int(fields[2]) == pgid
+        ):
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def ensure_database(url: str) -> None:
     import psycopg
 
@@ -188,6 +206,7 @@ def main() -> None:
 
     try:
         started = time.perf_counter()
+        started_at = timezone.now()
         incident = incidents.incident_declare(
             name="Runs not starting in us-east-1",
             body="We are investigating reports of runs not starting in us-east-1.",
@@ -207,6 +226,8 @@ def main() -> None:
                 sys.exit(f"gave up: {left} deliveries not sent after 600 s")
             time.sleep(0.1)
         elapsed = time.perf_counter() - started
+        worker_cpu = sum(cpu_seconds(pgid=process.pid) for process, _ in workers)
+        sink_cpu = cpu_seconds(pid=sinks.pid)
     finally:
         for process, _ in workers:
             os.killpg(process.pid, signal.SIGTERM)
@@ -218,8 +239,9 @@ def main() -> None:
     for row in (
         deliveries.values("medium").annotate(first=Min("sent_at"), last=Max("sent_at")).order_by()
     ):
-        span = (row["last"] - row["first"]).total_seconds()
-        print(f"  {row['medium']}: sent over {span:.2f} s")
+        first = (row["first"] - started_at).total_seconds()
+        last = (row["last"] - started_at).total_seconds()
+        print(f"  {row['medium']}: first sent at {first:.2f} s, last at {last:.2f} s")
     parent.send("counts")
     received = parent.recv()
     dead = deliveries.filter(status=DeliveryStatus.DEAD).count()
@@ -229,7 +251,8 @@ def main() -> None:
         f"{args.webhooks} webhook = {total}"
     )
     print(f"workers: {args.workers} × {args.concurrency} processes (prefork)")
-    print(f"outbox written (one transaction) in {written:.2f} s")
+    print(f"outbox written (one transaction) and enqueued in {written:.2f} s")
+    print(f"CPU used: workers {worker_cpu:.1f} s, sinks {sink_cpu:.1f} s")
     print(
         f"celery: all {total} delivered in {elapsed:.2f} s = {rate:.0f} deliveries/s "
         f"(sinks received {received['http']} HTTP, {received['smtp']} SMTP; dead {dead})"
@@ -238,7 +261,10 @@ def main() -> None:
     # --- Bare loop ------------------------------------------------------------------------
     parent.send("reset")
     parent.recv()
+    sink_before, cpu_before = cpu_seconds(pid=sinks.pid), time.process_time()
     bare_elapsed = bare_loop(update_id=update.pk)
+    bare_cpu = time.process_time() - cpu_before
+    bare_sink_cpu = cpu_seconds(pid=sinks.pid) - sink_before
     parent.send("counts")
     bare_received = parent.recv()
     bare_rate = total / bare_elapsed
@@ -246,6 +272,7 @@ def main() -> None:
         f"bare loop: {total} sent in {bare_elapsed:.2f} s = {bare_rate:.0f} messages/s "
         f"(sinks received {bare_received['http']} HTTP, {bare_received['smtp']} SMTP)"
     )
+    print(f"CPU used: bare loop {bare_cpu:.1f} s, sinks {bare_sink_cpu:.1f} s")
     print(f"ratio celery / bare loop: {rate / bare_rate:.2f}")
     parent.send("stop")
     parent.recv()
