@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 import requests
@@ -325,3 +326,26 @@ def test_real_http_through_the_live_server(live_server, catalogue, actor):
         f"{live_server.url}/", headers={"If-None-Match": page.headers["ETag"]}, timeout=10
     )
     assert again.status_code == 304
+
+
+def test_demo_data_shows_three_regions_and_the_june_incident(client, db):
+    """What `make run` shows: the demo's regions in the matrix and the June 2026 incident in
+    the history, with its timeline from the report and its postmortem."""
+    from django.core.management import call_command
+
+    from incidents.models import Incident
+
+    call_command("load_demo", stdout=StringIO())
+    snapshot_publish()
+    page = client.get("/").content.decode()
+    header = page[page.index('<table class="matrix">') : page.index("</thead>")]
+    for region in ("us-east-1", "eu-central-1", "us-west-2"):
+        assert region in header
+    june = Incident.objects.get(created_at__year=2026, created_at__month=6, impact="critical")
+    history = client.get("/history").content.decode()
+    assert "June 2026" in history and f'href="/incidents/{june.public_id}"' in history
+    incident_page = client.get(f"/incidents/{june.public_id}").content.decode()
+    for time_utc in ("Jun 22, 20:09", "Jun 23, 08:38", "Jun 23, 13:13"):
+        assert time_utc in incident_page
+    assert "Postmortem" in incident_page
+    assert "→ <strong>Major outage</strong>" in incident_page
