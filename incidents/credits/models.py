@@ -277,10 +277,11 @@ class CreditReportTotal(models.Model):
 class CreditReportLine(models.Model):
     """One credited account of a report, frozen (the account's id and name are copied)."""
 
-    # Indexed by the (report, account_external_id) constraint and with no other index or
-    # database-level foreign key check, so that writing 50,000 lines costs as little as
-    # possible: lines are written only by the report computation, for the report row it holds
-    # locked, and deleting a report deletes its lines through Django's cascade.
+    # The primary key (report, account) is the only index, and there is no database-level
+    # foreign key check, so that writing 50,000 lines costs as little as possible: lines are
+    # written only by the report computation, for the report row it holds locked, and
+    # deleting a report deletes its lines through Django's cascade.
+    pk = models.CompositePrimaryKey("report", "account")
     report = models.ForeignKey(
         CreditReport,
         on_delete=models.CASCADE,
@@ -290,7 +291,6 @@ class CreditReportLine(models.Model):
     )
     account = models.ForeignKey(
         Account,
-        null=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
         db_index=False,
@@ -308,11 +308,6 @@ class CreditReportLine(models.Model):
 
     class Meta:
         ordering = ["currency", "account_external_id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["report", "account_external_id"], name="report_line_once"
-            )
-        ]
 
     def __str__(self) -> str:
         return f"{self.account_external_id}: {self.credit} {self.currency}"

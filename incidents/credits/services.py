@@ -516,12 +516,18 @@ def spend_in_window_sql(vendor: str) -> str:
             "- julianday(MAX(s.period_start, %s))) "
             "/ (julianday(s.period_end) - julianday(s.period_start))"
         )
+    if vendor == "postgresql":
+        # numeric arithmetic is exact: a period wholly inside gets amount × d / d = amount.
+        whole = "s.occurred_at IS NOT NULL"
+        partial = "s.occurred_at IS NULL"
+    else:
+        # floating-point shares: count a period wholly inside whole, not as a × d / d.
+        whole = "s.occurred_at IS NOT NULL OR (s.period_start >= %s AND s.period_end <= %s)"
+        partial = "s.occurred_at IS NULL AND (s.period_start < %s OR s.period_end > %s)"
     return (
         f"SELECT s.account_id, "
-        f"COALESCE(SUM(CASE WHEN s.occurred_at IS NOT NULL "
-        f"OR (s.period_start >= %s AND s.period_end <= %s) THEN s.amount_micros END), 0) "
-        f"+ COALESCE(SUM(CASE WHEN s.occurred_at IS NULL "
-        f"AND (s.period_start < %s OR s.period_end > %s) THEN {share} END), 0) AS total_micros "
+        f"COALESCE(SUM(CASE WHEN {whole} THEN s.amount_micros END), 0) "
+        f"+ COALESCE(SUM(CASE WHEN {partial} THEN {share} END), 0) AS total_micros "
         f"FROM {spend} s "
         f"WHERE (s.occurred_at >= %s AND s.occurred_at < %s) "
         f"OR (s.period_start < %s AND s.period_end > %s) "
@@ -529,8 +535,10 @@ def spend_in_window_sql(vendor: str) -> str:
     )
 
 
-def spend_in_window_params(start: object, end: object) -> list:
+def spend_in_window_params(vendor: str, start: object, end: object) -> list:
     """The parameters of `spend_in_window_sql`, in the order its placeholders appear."""
+    if vendor == "postgresql":
+        return [end, start, start, end, end, start]
     return [start, end, start, end, end, start, start, end, end, start]
 
 
@@ -559,7 +567,7 @@ def _insert_lines(report: CreditReport) -> None:
     else:
         rules_sql = " UNION ALL ".join(rule_rows)
         round_sql = "CAST(ROUND(agg.total_micros / 10000.0) AS INTEGER)"
-    params += spend_in_window_params(start, end)
+    params += spend_in_window_params(vendor, start, end)
     account = Account._meta.db_table
     spend = SpendRecord._meta.db_table
     region_sql = ""
@@ -636,11 +644,11 @@ def _freeze_totals_and_diff(report: CreditReport) -> None:
     rows = (
         lines.values("currency")
         .annotate(
-            accounts=Count("id"),
+            accounts=Count("account"),
             spend_cents=Sum("spend_cents"),
             credit_cents=Sum("credit_cents"),
-            minimum_count=Count("id", filter=Q(minimum_applied=True)),
-            cap_count=Count("id", filter=Q(cap_applied=True)),
+            minimum_count=Count("account", filter=Q(minimum_applied=True)),
+            cap_count=Count("account", filter=Q(cap_applied=True)),
         )
         .order_by("currency")
     )
@@ -658,9 +666,9 @@ def _diff_counts(new_id: int, old_id: int) -> tuple[int, int, int]:
     if connection.vendor == "postgresql":
         # A merge of both reports' lines on the account (FULL JOIN), counted in one pass.
         sql = f"""
-            SELECT COUNT(*) FILTER (WHERE o.id IS NULL),
-                   COUNT(*) FILTER (WHERE n.id IS NULL),
-                   COUNT(*) FILTER (WHERE n.id IS NOT NULL AND o.id IS NOT NULL AND (
+            SELECT COUNT(*) FILTER (WHERE o.account_id IS NULL),
+                   COUNT(*) FILTER (WHERE n.account_id IS NULL),
+                   COUNT(*) FILTER (WHERE n.account_id IS NOT NULL AND o.account_id IS NOT NULL AND (
                        n.currency <> o.currency OR n.spend_cents <> o.spend_cents
                        OR n.credit_cents <> o.credit_cents
                        OR n.minimum_applied <> o.minimum_applied

@@ -292,10 +292,22 @@ def test_simultaneous_starts_of_one_policy_make_exactly_one_report():
 def test_computing_a_done_report_again_changes_nothing():
     add_accounts("a,A,pro,true,USD")
     report = run(make_policy())
-    ids = list(CreditReportLine.objects.filter(report=report).values_list("id", flat=True))
+    ids = list(
+        CreditReportLine.objects.filter(report=report).values_list(
+            "account_external_id", "credit_cents"
+        )
+    )
     again = services.credit_report_compute(report_id=report.pk)
     assert again.status == CreditReportStatus.DONE
-    assert list(CreditReportLine.objects.filter(report=report).values_list("id", flat=True)) == ids
+    assert again.finished_at == report.finished_at
+    assert (
+        list(
+            CreditReportLine.objects.filter(report=report).values_list(
+                "account_external_id", "credit_cents"
+            )
+        )
+        == ids
+    )
 
 
 def test_policy_edit_does_not_change_what_an_old_report_means():
