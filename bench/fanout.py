@@ -11,6 +11,8 @@ Needs PostgreSQL and Redis (the database is created, migrated and emptied by the
     REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/fanout.py
 
 Options: --emails N --slack N --discord N --webhooks N --concurrency N --workers N
+--split (one worker for the email queue, one for chat + webhooks + celery, each
+--concurrency processes, as production would run them).
 """
 
 from __future__ import annotations
@@ -94,6 +96,9 @@ def main() -> None:
     parser.add_argument("--webhooks", type=int, default=100)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (celery worker)")
     parser.add_argument("--concurrency", type=int, default=4, help="pool size of each worker")
+    parser.add_argument(
+        "--split", action="store_true", help="separate workers: email / chat,webhooks,celery"
+    )
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "")
@@ -181,10 +186,14 @@ def main() -> None:
         for queue in ("celery", "email", "chat", "webhooks"):
             conn.default_channel.queue_purge(queue)
     workers = []
-    for n in range(args.workers):
+    if args.split:
+        queue_sets = ["email", "chat,webhooks,celery"] * args.workers
+    else:
+        queue_sets = ["email,chat,webhooks,celery"] * args.workers
+    for n, queues in enumerate(queue_sets):
         log = Path(tempfile.mkstemp(prefix=f"bench-worker-{n}-", suffix=".log")[1])
         command = [str(Path(sys.executable).with_name("celery")), "-A", "statuspage", "worker"]
-        command += ["-Q", "email,chat,webhooks,celery", "-c", str(args.concurrency), "-O", "fair"]
+        command += ["-Q", queues, "-c", str(args.concurrency), "-O", "fair"]
         command += ["-n", f"bench{n}@%h", "-l", "warning", "--without-gossip", "--without-mingle"]
         workers.append(
             (
@@ -200,7 +209,7 @@ def main() -> None:
         )
     time.sleep(1.0)
     ping_deadline = time.time() + 60
-    while len(app.control.ping(timeout=1.0) or []) < args.workers:
+    while len(app.control.ping(timeout=1.0) or []) < len(queue_sets):
         if time.time() > ping_deadline:
             sys.exit("workers did not start: " + " ".join(str(log) for _, log in workers))
 
@@ -250,7 +259,10 @@ def main() -> None:
         f"recipients: {args.emails} email, {args.slack} Slack, {args.discord} Discord, "
         f"{args.webhooks} webhook = {total}"
     )
-    print(f"workers: {args.workers} × {args.concurrency} processes (prefork)")
+    print(
+        f"workers: {len(queue_sets)} × {args.concurrency} processes (prefork), queues: "
+        + " | ".join(queue_sets)
+    )
     print(f"outbox written (one transaction) and enqueued in {written:.2f} s")
     print(f"CPU used: workers {worker_cpu:.1f} s, sinks {sink_cpu:.1f} s")
     print(
