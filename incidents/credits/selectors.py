@@ -120,6 +120,25 @@ def report_diff(report: CreditReport, limit: int = 50) -> dict[str, list]:
     return {"added": list(added), "removed": list(removed), "changed": changed}
 
 
+def report_parameters_display(report: CreditReport) -> dict:
+    """The frozen parameters of a report, as datetimes and Decimals for the page."""
+    params = report.parameters
+    return {
+        "window_start": datetime.fromisoformat(params["window_start"]),
+        "window_end": datetime.fromisoformat(params["window_end"]),
+        "regions": params.get("regions") or [],
+        "invoice_month": params.get("invoice_month", ""),
+        "rules": [
+            (
+                currency,
+                cents_to_decimal(rule["minimum_cents"]),
+                cents_to_decimal(rule["cap_cents"]),
+            )
+            for currency, rule in sorted(params.get("currencies", {}).items())
+        ],
+    }
+
+
 def _fmt_bool(value: bool) -> str:
     return "true" if value else "false"
 

@@ -199,6 +199,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "credits/report.html",
         {
             "report": report,
+            "params": selectors.report_parameters_display(report),
             "policy": report.policy,
             "done": done,
             "running": report.status == CreditReportStatus.RUNNING,

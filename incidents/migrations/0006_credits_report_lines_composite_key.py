@@ -6,12 +6,23 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def mark_reports_without_lines(apps, schema_editor):
+    """Done reports lose their lines with the old table: say so, so they are run again."""
+    CreditReport = apps.get_model("incidents", "CreditReport")
+    CreditReport.objects.filter(status="done").update(
+        status="failed",
+        error="Its lines were dropped when report lines got a new key (migration 0006): "
+        "run the policy's report again.",
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("incidents", "0005_credits_report_lines_no_db_fk"),
     ]
 
     operations = [
+        migrations.RunPython(mark_reports_without_lines, migrations.RunPython.noop),
         migrations.DeleteModel(name="CreditReportLine"),
         migrations.CreateModel(
             name="CreditReportLine",
