@@ -388,13 +388,15 @@ def _recipient_inactive_reason(delivery: Delivery) -> str:
 def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
     """Claim, send and mark the given deliveries. Returns counts by outcome.
 
-    Emails share one connection of the configured backend; a lost connection is reopened
-    and the message retried later, not the whole batch.
+    Emails share one connection of the configured backend. A lost connection is reopened
+    for the next message; if it cannot be opened, the rest of the batch is scheduled for a
+    retry at once instead of waiting for a connection timeout per message.
     """
     token = uuid.uuid4().hex
     deliveries = _claim(delivery_ids, token, timezone.now())
     outcome: dict[str, int] = defaultdict(int)
     connection = None
+    email_down: str | None = None
     ok_subscribers: list[int] = []
     # A lone chat or webhook delivery is not worth two more round trips.
     relaxed = _relax_commits(len(deliveries) > 4)
@@ -408,15 +410,23 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
             try:
                 notice = notice_for_event(delivery.event_key)
                 if delivery.medium == Medium.EMAIL:
+                    if email_down is not None:
+                        raise TransportError(email_down)
                     if connection is None:
                         connection = get_connection()
-                        connection.open()
+                        try:
+                            connection.open()
+                        except Exception as exc:
+                            connection = None
+                            email_down = f"The email server is unavailable: {exc}"
+                            raise TransportError(email_down) from exc
                     result = _send_email(notice, delivery.subscriber, connection)
                 else:
                     result = _send_other(notice, delivery)
             except TransportError as error:
-                if connection is not None and not error.permanent:
-                    connection.close()  # the next message gets a fresh connection
+                lost = not error.permanent and error.status_code is None
+                if connection is not None and lost:
+                    connection.close()  # the connection, not the address: start a new one
                     connection = None
                 _mark_error(delivery, error)
                 outcome["dead" if error.permanent else "failed"] += 1

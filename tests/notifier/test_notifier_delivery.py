@@ -607,3 +607,34 @@ def test_staff_can_retry_dead_deliveries(
     delivery = only_delivery()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 1)
     assert AuditEntry.objects.filter(action="deliveries.retry_dead").exists()
+
+
+def test_an_unreachable_smtp_server_fails_the_batch_fast_for_a_later_retry(
+    django_capture_on_commit_callbacks, settings, catalogue, actor
+):
+    from sinks import free_port
+
+    settings.EMAIL_PORT = free_port()  # nothing listens there
+    for n in range(3):
+        confirmed_subscriber(f"user{n}@example.com")
+    declare(django_capture_on_commit_callbacks, catalogue, actor)
+    deliveries = list(Delivery.objects.all())
+    assert {d.status for d in deliveries} == {DeliveryStatus.FAILED}
+    assert all("email server is unavailable" in d.last_error for d in deliveries)
+    assert all(d.next_attempt_at > timezone.now() for d in deliveries)
+    assert not Subscriber.objects.filter(broken_at__isnull=False).exists()
+
+
+def test_an_email_with_very_long_lines_still_carries_each_subscribers_links(
+    django_capture_on_commit_callbacks, catalogue, actor, smtp
+):
+    for n in range(2):
+        confirmed_subscriber(f"user{n}@example.com")
+    declare(django_capture_on_commit_callbacks, catalogue, actor, body="long" * 400)
+    assert len(smtp.received) == 2
+    for mail in smtp.received:
+        message = mail.message
+        link = message["List-Unsubscribe"].strip().strip("<>")
+        assert link in message.get_body(("plain",)).get_content()
+        assert "long" * 400 in message.get_body(("plain",)).get_content()
+        assert "invalid" not in message.get_body(("html",)).get_content()
