@@ -82,13 +82,13 @@ def setup_catalogue(n_regions: int, n_services: int) -> tuple[str, list[str], st
     return token, ids, settings.PAGE_ID
 
 
-def wait_ready(base: str, timeout: float = 30) -> None:
+def wait_ready(base: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            requests.get(f"{base}/v1/openapi.json", timeout=2)
+            requests.get(f"{base}/v1/openapi.json", timeout=10)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     raise SystemExit("gunicorn did not start")
 

@@ -507,6 +507,8 @@ def make_view(route: Route) -> Callable[..., HttpResponse]:
         for name, value in extra.items():
             response[name] = value
         response["Cache-Control"] = "no-store"
+        if request.method == "HEAD":
+            response.content = b""
         return response
 
     view.__name__ = f"api_{route.name or route.path}"
