@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count, Q
 
 from incidents.models import Incident
@@ -37,7 +36,7 @@ from statuspage.api.framework import (
     paginate,
 )
 from statuspage.api.models import ApiScope
-from statuspage.api.services import subscriber_add_confirmed
+from statuspage.api.services import subscriber_add_confirmed, subscriber_change_audited
 from statuspage.models import Component, Region, Service
 from statuspage.serializers import iso
 
@@ -169,14 +168,16 @@ def subscriber_post(call: Call) -> dict:
             **scope,
         )
     else:
-        with transaction.atomic():
-            subscriber_subscribe(
-                email=email,
-                kind=kind,
-                url=endpoint or "",
-                component_changes=component_changes,
-                **scope,
-            )
+        subscriber_change_audited(
+            actor=call.actor,
+            action="subscriber.subscribe",
+            change=subscriber_subscribe,
+            email=email,
+            kind=kind,
+            url=endpoint or "",
+            component_changes=component_changes,
+            **scope,
+        )
         lookup = {"url__iexact": endpoint.strip()} if endpoint else {"email": email.strip().lower()}
         subscriber = Subscriber.objects.filter(kind=kind, **lookup).first()
         if subscriber is None:
@@ -188,7 +189,10 @@ def subscriber_patch(call: Call, subscriber_id: str) -> dict:
     subscriber = _subscriber(subscriber_id)
     scope = _scope_objects(call)
     component_changes = call.bool("component_changes")
-    subscriber = subscriber_update_preferences(
+    subscriber = subscriber_change_audited(
+        actor=call.actor,
+        action="subscriber.update",
+        change=subscriber_update_preferences,
         subscriber=subscriber,
         component_changes=(
             subscriber.component_changes if component_changes is None else component_changes
@@ -199,7 +203,12 @@ def subscriber_patch(call: Call, subscriber_id: str) -> dict:
 
 
 def subscriber_remove(call: Call, subscriber_id: str) -> None:
-    subscriber_unsubscribe(subscriber=_subscriber(subscriber_id))
+    subscriber_change_audited(
+        actor=call.actor,
+        action="subscriber.unsubscribe",
+        change=subscriber_unsubscribe,
+        subscriber=_subscriber(subscriber_id),
+    )
 
 
 # --- Channels -----------------------------------------------------------------------------

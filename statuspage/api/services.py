@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -235,3 +235,19 @@ def subscriber_add_confirmed(
             summary=str(subscriber),
         )
     return subscriber
+
+
+def subscriber_change_audited(*, actor: Actor, action: str, change: Any, **kwargs: Any) -> Any:
+    """Run a notifier subscriber function (subscribe, update preferences, unsubscribe — made
+    for the public pages, so they write no audit entry) and audit it as the API token, in one
+    transaction."""
+    with transaction.atomic():
+        result = change(**kwargs)
+        subscriber = result if result is not None else kwargs.get("subscriber")
+        audit_record(
+            actor=actor,
+            action=action,
+            obj=subscriber,
+            summary=str(subscriber) if subscriber is not None else kwargs.get("email", ""),
+        )
+    return result

@@ -68,6 +68,9 @@ def test_subscriber_double_opt_in_form_encoded(api, catalogue, mailoutbox):
     assert response.json()["state"] == "unconfirmed"
     assert api("GET", "subscribers").json() == []  # only active ones by default
     assert len(api("GET", "subscribers?state=unconfirmed").json()) == 1
+    assert AuditEntry.objects.filter(
+        action="subscriber.subscribe", actor_name="api:deploy-bot"
+    ).exists()
 
 
 def test_subscriber_bad_input(api, catalogue):
@@ -101,6 +104,10 @@ def test_subscriber_patch_and_unsubscribe(api, catalogue):
     assert patched["scope"] == "regions" and patched["regions"] == ["eu-central-1"]
     assert api("DELETE", f"subscribers/{sub['id']}.json").status_code == 204
     assert api("GET", f"subscribers/{sub['id']}").json()["state"] == "unsubscribed"
+    actions = set(
+        AuditEntry.objects.filter(actor_name="api:deploy-bot").values_list("action", flat=True)
+    )
+    assert {"subscriber.add_confirmed", "subscriber.update", "subscriber.unsubscribe"} <= actions
     assert api("GET", "subscribers/nope").status_code == 404
 
 
