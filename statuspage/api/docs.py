@@ -10,6 +10,7 @@ from django.shortcuts import render
 from statuspage.api.framework import MAX_PER_PAGE, Operation, rate_limit, rate_window
 from statuspage.api.models import ApiScope
 from statuspage.api.views import ROUTES
+from statuspage.markdown import render_markdown
 
 COMPONENT_STATUSES = [
     "operational",
@@ -418,6 +419,7 @@ def docs_page(request: HttpRequest) -> HttpResponse:
         {
             "groups": groups,
             "info": document["info"],
+            "description_html": render_markdown(document["info"]["description"]),
             "page_id": settings.PAGE_ID,
             "base_url": settings.SITE_URL,
             "scopes": list(ApiScope),

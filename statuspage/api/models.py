@@ -17,7 +17,7 @@ class ApiScope(models.TextChoices):
     """What a token may do. `read` covers every GET; each other scope covers the writes of
     its area (and does not imply `read`)."""
 
-    READ = "read", "Read everything"
+    READ = "read", "Read everything but credits"
     INCIDENTS = "incidents", "Incidents, updates, maintenance, postmortems"
     COMPONENTS = "components", "Regions, services, components and their statuses"
     SUBSCRIBERS = "subscribers", "Subscribers and channels"
