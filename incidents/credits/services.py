@@ -492,7 +492,7 @@ def _window_params(report: CreditReport) -> tuple:
 
 
 def spend_in_window_sql(vendor: str) -> str:
-    """SELECT account_id, total_micros per account: the one aggregate of a report.
+    """SELECT account_id, spend_cents per account: the one aggregate of a report.
 
     It does not join the accounts: eligibility is applied when the sums are joined to the
     paying accounts, which is cheaper than joining every spend row to its account.
@@ -516,6 +516,11 @@ def spend_in_window_sql(vendor: str) -> str:
             "- julianday(MAX(s.period_start, %s))) "
             "/ (julianday(s.period_end) - julianday(s.period_start))"
         )
+    # Rounded once, here, per account: micro-units → cents, half away from zero.
+    if vendor == "postgresql":
+        round_open, round_close = "ROUND((", ") / 10000)::bigint"
+    else:
+        round_open, round_close = "CAST(ROUND((", ") / 10000.0) AS INTEGER)"
     if vendor == "postgresql":
         # numeric arithmetic is exact: a period wholly inside gets amount × d / d = amount.
         whole = "s.occurred_at IS NOT NULL"
@@ -526,8 +531,8 @@ def spend_in_window_sql(vendor: str) -> str:
         partial = "s.occurred_at IS NULL AND (s.period_start < %s OR s.period_end > %s)"
     return (
         f"SELECT s.account_id, "
-        f"COALESCE(SUM(CASE WHEN {whole} THEN s.amount_micros END), 0) "
-        f"+ COALESCE(SUM(CASE WHEN {partial} THEN {share} END), 0) AS total_micros "
+        f"{round_open}COALESCE(SUM(CASE WHEN {whole} THEN s.amount_micros END), 0) "
+        f"+ COALESCE(SUM(CASE WHEN {partial} THEN {share} END), 0){round_close} AS spend_cents "
         f"FROM {spend} s "
         f"WHERE (s.occurred_at >= %s AND s.occurred_at < %s) "
         f"OR (s.period_start < %s AND s.period_end > %s) "
@@ -563,10 +568,8 @@ def _insert_lines(report: CreditReport) -> None:
             .replace("NULL AS currency", "NULL::text AS currency")
             for r in rule_rows
         )
-        round_sql = "ROUND(agg.total_micros / 10000)::bigint"
     else:
         rules_sql = " UNION ALL ".join(rule_rows)
-        round_sql = "CAST(ROUND(agg.total_micros / 10000.0) AS INTEGER)"
     params += spend_in_window_params(vendor, start, end)
     account = Account._meta.db_table
     spend = SpendRecord._meta.db_table
@@ -585,7 +588,7 @@ def _insert_lines(report: CreditReport) -> None:
         agg AS ({spend_in_window_sql(vendor)}),
         acc AS (
             SELECT a.id, a.external_id, a.name, a.currency,
-                   COALESCE({round_sql}, 0) AS spend_cents,
+                   COALESCE(agg.spend_cents, 0) AS spend_cents,
                    COALESCE(rules.minimum_cents, 0) AS minimum_cents,
                    rules.cap_cents AS cap_cents
             FROM {account} a
