@@ -303,6 +303,7 @@ def _render_all_in_transaction(*, previous: dict | None, full: bool, now: dateti
     from incidents.models import Incident, IncidentKind
     from incidents.serializers import incidents_for_json, incidents_list
     from statuspage import selectors, uptime
+    from statuspage.metrics.selectors import metrics_for_page
     from statuspage.serializers import components_list, page_dict, status_dict
 
     components = list(selectors.components_for_page())
@@ -408,6 +409,7 @@ def _render_all_in_transaction(*, previous: dict | None, full: bool, now: dateti
             "uptime_formula": uptime.FORMULA,
             "uptime_days": uptime.DAYS,
             "recent": [i for i in everything if not i.is_open][:RECENT_ON_PAGE],
+            "metrics": metrics_for_page(now=now),
         },
     )
 

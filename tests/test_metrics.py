@@ -166,3 +166,22 @@ def test_demo_metrics_are_a_quiet_week_and_load_once(catalogue):
     assert MetricAlert.objects.count() == 0  # a demo week below every threshold
     catalogue["runs_us"].refresh_from_db()
     assert catalogue["runs_us"].metrics.count() == 3
+
+
+def test_public_metrics_are_on_the_published_page_and_private_ones_are_not(
+    catalogue, actor, client, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from statuspage.snapshot import snapshot_publish
+
+    now = timezone.now()
+    public = services.metric_create(name="Queued runs", slug="q", unit=" runs", actor=actor)
+    services.metric_create(name="etcd write latency", slug="etcd", actor=actor, public=False)
+    services.metric_points_record(
+        metric=public, points=[(now - timedelta(minutes=30), 4200)], actor=actor
+    )
+    snapshot_publish(full=True)
+    html = client.get("/").content.decode()
+    assert "Queued runs" in html and "4200 runs" in html and "<polyline" in html
+    assert "etcd write latency" not in html

@@ -65,6 +65,6 @@ def series_svg(
 def _svg(body: str, *, title: str, width: int, height: int) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-        f'preserveAspectRatio="none" role="img" aria-label="{escape(title)}">'
+        f'role="img" aria-label="{escape(title)}">'
         f"<title>{escape(title)}</title>{body}</svg>"
     )

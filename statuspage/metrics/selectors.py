@@ -60,3 +60,31 @@ def metric_latest_points() -> dict[int, tuple[datetime, float]]:
 
 def alerts_open():
     return MetricAlert.objects.filter(closed_at__isnull=True).select_related("metric")
+
+
+def metrics_for_page(*, now: datetime, span: timedelta = timedelta(hours=24)) -> list[dict]:
+    """The public metrics with their graph of the last day, for the published page."""
+    from django.utils.safestring import mark_safe
+
+    from statuspage.metrics.charts import series_svg
+
+    latest = metric_latest_points()
+    rows = []
+    for metric in metrics_public():
+        point = latest.get(metric.pk)
+        rows.append(
+            {
+                "metric": metric,
+                "latest_value": point[1] if point else None,
+                "latest_at": point[0] if point else None,
+                # series_svg escapes every text it writes.
+                "svg": mark_safe(
+                    series_svg(
+                        metric_series(metric, span=span, now=now),
+                        title=f"{metric.name} over the last {span.total_seconds() / 3600:g} hours",
+                        unit=metric.unit,
+                    )
+                ),
+            }
+        )
+    return rows
