@@ -89,15 +89,32 @@ def test_write_scope_without_read_cannot_list(api_as, catalogue):
 
 def test_rate_limit_is_per_token_with_retry_after(api_as, catalogue, settings):
     settings.HELIOGRAPH_API_RATE_LIMIT = 3
+    # A window that cannot roll over during the test (a fixed window restarts the count).
+    settings.HELIOGRAPH_API_RATE_WINDOW = 10**9
     first = api_as("one")
     second = api_as("two")
     codes = [first("GET", "regions").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     limited = first("GET", "regions")
     assert limited.status_code == 429
-    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert 1 <= int(limited["Retry-After"]) <= 10**9
+    assert limited["X-RateLimit-Remaining"] == "0"
     assert "Rate limit" in limited.json()["message"]
     assert second("GET", "regions").status_code == 200
+
+
+def test_rate_limit_window_restarts_the_count(api_as, catalogue, settings):
+    settings.HELIOGRAPH_API_RATE_LIMIT = 1
+    settings.HELIOGRAPH_API_RATE_WINDOW = 1
+    client = api_as("burst")
+    responses = [client("GET", "regions") for _ in range(3)]
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited, "two of three requests within a few ms share a 1 s window"
+    assert limited[0]["Retry-After"] == "1"
+    import time
+
+    time.sleep(1.05)
+    assert client("GET", "regions").status_code == 200
 
 
 def test_request_body_over_limit_is_413(api, catalogue, settings):
