@@ -268,6 +268,9 @@ def test_webhook_subscription_confirms_by_email(
     assert subscriber.kind == "webhook" and subscriber.url == "http://127.0.0.1:9/hook"
     (message,) = mail.outbox
     assert "http://127.0.0.1:9/hook" in message.body
-    client.get(link_in(message, "subscribe/confirm/"))
+    page = client.get(link_in(message, "subscribe/confirm/"))
     subscriber.refresh_from_db()
     assert subscriber.is_active
+    # The manage page shows the secret the payloads are signed with.
+    manage = re.search(r'href="(/subscriptions/[^"]+)"', page.content.decode()).group(1)
+    assert subscriber.secret in client.get(manage).content.decode()
