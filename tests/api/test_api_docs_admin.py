@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from statuspage.api.models import ApiToken
 from statuspage.api.views import ROUTES
 
@@ -66,3 +68,43 @@ def test_admin_creates_token_shown_once_and_revokes(client, staff_user, django_u
         "/v1/pages/heliograph/incidents", HTTP_AUTHORIZATION=f"OAuth {shown.group(1)}"
     )
     assert again.status_code == 401
+
+
+def test_openapi_document_is_valid_and_responses_match_it(api, catalogue):
+    """A generated client trusts the document: it must be valid OpenAPI 3 and real responses
+    must match the schemas it declares."""
+    from openapi_schema_validator import OAS30Validator
+    from openapi_spec_validator import validate
+
+    document = api.client.get("/v1/openapi.json").json()
+    validate(document)
+
+    def check(schema_name: str, instance) -> None:
+        schema = {**document, "$ref": f"#/components/schemas/{schema_name}"}
+        OAS30Validator(schema).validate(instance)
+
+    runs_us = catalogue["runs_us"].public_id
+    incident = api(
+        "POST",
+        "incidents",
+        json_body={"incident": {"name": "x", "components": {runs_us: "major_outage"}}},
+    ).json()
+    check("incident", incident)
+    check("incident_update", incident["incident_updates"][0])
+    for component in api("GET", "components").json():
+        check("component", component)
+    check("service", api("GET", "services").json()[0])
+    check("region", api("GET", "regions").json()[0])
+    check("status_change", api("GET", f"components/{runs_us}/status_history").json()[0])
+    check(
+        "bulk_status",
+        api(
+            "POST",
+            "components/bulk-status",
+            json_body={"region": "eu-central-1", "status": "partial_outage"},
+        ).json(),
+    )
+    error = api("GET", "incidents/nope").json()
+    check("Error", error)
+    with pytest.raises(Exception, match="is not of type"):
+        check("incident", {**incident, "name": 5})
