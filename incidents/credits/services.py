@@ -612,6 +612,7 @@ def _insert_lines(report: CreditReport) -> None:
                cap_cents IS NOT NULL AND floor_cents > cap_cents
         FROM floored
         WHERE floor_cents > 0
+        ORDER BY id
     """
     # The report id is the INSERT's first placeholder but comes last in the text.
     ordered = params[1:] + [params[0]]
