@@ -99,6 +99,9 @@ def main() -> None:
     parser.add_argument(
         "--split", action="store_true", help="separate workers: email / chat,webhooks,celery"
     )
+    parser.add_argument(
+        "--chat-concurrency", type=int, default=0, help="pool size of the chat worker (--split)"
+    )
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "")
@@ -193,7 +196,10 @@ def main() -> None:
     for n, queues in enumerate(queue_sets):
         log = Path(tempfile.mkstemp(prefix=f"bench-worker-{n}-", suffix=".log")[1])
         command = [str(Path(sys.executable).with_name("celery")), "-A", "statuspage", "worker"]
-        command += ["-Q", queues, "-c", str(args.concurrency), "-O", "fair"]
+        pool = args.concurrency
+        if queues.startswith("chat") and args.chat_concurrency:
+            pool = args.chat_concurrency
+        command += ["-Q", queues, "-c", str(pool), "-O", "fair"]
         command += ["-n", f"bench{n}@%h", "-l", "warning", "--without-gossip", "--without-mingle"]
         workers.append(
             (
@@ -259,9 +265,12 @@ def main() -> None:
         f"recipients: {args.emails} email, {args.slack} Slack, {args.discord} Discord, "
         f"{args.webhooks} webhook = {total}"
     )
+    chat_pool = args.chat_concurrency or args.concurrency
     print(
-        f"workers: {len(queue_sets)} × {args.concurrency} processes (prefork), queues: "
-        + " | ".join(queue_sets)
+        f"workers (prefork): {len(queue_sets)}, queues: "
+        + " | ".join(
+            f"{q} ×{chat_pool if q.startswith('chat') else args.concurrency}" for q in queue_sets
+        )
     )
     print(f"outbox written (one transaction) and enqueued in {written:.2f} s")
     print(f"CPU used: workers {worker_cpu:.1f} s, sinks {sink_cpu:.1f} s")
