@@ -262,7 +262,11 @@ def _ref(name: str) -> dict:
 
 def _operation_doc(route_name: str, operation: Operation, path_params: list[str]) -> dict:
     params = [
-        {"name": "page_id", "in": "path", "required": True, "schema": {"type": "string"}},
+        *(
+            [{"name": "page_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+            if route_name != "pages"
+            else []
+        ),
         *[
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
             for p in path_params
@@ -327,7 +331,9 @@ def openapi_document() -> dict:
     paths: dict[str, dict] = {}
     for route in ROUTES:
         path_params = [p.strip("{}") for p in route.path.split("/") if p.startswith("{")]
-        key = ("/v1/pages/{page_id}/" + route.path).rstrip("/")
+        key = (
+            "/v1/pages" if route.path == "/" else ("/v1/pages/{page_id}/" + route.path).rstrip("/")
+        )
         paths[key] = {
             method.lower(): _operation_doc(route.name, operation, path_params)
             for method, operation in route.operations.items()

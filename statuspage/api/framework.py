@@ -265,6 +265,8 @@ class Route:
 
     @property
     def regex(self) -> str:
+        if self.path == "/":  # the list of pages (one)
+            return r"^pages(?:\.json)?/?$"
         if not self.path:  # the page itself
             return r"^pages/(?P<page_id>[^/.]+)(?:\.json)?/?$"
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/.]+)", self.path)
@@ -461,7 +463,8 @@ def run_operation(operation: Operation, call: Call, path_params: dict[str, str])
 
 def make_view(route: Route) -> Callable[..., HttpResponse]:
     @csrf_exempt
-    def view(request: HttpRequest, page_id: str, **path_params: str) -> HttpResponse:
+    def view(request: HttpRequest, page_id: str = "", **path_params: str) -> HttpResponse:
+        page_id = page_id or settings.PAGE_ID  # `/v1/pages` names no page
         method = request.method or "GET"
         if method == "HEAD":
             method = "GET"

@@ -805,6 +805,20 @@ def routes() -> list[Route]:
     """Every route of the API, in matching order (fixed paths before `{id}`)."""
     table = [
         Route(
+            "/",
+            {
+                "GET": op(
+                    "GET",
+                    lambda call: [page_get(call)],
+                    R,
+                    "The pages this token can use (one: this Heliograph)",
+                    tag="Page",
+                    many=True,
+                )
+            },
+            name="pages",
+        ),
+        Route(
             "",
             {"GET": op("GET", page_get, R, "The page and its overall status", tag="Page")},
             name="page",

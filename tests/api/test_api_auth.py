@@ -169,6 +169,8 @@ def test_page_endpoint(api, catalogue):
     data = response.json()
     assert data["id"] == "heliograph" and data["status_indicator"] == "none"
     assert api("GET", "/v1/pages/other").status_code == 404
+    pages = api("GET", "/v1/pages.json").json()
+    assert [p["id"] for p in pages] == ["heliograph"]
 
 
 def test_token_name_fits_the_audit_trail(db):
