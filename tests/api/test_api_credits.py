@@ -148,3 +148,11 @@ def test_credits_need_the_credits_scope(api_as, db):
     response = reader("POST", "account-imports", raw=ACCOUNTS, content_type="text/csv")
     assert response.status_code == 403
     assert not Account.objects.exists()
+
+
+def test_get_one_policy(api, db):
+    policy = api("POST", "credit-policies", json_body=POLICY).json()
+    fetched = api("GET", f"credit-policies/{policy['id']}.json")
+    assert fetched.status_code == 200 and fetched.json() == policy
+    assert api("GET", "credit-policies/abc").status_code == 404
+    assert [p["id"] for p in api("GET", "credit-policies").json()] == [policy["id"]]

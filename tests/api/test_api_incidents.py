@@ -289,3 +289,45 @@ def test_postmortem(api, catalogue):
     assert "<h2>Root cause</h2>" in response.json()["body_html"]
     assert api("GET", url).json()["body"] == "## Root cause\nDisk."
     assert api("GET", f"incidents/{incident['id']}").json()["status"] == "postmortem"
+
+
+def test_scheduled_maintenance_endpoint(api, catalogue):
+    runs_eu = catalogue["runs_eu"].public_id
+    response = api(
+        "POST",
+        "scheduled-maintenances.json",
+        form={
+            "scheduled_maintenance[name]": "Network upgrade",
+            "scheduled_maintenance[body]": "Brief blips expected.",
+            "scheduled_maintenance[scheduled_for]": "2099-05-01T01:00:00Z",
+            "scheduled_maintenance[scheduled_until]": "2099-05-01T03:00:00Z",
+            "scheduled_maintenance[component_ids][]": runs_eu,
+            "scheduled_maintenance[scheduled_auto_completed]": "false",
+        },
+    )
+    assert response.status_code == 201, response.content
+    created = response.json()
+    fetched = api("GET", f"scheduled-maintenances/{created['id']}").json()
+    assert fetched["scheduled_until"] == "2099-05-01T03:00:00.000Z"
+    assert [c["id"] for c in fetched["components"]] == [runs_eu]
+    assert Incident.objects.get(public_id=created["id"]).scheduled_auto_completed is False
+    # An incident is not a maintenance.
+    incident = declare(api, catalogue, components={})
+    assert api("GET", f"scheduled-maintenances/{incident['id']}").status_code == 404
+
+
+def test_put_update_and_component(api, catalogue):
+    incident = declare(api, catalogue)
+    update_id = incident["incident_updates"][0]["id"]
+    response = api(
+        "PUT",
+        f"incidents/{incident['id']}/incident_updates/{update_id}.json",
+        form={"incident_update[deliver_notifications]": "false"},
+    )
+    assert response.status_code == 200
+    assert response.json()["deliver_notifications"] is False
+    component = catalogue["runs_eu"].public_id
+    response = api(
+        "PUT", f"components/{component}", json_body={"component": {"status": "partial_outage"}}
+    )
+    assert response.json()["status"] == "partial_outage"
