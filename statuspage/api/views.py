@@ -220,7 +220,7 @@ def incident_create(call: Call, *, maintenance: bool = False) -> dict:
     name = call.str("name", required=True, max_length=MAX_NAME)
     body = call.str("body", max_length=MAX_BODY) or ""
     status = call.str("status")
-    impact = call.choice("impact_override", Impact.values)
+    impact = call.choice("impact_override", Impact.values) or call.choice("impact", Impact.values)
     statuses = _component_statuses(call)
     affected = _components_by_ids(call.list("component_ids") or [], "component_ids")
     deliver = call.bool("deliver_notifications")
@@ -285,7 +285,7 @@ def incident_patch(call: Call, incident_id: str, *, kind: str | None = None) -> 
     name = call.str("name", max_length=MAX_NAME)
     if name is not None and not name.strip():
         raise invalid("name", "must not be empty.")
-    impact = call.choice("impact_override", Impact.values)
+    impact = call.choice("impact_override", Impact.values) or call.choice("impact", Impact.values)
     status = call.str("status")
     body = call.str("body", max_length=MAX_BODY)
     statuses = _component_statuses(call)

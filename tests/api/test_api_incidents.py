@@ -102,6 +102,8 @@ def test_patch_name_and_impact_does_not_add_update(api, catalogue):
     assert response.status_code == 200
     data = response.json()
     assert (data["name"], data["impact"]) == ("Runs delayed", "major")
+    alias = api("PATCH", f"incidents/{incident['id']}", form={"incident[impact]": "minor"})
+    assert alias.json()["impact"] == "minor"  # `impact` is taken as impact_override
     assert len(data["incident_updates"]) == 1
 
 
