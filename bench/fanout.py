@@ -10,7 +10,7 @@ Needs PostgreSQL and Redis (the database is created, migrated and emptied by the
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hg_bench_fanout \\
     REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/fanout.py
 
-Options: --emails N --slack N --discord N --webhooks N --concurrency N --workers N
+Options: --emails N --slack N --discord N --webhooks N --concurrency N --workers N --rounds N
 --split (one worker for the email queue, one for chat + webhooks + celery, each
 --concurrency processes, as production would run them).
 """
@@ -21,6 +21,7 @@ import argparse
 import multiprocessing
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,6 +100,7 @@ def main() -> None:
     parser.add_argument(
         "--split", action="store_true", help="separate workers: email / chat,webhooks,celery"
     )
+    parser.add_argument("--rounds", type=int, default=1, help="alternate celery/bare rounds")
     parser.add_argument(
         "--chat-concurrency", type=int, default=0, help="pool size of the chat worker (--split)"
     )
@@ -134,9 +136,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from incidents import services as incidents
     from incidents.models import Incident
-    from notifier.models import Channel, Delivery, DeliveryStatus, Subscriber
+    from notifier.models import Channel, Delivery, Subscriber
     from statuspage.models import AuditEntry, Component, Region, Service
     from statuspage.services import Actor, region_create, service_create
 
@@ -219,84 +220,114 @@ def main() -> None:
         if time.time() > ping_deadline:
             sys.exit("workers did not start: " + " ".join(str(log) for _, log in workers))
 
-    try:
-        started = time.perf_counter()
-        started_at = timezone.now()
-        incident = incidents.incident_declare(
-            name="Runs not starting in us-east-1",
-            body="We are investigating reports of runs not starting in us-east-1.",
-            actor=actor,
-            impact="critical",
-            component_statuses={component: "major_outage"},
-        )
-        written = time.perf_counter() - started
-        update = incident.updates.get()
-        deliveries = Delivery.objects.filter(update=update)
-        assert deliveries.count() == total, deliveries.count()
-        while True:
-            left = deliveries.exclude(status=DeliveryStatus.SENT).count()
-            if not left:
-                break
-            if time.perf_counter() - started > 600:
-                sys.exit(f"gave up: {left} deliveries not sent after 600 s")
-            time.sleep(0.1)
-        elapsed = time.perf_counter() - started
-        worker_cpu = sum(cpu_seconds(pgid=process.pid) for process, _ in workers)
-        sink_cpu = cpu_seconds(pid=sinks.pid)
-    finally:
-        for process, _ in workers:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process, _ in workers:
-            process.wait(30)
-
-    from django.db.models import Max, Min
-
-    for row in (
-        deliveries.values("medium").annotate(first=Min("sent_at"), last=Max("sent_at")).order_by()
-    ):
-        first = (row["first"] - started_at).total_seconds()
-        last = (row["last"] - started_at).total_seconds()
-        print(f"  {row['medium']}: first sent at {first:.2f} s, last at {last:.2f} s")
-    parent.send("counts")
-    received = parent.recv()
-    dead = deliveries.filter(status=DeliveryStatus.DEAD).count()
-    rate = total / elapsed
+    chat_pool = args.chat_concurrency or args.concurrency
     print(
         f"recipients: {args.emails} email, {args.slack} Slack, {args.discord} Discord, "
         f"{args.webhooks} webhook = {total}"
     )
-    chat_pool = args.chat_concurrency or args.concurrency
     print(
         f"workers (prefork): {len(queue_sets)}, queues: "
         + " | ".join(
             f"{q} ×{chat_pool if q.startswith('chat') else args.concurrency}" for q in queue_sets
         )
     )
-    print(f"outbox written (one transaction) and enqueued in {written:.2f} s")
-    print(f"CPU used: workers {worker_cpu:.1f} s, sinks {sink_cpu:.1f} s")
-    print(
-        f"celery: all {total} delivered in {elapsed:.2f} s = {rate:.0f} deliveries/s "
-        f"(sinks received {received['http']} HTTP, {received['smtp']} SMTP; dead {dead})"
-    )
+    ratios, celery_times, bare_times = [], [], []
+    try:
+        for round_number in range(1, args.rounds + 1):
+            print(f"round {round_number} (load average {os.getloadavg()[0]:.1f})")
+            elapsed = celery_round(
+                round_number, total, actor, component, workers, sinks, parent, Delivery
+            )
+            bare_elapsed = bare_round(parent, sinks, total)
+            celery_times.append(elapsed)
+            bare_times.append(bare_elapsed)
+            ratios.append(bare_elapsed / elapsed)
+            print(f"  ratio celery / bare loop: {ratios[-1]:.2f}")
+    finally:
+        for process, _ in workers:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process, _ in workers:
+            process.wait(30)
+    if args.rounds > 1:
+        median = statistics.median
+        print(
+            f"median of {args.rounds} rounds: celery {median(celery_times):.2f} s "
+            f"({total / median(celery_times):.0f}/s), bare loop {median(bare_times):.2f} s "
+            f"({total / median(bare_times):.0f}/s), ratio {median(ratios):.2f}"
+        )
+    parent.send("stop")
+    parent.recv()
 
-    # --- Bare loop ------------------------------------------------------------------------
+
+def celery_round(round_number, total, actor, component, workers, sinks, parent, Delivery) -> float:
+    """Post one update and wait until its deliveries are all sent by the workers."""
+    from django.db.models import Max, Min
+    from django.utils import timezone
+
+    from incidents import services as incidents
+    from notifier.models import DeliveryStatus
+
+    parent.send("reset")
+    parent.recv()
+    cpu_before = sum(cpu_seconds(pgid=process.pid) for process, _ in workers)
+    sink_before = cpu_seconds(pid=sinks.pid)
+    started = time.perf_counter()
+    started_at = timezone.now()
+    incident = incidents.incident_declare(
+        name=f"Runs not starting in us-east-1 ({round_number})",
+        body="We are investigating reports of runs not starting in us-east-1.",
+        actor=actor,
+        impact="critical",
+        component_statuses={component: "major_outage"},
+    )
+    written = time.perf_counter() - started
+    update = incident.updates.get()
+    deliveries = Delivery.objects.filter(update=update)
+    assert deliveries.count() == total, deliveries.count()
+    while True:
+        left = deliveries.exclude(status=DeliveryStatus.SENT).count()
+        if not left:
+            break
+        if time.perf_counter() - started > 600:
+            sys.exit(f"gave up: {left} deliveries not sent after 600 s")
+        time.sleep(0.1)
+    elapsed = time.perf_counter() - started
+    worker_cpu = sum(cpu_seconds(pgid=process.pid) for process, _ in workers) - cpu_before
+    sink_cpu = cpu_seconds(pid=sinks.pid) - sink_before
+    for row in (
+        deliveries.values("medium").annotate(first=Min("sent_at"), last=Max("sent_at")).order_by()
+    ):
+        first = (row["first"] - started_at).total_seconds()
+        last = (row["last"] - started_at).total_seconds()
+        print(f"    {row['medium']}: first sent at {first:.2f} s, last at {last:.2f} s")
+    parent.send("counts")
+    received = parent.recv()
+    dead = deliveries.filter(status=DeliveryStatus.DEAD).count()
+    print(f"  outbox written (one transaction) and enqueued in {written:.2f} s")
+    print(
+        f"  celery: all {total} delivered in {elapsed:.2f} s = {total / elapsed:.0f} deliveries/s "
+        f"(sinks received {received['http']} HTTP, {received['smtp']} SMTP; dead {dead}); "
+        f"CPU: workers {worker_cpu:.1f} s, sinks {sink_cpu:.1f} s"
+    )
+    celery_round.update_id = update.pk
+    return elapsed
+
+
+def bare_round(parent, sinks, total) -> float:
     parent.send("reset")
     parent.recv()
     sink_before, cpu_before = cpu_seconds(pid=sinks.pid), time.process_time()
-    bare_elapsed = bare_loop(update_id=update.pk)
+    bare_elapsed = bare_loop(update_id=celery_round.update_id)
     bare_cpu = time.process_time() - cpu_before
     bare_sink_cpu = cpu_seconds(pid=sinks.pid) - sink_before
     parent.send("counts")
-    bare_received = parent.recv()
-    bare_rate = total / bare_elapsed
+    received = parent.recv()
     print(
-        f"bare loop: {total} sent in {bare_elapsed:.2f} s = {bare_rate:.0f} messages/s "
-        f"(sinks received {bare_received['http']} HTTP, {bare_received['smtp']} SMTP)"
+        f"  bare loop: {total} sent in {bare_elapsed:.2f} s = {total / bare_elapsed:.0f} "
+        f"messages/s (sinks received {received['http']} HTTP, {received['smtp']} SMTP); "
+        f"CPU: loop {bare_cpu:.1f} s, sinks {bare_sink_cpu:.1f} s"
     )
-    print(f"CPU used: bare loop {bare_cpu:.1f} s, sinks {bare_sink_cpu:.1f} s")
-    print(f"ratio celery / bare loop: {rate / bare_rate:.2f}")
-    parent.send("stop")
-    parent.recv()
+    return bare_elapsed
 
 
 def bare_loop(*, update_id: int) -> float:
@@ -354,7 +385,7 @@ def bare_loop(*, update_id: int) -> float:
         response.raise_for_status()
     finished = time.perf_counter()
     print(
-        f"  bare loop: {len(subscribers)} emails in {emails_done - started:.2f} s, "
+        f"    bare loop: {len(subscribers)} emails in {emails_done - started:.2f} s, "
         f"{len(channels)} chat/webhook posts in {finished - emails_done:.2f} s"
     )
     return finished - started
