@@ -150,9 +150,12 @@ def parse_bool(text: str, column: str) -> bool:
 
 
 def _open_text(source: str | IO) -> Iterator[IO[str]]:
-    """Yield a text stream for a path, a text stream or a binary stream (an upload)."""
+    """Yield a text stream for a path, a text stream or a binary stream (an upload).
+
+    Bytes that are not UTF-8 are kept (as surrogates) so that `_rows` can name their line.
+    """
     if isinstance(source, str):
-        with open(source, newline="", encoding="utf-8-sig") as handle:
+        with open(source, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
             yield handle
         return
     if hasattr(source, "seek"):
@@ -160,7 +163,7 @@ def _open_text(source: str | IO) -> Iterator[IO[str]]:
     if isinstance(source, io.TextIOBase):
         yield source
         return
-    wrapper = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+    wrapper = io.TextIOWrapper(source, encoding="utf-8-sig", newline="", errors="surrogateescape")
     try:
         yield wrapper
     finally:
@@ -210,6 +213,11 @@ def _rows(
                 continue
             if len(values) != width:
                 errors.add(line, f"expected {width} fields, found {len(values)}")
+                continue
+            try:
+                "".join(values).encode("utf-8")
+            except UnicodeEncodeError:  # bytes that are not UTF-8 (kept as surrogates)
+                errors.add(line, "not UTF-8 text (save the file as UTF-8)")
                 continue
             yield line, dict(zip(header, values, strict=True))
 

@@ -139,6 +139,14 @@ def report_parameters_display(report: CreditReport) -> dict:
     }
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text_cell(value: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (finance opens this CSV in one)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 def _fmt_bool(value: bool) -> str:
     return "true" if value else "false"
 
@@ -153,8 +161,8 @@ def report_csv_rows(report: CreditReport) -> Iterator[list[str]]:
         .iterator(chunk_size=5000)
     ):
         yield [
-            line.account_external_id,
-            line.account_name,
+            csv_text_cell(line.account_external_id),
+            csv_text_cell(line.account_name),
             line.currency,
             f"{cents_to_decimal(line.spend_cents):.2f}",
             f"{cents_to_decimal(line.credit_cents):.2f}",

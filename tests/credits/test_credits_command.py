@@ -124,3 +124,16 @@ def test_demo_credits_attach_to_the_june_incident_and_are_idempotent(june):
 def test_demo_credits_without_an_incident_make_a_policy_of_no_incident():
     load_demo_credits()
     assert CreditPolicy.objects.get().incident is None
+
+
+def test_csv_text_cells_cannot_run_as_spreadsheet_formulas(tmp_path):
+    add_accounts('x1,"=HYPERLINK(""http://evil"")",pro,true,USD', "x2,@SUM(A1),pro,true,USD")
+    add_spend(charge("x1", "-2.00", "2026-06-22T00:00Z"), charge("x1", "1.00", "2026-06-22T01:00Z"))
+    out_csv = tmp_path / "out.csv"
+    _command(*ARGS, "--csv", str(out_csv))
+    with out_csv.open() as handle:
+        rows = list(csv.reader(handle))[1:]
+    assert [row[:5] for row in rows] == [
+        ["x1", '\'=HYPERLINK("http://evil")', "USD", "-1.00", "10.00"],
+        ["x2", "'@SUM(A1)", "USD", "0.00", "10.00"],
+    ]

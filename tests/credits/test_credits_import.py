@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from credits_helpers import ACTOR, SPEND_HEADER, add_accounts, add_spend, charge, csv_text, period
 from django.core.management import call_command
@@ -160,3 +162,24 @@ def test_import_commands_read_files_and_refuse_bad_ones(tmp_path):
     assert "line 2: unknown account 'nobody'" in err.getvalue()
     with pytest.raises(CommandError, match="no such file"):
         call_command("import_spend", str(tmp_path / "missing.csv"))
+
+
+def test_uploaded_files_on_disk_and_undecodable_bytes():
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+
+    add_accounts("a,A,pro,true,USD")
+    upload = TemporaryUploadedFile("spend.csv", "text/csv", 0, "utf-8")
+    upload.write(
+        ("\ufeff" + SPEND_HEADER + "\n" + charge("a", "2.50", "2026-06-22T10:00Z") + "\n").encode()
+    )
+    upload.seek(0)
+    result = services.spend_import(source=upload.file, actor=ACTOR, filename="spend.csv")
+    assert (result.lines, result.created) == (1, 1)
+    upload.close()
+    latin = io.BytesIO(
+        (SPEND_HEADER + "\n").encode() + b"a,2.50,USD,2026-06-22T11:00Z,,,Z\xfcrich,usage\n"
+    )
+    with pytest.raises(ImportRejected) as caught:
+        services.spend_import(source=latin, actor=ACTOR)
+    assert caught.value.line_errors == [(2, "not UTF-8 text (save the file as UTF-8)")]
+    assert SpendRecord.objects.count() == 1
