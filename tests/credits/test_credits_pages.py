@@ -228,3 +228,14 @@ def test_csv_upload_imports_and_a_bad_file_lists_its_lines(runner):
     assert "line 3: amount &#x27;x&#x27; is not a decimal number" in text
     assert "line 4: unknown account &#x27;u2&#x27;" in text
     assert SpendRecord.objects.count() == 0
+
+
+def test_admin_shows_the_credits_models_read_only(client, django_user_model, report):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-1")
+    client.force_login(admin)
+    for model in ["account", "spendrecord", "creditpolicy", "creditreport"]:
+        listing = client.get(f"/admin/incidents/{model}/")
+        assert listing.status_code == 200, model
+        assert client.get(f"/admin/incidents/{model}/add/").status_code == 403
+    page = client.get(f"/admin/incidents/creditreport/{report.pk}/change/")
+    assert page.status_code == 200 and b"USD" in page.content
