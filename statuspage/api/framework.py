@@ -9,6 +9,7 @@ errors) are easier to honour exactly by hand.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -461,6 +462,62 @@ def run_operation(operation: Operation, call: Call, path_params: dict[str, str])
         raise ApiError(404, str(exc) or "Not found.") from None
 
 
+IDEMPOTENCY_TTL = 24 * 3600
+IDEMPOTENCY_PENDING = "pending"
+
+
+def _idempotency_key(request: HttpRequest, token: ApiToken) -> str | None:
+    """The cache key of a POST's `Idempotency-Key` header (per token), or None."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if request.method != "POST" or not key:
+        return None
+    if len(key) > 200:
+        raise invalid("Idempotency-Key", "is longer than 200 characters.")
+    digest = hashlib.sha256(f"{request.path}\n{key}".encode()).hexdigest()[:32]
+    return f"heliograph:api:idem:{token.token_hash[:24]}:{digest}"
+
+
+def idempotent_replay(cache_key: str | None) -> HttpResponse | None:
+    """A stored answer to the same POST (a retry after a timeout), or None to go ahead.
+
+    A script that retries `POST /incidents` after a lost response must not declare the
+    incident twice. The first request marks the key pending; a concurrent duplicate gets 409.
+    If the cache is down the request goes ahead (as if no key was sent).
+    """
+    if cache_key is None:
+        return None
+    try:
+        if cache.add(cache_key, IDEMPOTENCY_PENDING, timeout=IDEMPOTENCY_TTL):
+            return None
+        stored = cache.get(cache_key)
+    except Exception:
+        log.warning("idempotency cache unavailable; request goes ahead", exc_info=True)
+        return None
+    if stored == IDEMPOTENCY_PENDING or stored is None:
+        raise ApiError(409, "A request with this Idempotency-Key is still being processed.")
+    response = HttpResponse(
+        stored["body"], status=stored["status"], content_type="application/json"
+    )
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent_store(cache_key: str | None, response: HttpResponse) -> None:
+    if cache_key is None:
+        return
+    try:
+        if 200 <= response.status_code < 300:
+            cache.set(
+                cache_key,
+                {"status": response.status_code, "body": response.content},
+                timeout=IDEMPOTENCY_TTL,
+            )
+        else:  # a refused request may be corrected and sent again with the same key
+            cache.delete(cache_key)
+    except Exception:
+        log.warning("idempotency cache unavailable; answer not stored", exc_info=True)
+
+
 def make_view(route: Route) -> Callable[..., HttpResponse]:
     @csrf_exempt
     def view(request: HttpRequest, page_id: str = "", **path_params: str) -> HttpResponse:
@@ -469,6 +526,7 @@ def make_view(route: Route) -> Callable[..., HttpResponse]:
         if method == "HEAD":
             method = "GET"
         extra: dict[str, str] = {}
+        idem: str | None = None
         try:
             token = authenticate(request)
             extra = check_rate(token)
@@ -486,6 +544,10 @@ def make_view(route: Route) -> Callable[..., HttpResponse]:
                 if method in ("POST", "PUT", "PATCH", "DELETE")
                 else {}
             )
+            idem = _idempotency_key(request, token)
+            replay = idempotent_replay(idem)
+            if replay is not None:
+                return replay
             call = Call(
                 token=token,
                 data=unwrap(body, operation.envelope),
@@ -494,9 +556,12 @@ def make_view(route: Route) -> Callable[..., HttpResponse]:
             )
             result = run_operation(operation, call, path_params)
         except ApiError as exc:
+            if exc.status != 409:
+                idempotent_store(idem, HttpResponse(status=exc.status))
             return error_response(exc, extra)
         except Exception:
             log.exception("API error on %s %s", request.method, request.path)
+            idempotent_store(idem, HttpResponse(status=500))
             return error_response(ApiError(500, "Internal error; it has been logged."), extra)
         if operation.status == 204:
             response = HttpResponse(status=204)
@@ -510,6 +575,7 @@ def make_view(route: Route) -> Callable[..., HttpResponse]:
         for name, value in extra.items():
             response[name] = value
         response["Cache-Control"] = "no-store"
+        idempotent_store(idem, response)
         if request.method == "HEAD":
             response.content = b""
         return response

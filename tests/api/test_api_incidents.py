@@ -333,3 +333,31 @@ def test_put_update_and_component(api, catalogue):
         "PUT", f"components/{component}", json_body={"component": {"status": "partial_outage"}}
     )
     assert response.json()["status"] == "partial_outage"
+
+
+def test_idempotency_key_makes_a_retried_post_safe(api, catalogue):
+    body = {"incident": {"name": "Retried", "body": "Once."}}
+    headers = {"HTTP_IDEMPOTENCY_KEY": "declare-1"}
+    url = "/v1/pages/heliograph/incidents"
+    auth = {"HTTP_AUTHORIZATION": f"OAuth {api.token}"}
+    import json
+
+    first = api.client.post(url, json.dumps(body), "application/json", **headers, **auth)
+    again = api.client.post(url, json.dumps(body), "application/json", **headers, **auth)
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert Incident.objects.count() == 1
+    other = api.client.post(
+        url, json.dumps(body), "application/json", HTTP_IDEMPOTENCY_KEY="declare-2", **auth
+    )
+    assert other.status_code == 201 and Incident.objects.count() == 2
+    # A refused request is not remembered: corrected, it goes through with the same key.
+    bad = api.client.post(
+        url, json.dumps({"incident": {}}), "application/json", HTTP_IDEMPOTENCY_KEY="k3", **auth
+    )
+    assert bad.status_code == 422
+    fixed = api.client.post(
+        url, json.dumps(body), "application/json", HTTP_IDEMPOTENCY_KEY="k3", **auth
+    )
+    assert fixed.status_code == 201 and Incident.objects.count() == 3
