@@ -250,6 +250,7 @@ ERRORS = {
     "401": "Missing, unknown or revoked token",
     "403": "The token lacks the scope",
     "404": "Unknown page or id",
+    "409": "A request with the same Idempotency-Key is still running",
     "413": "Request body too large",
     "422": "Invalid field (the message names it)",
     "429": "Rate limit exceeded; see Retry-After",
@@ -281,6 +282,19 @@ def _operation_doc(route_name: str, operation: Operation, path_params: list[str]
             }
             for name, description in operation.query.items()
         ],
+        *(
+            [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": "A retry with the same key gets the first answer again",
+                    "schema": {"type": "string", "maxLength": 200},
+                }
+            ]
+            if operation.method == "POST"
+            else []
+        ),
     ]
     doc: dict = {
         "operationId": f"{route_name}_{operation.method.lower()}",
