@@ -13,6 +13,8 @@ import os
 from typing import Any
 
 from django.db import close_old_connections
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 from statuspage.api.framework import (
     ApiError,
@@ -24,13 +26,6 @@ from statuspage.api.framework import (
     run_operation,
 )
 from statuspage.api.views import ROUTES
-
-try:  # mcp 2.x
-    from mcp.server.mcpserver import MCPServer
-    from mcp.server.mcpserver.exceptions import ToolError
-except ModuleNotFoundError:  # mcp 1.x
-    from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[no-redef]
-    from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef]
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     (route.name, method): operation
