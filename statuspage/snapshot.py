@@ -54,6 +54,7 @@ CACHE_CONTROL = "public, max-age=10, stale-while-revalidate=30, stale-if-error=8
 FULL_REFRESH_EVERY = 3600  # seconds: a full re-render picks up e.g. renamed components
 STALE_MARKER = b"<!--heliograph:stale-->"
 MANIFEST = "manifest.json"
+DIRTY = ".dirty"  # a change committed while another process was publishing
 STATE = "state.json"
 BLOBS = "blobs"
 GZIP_MIN_SIZE = 512
@@ -97,10 +98,33 @@ def schedule_publish() -> None:
 
 
 def snapshot_publish_safely() -> None:
-    try:
-        snapshot_publish()
-    except Exception:  # the write has committed; a failed render must not undo it
-        log.exception("snapshot publish failed; the periodic refresh will retry")
+    """Publish after a commit, coalescing bursts: if another process is publishing right now,
+    leave a note (DIRTY) and return at once; that publisher renders once more when it is done.
+
+    A setter writes the note *before* trying the lock, and a publisher looks for the note
+    *after* releasing it, so every change is either published by its own request or seen by
+    the publisher that held the lock: nothing is missed, and no request waits for another
+    request's render. A failure (database down) is recorded and left to the periodic refresh.
+    """
+    directory = snapshot_dir()
+    (directory / BLOBS).mkdir(parents=True, exist_ok=True)
+    note = directory / DIRTY
+    note.touch()
+    while note.exists():
+        with open(directory / ".lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # the holder will see the note when it is done
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    note.unlink()
+                _publish_locked(directory, full=False)
+            except Exception:  # the write has committed; a failed render must not undo it
+                log.exception("snapshot publish failed; the periodic refresh will retry")
+                return
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def snapshot_dir() -> Path:
@@ -119,32 +143,37 @@ def snapshot_publish(*, full: bool = False) -> dict:
     directory = snapshot_dir()
     (directory / BLOBS).mkdir(parents=True, exist_ok=True)
     with _publish_lock(directory):
-        previous = read_manifest(directory)
-        now = timezone.now()
-        fingerprint = render_fingerprint()
-        full = (
-            full
-            or previous is None
-            or previous.get("fingerprint") != fingerprint
-            or now.timestamp() - previous.get("full_at", 0) > FULL_REFRESH_EVERY
-        )
-        try:
-            documents, versions = _render_all(previous=previous, full=full, now=now)
-        except Exception as exc:
-            _write_state(directory, {"last_failure_at": time.time(), "error": repr(exc)[:500]})
-            store.invalidate()
-            raise
-        manifest = _store(
-            directory=directory,
-            previous=previous,
-            documents=documents,
-            versions=versions,
-            now=now,
-            full=full,
-            fingerprint=fingerprint,
-        )
-        with contextlib.suppress(FileNotFoundError):
-            (directory / STATE).unlink()
+        return _publish_locked(directory, full=full)
+
+
+def _publish_locked(directory: Path, *, full: bool) -> dict:
+    """The publish itself; the caller holds the publish lock."""
+    previous = read_manifest(directory)
+    now = timezone.now()
+    fingerprint = render_fingerprint()
+    full = (
+        full
+        or previous is None
+        or previous.get("fingerprint") != fingerprint
+        or now.timestamp() - previous.get("full_at", 0) > FULL_REFRESH_EVERY
+    )
+    try:
+        documents, versions = _render_all(previous=previous, full=full, now=now)
+    except Exception as exc:
+        _write_state(directory, {"last_failure_at": time.time(), "error": repr(exc)[:500]})
+        store.invalidate()
+        raise
+    manifest = _store(
+        directory=directory,
+        previous=previous,
+        documents=documents,
+        versions=versions,
+        now=now,
+        full=full,
+        fingerprint=fingerprint,
+    )
+    with contextlib.suppress(FileNotFoundError):
+        (directory / STATE).unlink()
     store.invalidate()
     return manifest
 
