@@ -7,6 +7,7 @@ so the audit trail and the outbox stay consistent.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -32,6 +33,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         "broken_at",
     )
     exclude = ("secret",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     filter_horizontal = ("regions", "services", "components")
     actions = ["unsubscribe"]
 
@@ -48,6 +50,7 @@ class ChannelAdmin(admin.ModelAdmin):
     list_filter = ("kind", "enabled", "scope")
     search_fields = ("name", "url", "target")
     readonly_fields = ("created_at", "last_success_at", "last_error", "last_error_at", "broken_at")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     filter_horizontal = ("regions", "services", "components")
     actions = ["send_test"]
 

@@ -24,6 +24,7 @@ from incidents.models import IncidentUpdate
 from notifier import selectors, services
 from notifier.forms import ChannelForm, PreferencesForm, SubscribeForm
 from notifier.models import Channel, DeliveryStatus, Medium
+from notifier.tokens import make_token
 from notifier.transports import TransportError
 from statuspage.services import Actor
 
@@ -114,8 +115,6 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     if subscriber is None:
         return _bad_link(request)
     services.subscriber_confirm(subscriber=subscriber)
-    from notifier.tokens import make_token
-
     return _no_store(
         render(
             request,
@@ -156,8 +155,6 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
                 return redirect("notifier:manage", token=token)
     else:
         form = PreferencesForm(initial=_initial_scope(subscriber))
-    from notifier.tokens import make_token
-
     return _no_store(
         render(
             request,

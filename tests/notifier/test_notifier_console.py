@@ -173,6 +173,17 @@ def test_subscribers_page_lists_them(admin_client):
 
 def test_admin_lists_every_notifier_model(admin_client, actor, settings):
     settings.HELIOGRAPH_ALLOW_PRIVATE_TARGETS = True
-    services.channel_create(kind="webhook", name="x", url="http://127.0.0.1:9/h", actor=actor)
+    channel = services.channel_create(
+        kind="webhook", name="x", url="http://127.0.0.1:9/h", actor=actor
+    )
+    services.subscriber_subscribe(email="ada@example.com")
+    incident = incidents.incident_declare(name="x", body="y", actor=actor)
+    delivery = Delivery.objects.get(update__incident=incident)
     for model in ("subscriber", "channel", "delivery", "slackthread"):
         assert admin_client.get(f"/admin/notifier/{model}/").status_code == 200
+    assert admin_client.get(f"/admin/notifier/channel/{channel.pk}/change/").status_code == 200
+    assert admin_client.get(f"/admin/notifier/delivery/{delivery.pk}/change/").status_code == 200
+    subscriber = services.Subscriber.objects.get()
+    assert (
+        admin_client.get(f"/admin/notifier/subscriber/{subscriber.pk}/change/").status_code == 200
+    )
