@@ -13,6 +13,8 @@ Modules: `notifier.integrations.<medium>.transport`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -73,13 +75,21 @@ def truncate(text: str, limit: int, *, suffix: str = "…") -> str:
 
 
 def parse_retry_after(value: str | float | None, default: float = 1.0) -> float:
-    """Seconds from a Retry-After header or a retry_after JSON field (never negative)."""
+    """Seconds from a Retry-After header (seconds or an HTTP date) or a retry_after JSON
+    field; never negative."""
     if value is None or value == "":
         return default
     try:
         return max(0.0, float(value))
     except (TypeError, ValueError):
+        pass
+    try:
+        when = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
         return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def transport_for(recipient: Channel | Subscriber) -> Transport:

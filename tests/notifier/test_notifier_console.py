@@ -187,3 +187,18 @@ def test_admin_lists_every_notifier_model(admin_client, actor, settings):
     assert (
         admin_client.get(f"/admin/notifier/subscriber/{subscriber.pk}/change/").status_code == 200
     )
+
+
+def test_retry_after_accepts_seconds_and_http_dates():
+    from email.utils import format_datetime
+
+    from django.utils import timezone
+
+    from notifier.transports import parse_retry_after
+
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(1.234) == 1.234
+    assert parse_retry_after("-3") == 0.0
+    assert parse_retry_after("soon", default=5.0) == 5.0
+    in_a_minute = format_datetime(timezone.now() + timezone.timedelta(seconds=60), usegmt=True)
+    assert 55 <= parse_retry_after(in_a_minute) <= 60
