@@ -605,6 +605,24 @@ def recipient_mark_broken(*, recipient: Channel | Subscriber, error: str) -> boo
 
 
 def _tell_staff(channel: Channel, error: str) -> None:
+    """Queue the "channel broken" email to staff (on the email queue: a chat worker must not
+    wait for a mail server)."""
+    from notifier import tasks
+
+    try:
+        tasks.staff_alert.apply_async(
+            args=[channel.pk, error[:2000]],
+            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+        )
+    except Exception:  # the audit entry and the console banner still tell staff
+        log.exception("could not enqueue the staff alert for channel %s", channel.pk)
+
+
+def staff_alert_send(*, channel_id: int, error: str) -> int:
+    """Email every active staff user with an address that a channel broke. Returns how many."""
+    channel = Channel.objects.filter(pk=channel_id).first()
+    if channel is None:
+        return 0
     emails = list(
         get_user_model()
         .objects.filter(is_active=True, is_staff=True)
@@ -612,7 +630,7 @@ def _tell_staff(channel: Channel, error: str) -> None:
         .values_list("email", flat=True)
     )
     if not emails:
-        return
+        return 0
     send_mail(
         subject=f"[{settings.SITE_NAME}] Notification channel broken: {channel.name}",
         message=(
@@ -622,8 +640,8 @@ def _tell_staff(channel: Channel, error: str) -> None:
         ),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=emails,
-        fail_silently=True,
     )
+    return len(emails)
 
 
 # --- Channels (staff) -------------------------------------------------------------------------

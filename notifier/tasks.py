@@ -53,3 +53,9 @@ def subscribers_expire_unconfirmed() -> int:
 def subscriber_email(subscriber_id: int, purpose: str) -> bool:
     """The confirmation or "already subscribed" email of a subscription request."""
     return services.subscriber_send_email(subscriber_id=subscriber_id, purpose=purpose)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
+def staff_alert(channel_id: int, error: str) -> int:
+    """Email staff that a channel broke (retried while the mail server is unreachable)."""
+    return services.staff_alert_send(channel_id=channel_id, error=error)
