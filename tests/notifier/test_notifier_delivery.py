@@ -638,3 +638,39 @@ def test_an_email_with_very_long_lines_still_carries_each_subscribers_links(
         assert link in message.get_body(("plain",)).get_content()
         assert "long" * 400 in message.get_body(("plain",)).get_content()
         assert "invalid" not in message.get_body(("html",)).get_content()
+
+
+def test_a_second_update_waits_while_the_incident_thread_is_being_started(
+    django_capture_on_commit_callbacks, catalogue, actor, sink
+):
+    from notifier.models import SlackThread
+
+    channel = slack_bot_channel(sink, actor)
+    incident = incidents.incident_declare(name="x", body="y", actor=actor)  # not sent yet
+    SlackThread.objects.create(channel=channel, incident=incident, ts="")  # someone is posting
+    delivery = only_delivery()
+    before = timezone.now()
+    services.deliveries_send(delivery_ids=[delivery.pk])
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and "first message" in delivery.last_error
+    assert 2 <= (delivery.next_attempt_at - before).total_seconds() < 3.5
+    assert sink.requests_to("/api/chat.postMessage") == []
+    # Once the thread exists, the update goes into it.
+    SlackThread.objects.filter(channel=channel).update(ts="1699999999.000100")
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    services.deliveries_send(delivery_ids=[delivery.pk])
+    (request,) = sink.requests_to("/api/chat.postMessage")
+    assert request.json()["thread_ts"] == "1699999999.000100"
+
+
+def test_saving_a_broken_channel_puts_it_back_in_service(
+    django_capture_on_commit_callbacks, catalogue, actor, sink
+):
+    channel = slack_channel(sink, actor)
+    sink.script("/services/", Answer(404, "channel_not_found"))
+    declare(django_capture_on_commit_callbacks, catalogue, actor)
+    channel.refresh_from_db()
+    assert channel.broken_at is not None
+    services.channel_update(channel=channel, actor=actor, name="ops", url=channel.url)
+    declare(django_capture_on_commit_callbacks, catalogue, actor, name="again")
+    assert Delivery.objects.filter(status=DeliveryStatus.SENT, channel=channel).count() == 1
