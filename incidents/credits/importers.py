@@ -508,7 +508,7 @@ def spend_import(
                 f"CREATE TEMP TABLE {_STAGE} (line integer, account_id bigint, "
                 "amount_micros bigint, currency text, occurred_at timestamptz, "
                 "period_start timestamptz, period_end timestamptz, region text, kind text, "
-                "row_hash text) ON COMMIT DROP"
+                "row_hash uuid) ON COMMIT DROP"
             )
             with cursor.cursor.copy(f"COPY {_STAGE} ({_STAGE_COLUMNS}) FROM STDIN") as copy:
                 for values in staged():

@@ -85,7 +85,7 @@ class SpendRecord(models.Model):
     period_end = models.DateTimeField(null=True, blank=True)
     region = models.CharField(max_length=64, blank=True)
     kind = models.CharField(max_length=32, default=SpendKind.USAGE)
-    row_hash = models.CharField(max_length=32)
+    row_hash = models.UUIDField(help_text="BLAKE2b-128 of the normalised row")
     occurrence = models.PositiveIntegerField(default=1)
 
     class Meta:
