@@ -103,9 +103,12 @@ class Worker:
             time.sleep(0.2)
 
     def kill(self) -> None:
-        if self.process.poll() is None:
+        """SIGKILL the whole group: the main process, its pool and its beat."""
+        try:
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -113,7 +116,21 @@ class Worker:
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+        # No straggler (pool child, embedded beat) may keep a connection to the test
+        # database, or pytest-django cannot drop it.
+        self.kill()
+        deadline = time.time() + 10
+        while time.time() < deadline and _group_alive(self.process.pid):
+            time.sleep(0.1)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class RedisServer:
