@@ -105,3 +105,13 @@ def updates_with_delivery_counts(*, limit: int = 30) -> list[dict]:
     for row in rows:
         totals[row["update_id"]][row["status"]] = row["n"]
     return [{"update": u, "counts": totals[u.pk]} for u in updates]
+
+
+def dead_retryable_count(*, update: IncidentUpdate) -> int:
+    """Dead deliveries of an update that a retry would send again (recipient not broken)."""
+    return (
+        Delivery.objects.filter(update=update, status=DeliveryStatus.DEAD)
+        .exclude(channel__broken_at__isnull=False)
+        .exclude(subscriber__broken_at__isnull=False)
+        .count()
+    )

@@ -333,6 +333,7 @@ def console_update(request: HttpRequest, public_id: str) -> HttpResponse:
             ],
             "errors": selectors.delivery_errors(update=update),
             "dead_total": sum(c[DeliveryStatus.DEAD] for c in counts.values()),
+            "dead_retryable": selectors.dead_retryable_count(update=update),
         },
     )
 

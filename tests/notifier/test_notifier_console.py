@@ -153,7 +153,8 @@ def test_per_update_counts_show_errors_and_retry_dead(
     assert "1 channel broken" in index and "channel_is_archived" in index
     page = admin_client.get(f"/console/notifications/updates/{update.public_id}/").content.decode()
     assert 'data-medium="webhook"><td>Webhook</td><td>1</td>' in page  # one sent
-    assert "channel_is_archived" in page and "Retry 2 dead deliveries" in page
+    assert "channel_is_archived" in page and "Retry 1 dead delivery" in page
+    assert "2 dead in all" in page
 
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
