@@ -57,20 +57,17 @@ class PreferencesForm(ScopeFields):
     pass
 
 
-class ChannelForm(ScopeFields):
-    kind = forms.ChoiceField(choices=ChannelKind.choices)
+class ChannelBaseForm(ScopeFields):
+    """What every channel has; each medium's form (notifier.integrations.<kind>.forms) adds
+    its destination fields and lists them in `destination_fields`."""
+
+    kind_value = ""
+    destination_fields: tuple[str, ...] = ()
     name = forms.CharField(max_length=200)
-    url = forms.CharField(
-        max_length=2000,
-        required=False,
-        label="URL",
-        help_text="Slack incoming webhook, Discord webhook, or the webhook endpoint",
-    )
-    token = forms.CharField(
-        max_length=255, required=False, label="Slack bot token", help_text="Instead of a URL"
-    )
-    target = forms.CharField(max_length=64, required=False, label="Slack channel id")
     enabled = forms.BooleanField(required=False, initial=True)
+
+    def destination(self) -> list:
+        return [self[name] for name in self.destination_fields]
 
     def channel_kwargs(self) -> dict:
         data = self.cleaned_data
@@ -81,3 +78,17 @@ class ChannelForm(ScopeFields):
             "target": data.get("target") or "",
             **self.scope_kwargs(),
         }
+
+
+def channel_form_class(kind: str) -> type[ChannelBaseForm]:
+    """The form of a medium (Slack when the kind is unknown)."""
+    from notifier.integrations.discord.forms import DiscordChannelForm
+    from notifier.integrations.slack.forms import SlackChannelForm
+    from notifier.integrations.webhook.forms import WebhookChannelForm
+
+    forms_by_kind = {
+        ChannelKind.SLACK: SlackChannelForm,
+        ChannelKind.DISCORD: DiscordChannelForm,
+        ChannelKind.WEBHOOK: WebhookChannelForm,
+    }
+    return forms_by_kind.get(kind, SlackChannelForm)

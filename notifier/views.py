@@ -22,8 +22,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.models import IncidentUpdate
 from notifier import selectors, services
-from notifier.forms import ChannelForm, PreferencesForm, SubscribeForm
-from notifier.models import Channel, DeliveryStatus, Medium
+from notifier.forms import PreferencesForm, SubscribeForm, channel_form_class
+from notifier.models import Channel, ChannelKind, DeliveryStatus, Medium
 from notifier.tokens import make_token
 from notifier.transports import TransportError
 from statuspage.services import Actor
@@ -241,15 +241,20 @@ def console_subscribers(request: HttpRequest) -> HttpResponse:
 
 def _channel_form_view(request: HttpRequest, channel: Channel | None) -> HttpResponse:
     actor = Actor.for_user(request.user)
+    if channel is not None:
+        kind = channel.kind
+    else:
+        kind = request.POST.get("kind") or request.GET.get("kind") or ChannelKind.SLACK
+        if kind not in ChannelKind.values:
+            kind = ChannelKind.SLACK
+    form_class = channel_form_class(kind)
     if request.method == "POST":
-        form = ChannelForm(request.POST)
-        if channel is not None:
-            form.fields["kind"].required = False
+        form = form_class(request.POST)
         if form.is_valid():
             try:
                 if channel is None:
                     channel = services.channel_create(
-                        kind=form.cleaned_data["kind"], actor=actor, **form.channel_kwargs()
+                        kind=kind, actor=actor, **form.channel_kwargs()
                     )
                     messages.success(request, f"Channel “{channel.name}” added.")
                 else:
@@ -265,9 +270,8 @@ def _channel_form_view(request: HttpRequest, channel: Channel | None) -> HttpRes
             else:
                 return redirect("notifier:console_channel", pk=channel.pk)
     elif channel is not None:
-        form = ChannelForm(
+        form = form_class(
             initial={
-                "kind": channel.kind,
                 "name": channel.name,
                 "url": channel.url,
                 "token": channel.token,
@@ -276,10 +280,19 @@ def _channel_form_view(request: HttpRequest, channel: Channel | None) -> HttpRes
                 **_initial_scope(channel),
             }
         )
-        form.fields["kind"].disabled = True
     else:
-        form = ChannelForm(initial={"kind": request.GET.get("kind", "slack"), "enabled": True})
-    return render(request, "notifier/console_channel.html", {"form": form, "channel": channel})
+        form = form_class(initial={"enabled": True})
+    return render(
+        request,
+        "notifier/console_channel.html",
+        {
+            "form": form,
+            "channel": channel,
+            "kind": kind,
+            "kind_label": ChannelKind(kind).label,
+            "kinds": ChannelKind.choices,
+        },
+    )
 
 
 @staff_required("notifier.add_channel")

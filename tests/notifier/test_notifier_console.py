@@ -203,3 +203,34 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after("soon", default=5.0) == 5.0
     in_a_minute = format_datetime(timezone.now() + timezone.timedelta(seconds=60), usegmt=True)
     assert 55 <= parse_retry_after(in_a_minute) <= 60
+
+
+def test_each_medium_has_its_own_channel_form(admin_client, actor, settings):
+    slack = admin_client.get("/console/notifications/channels/new/?kind=slack").content.decode()
+    assert 'name="token"' in slack and 'name="target"' in slack
+    discord = admin_client.get("/console/notifications/channels/new/?kind=discord").content
+    assert b'name="token"' not in discord and b"discord.com/api/webhooks" in discord
+    settings.HELIOGRAPH_ALLOW_PRIVATE_TARGETS = True
+    response = admin_client.post(
+        "/console/notifications/channels/new/",
+        {
+            "kind": "discord",
+            "name": "community",
+            "url": "https://discord.com/api/webhooks/1/too-short",
+            "scope": "all",
+        },
+    )
+    assert "looks like https://discord.com/api/webhooks" in response.content.decode()
+    assert Channel.objects.count() == 0
+    channel = services.channel_create(
+        kind="webhook", name="hook", url="http://127.0.0.1:9/h", actor=actor
+    )
+    page = admin_client.get(f"/console/notifications/channels/{channel.pk}/").content.decode()
+    assert channel.secret in page and 'value="http://127.0.0.1:9/h"' in page
+    response = admin_client.post(
+        f"/console/notifications/channels/{channel.pk}/",
+        {"kind": "webhook", "name": "renamed", "url": "http://127.0.0.1:9/h", "scope": "all"},
+    )
+    assert response.status_code == 302
+    channel.refresh_from_db()
+    assert channel.name == "renamed" and not channel.enabled  # the box was unticked
