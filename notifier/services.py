@@ -539,9 +539,15 @@ def deliveries_requeue(*, now: datetime | None = None) -> int:
     if not due:
         return 0
     # Due again only after another grace period, so a slow queue is not flooded with copies.
-    Delivery.objects.filter(pk__in=[pk for pk, _ in due]).update(next_attempt_at=now)
+    for chunk in _chunks(due):
+        Delivery.objects.filter(pk__in=[pk for pk, _ in chunk]).update(next_attempt_at=now)
     deliveries_enqueue(deliveries=due)
     return len(due)
+
+
+def _chunks(items: list, size: int = 500) -> list[list]:
+    """Slices small enough for any database's limit on query parameters (SQLite's)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 @transaction.atomic
@@ -561,9 +567,13 @@ def deliveries_retry_dead(
     pairs = list(rows.values_list("pk", "medium"))
     if not pairs:
         return 0
-    Delivery.objects.filter(pk__in=[pk for pk, _ in pairs]).update(
-        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), claim_token=""
-    )
+    for chunk in _chunks(pairs):
+        Delivery.objects.filter(pk__in=[pk for pk, _ in chunk]).update(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=timezone.now(),
+            claim_token="",
+        )
     audit_record(
         actor=actor,
         action="deliveries.retry_dead",

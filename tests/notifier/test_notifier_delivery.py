@@ -674,3 +674,16 @@ def test_saving_a_broken_channel_puts_it_back_in_service(
     services.channel_update(channel=channel, actor=actor, name="ops", url=channel.url)
     declare(django_capture_on_commit_callbacks, catalogue, actor, name="again")
     assert Delivery.objects.filter(status=DeliveryStatus.SENT, channel=channel).count() == 1
+
+
+def test_requeue_and_retry_handle_fan_outs_bigger_than_a_query_may_name(catalogue, actor):
+    Subscriber.objects.bulk_create(
+        Subscriber(kind="email", email=f"u{i}@example.com", confirmed_at=timezone.now())
+        for i in range(1500)
+    )
+    incident = incidents.incident_declare(name="x", body="y", actor=actor)
+    Delivery.objects.update(next_attempt_at=timezone.now() - timedelta(hours=1))
+    assert services.deliveries_requeue() == 1500  # enqueued eagerly: sent
+    assert Delivery.objects.filter(status=DeliveryStatus.SENT).count() == 1500
+    Delivery.objects.update(status=DeliveryStatus.DEAD)
+    assert services.deliveries_retry_dead(actor=actor, update=incident.updates.get()) == 1500
