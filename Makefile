@@ -9,10 +9,6 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.heliograph-installed
 
-# The zero-setup default: development mode with a key kept under var/ (never committed).
-export DEBUG ?= 1
-export PORT
-export HELIOGRAPH_SITE_URL ?= http://localhost:$(PORT)
 
 .PHONY: run test setup lint clean
 
@@ -30,8 +26,13 @@ var/secret_key:
 	@mkdir -p var
 	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
 
+# The zero-setup default: development mode, a key kept under var/ (never committed), and
+# links that point at the port served. Any of these set in the environment wins.
 run: $(STAMP) var/secret_key
-	SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" $(BIN)/python manage.py run_heliograph
+	DEBUG="$${DEBUG:-1}" PORT="$(PORT)" \
+	HELIOGRAPH_SITE_URL="$${HELIOGRAPH_SITE_URL:-http://localhost:$(PORT)}" \
+	SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" \
+	$(BIN)/python manage.py run_heliograph
 
 # The browser tests drive Debian's Chromium (Playwright with executable_path).
 CHROMIUM ?= /usr/bin/chromium

@@ -8,11 +8,13 @@ import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
-os.environ.setdefault("DEBUG", "0")
-os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("ALLOWED_HOSTS", "*")
 os.environ.setdefault("HELIOGRAPH_VAR_DIR", tempfile.mkdtemp(prefix="heliograph-test-"))
-os.environ.setdefault("HELIOGRAPH_SITE_URL", "http://testserver")
+# Whatever the shell running the tests has set (e.g. `make run`'s defaults), the tests see
+# the same page: no debug mode, the test client's host, no HTTPS redirect.
+os.environ["DEBUG"] = "0"
+os.environ["SECURE_SSL_REDIRECT"] = "0"
+os.environ["ALLOWED_HOSTS"] = "*"
+os.environ["HELIOGRAPH_SITE_URL"] = "http://testserver"
 
 from statuspage.settings import *  # noqa: E402,F403
 
