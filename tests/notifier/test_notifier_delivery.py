@@ -697,3 +697,21 @@ def test_requeue_and_retry_handle_fan_outs_bigger_than_a_query_may_name(catalogu
     assert Delivery.objects.filter(status=DeliveryStatus.SENT).count() == 1500
     Delivery.objects.update(status=DeliveryStatus.DEAD)
     assert services.deliveries_retry_dead(actor=actor, update=incident.updates.get()) == 1500
+
+
+def test_slack_gets_the_update_in_its_own_markup(
+    django_capture_on_commit_callbacks, catalogue, actor, sink
+):
+    slack_channel(sink, actor)
+    declare(
+        django_capture_on_commit_callbacks,
+        catalogue,
+        actor,
+        body="## Cause\nRuns are **not starting**; see [the runbook](https://example.com/rb) & <retry>.",
+    )
+    blocks = sink.requests_to("/services/")[0].json()["blocks"]
+    text = [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b][-1]
+    assert text == (
+        "*Cause*\nRuns are *not starting*; see <https://example.com/rb|the runbook> "
+        "&amp; &lt;retry&gt;."
+    )

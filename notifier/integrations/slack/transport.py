@@ -9,6 +9,8 @@ the full update.
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -52,6 +54,20 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.MULTILINE)
+
+
+def to_mrkdwn(markdown: str) -> str:
+    """The update's Markdown in Slack's mrkdwn: **bold** → *bold*, [text](url) → <url|text>,
+    headings → bold lines; &, < and > escaped. Lists, code and italics read the same."""
+    text = _escape(markdown)
+    text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
+    text = _BOLD.sub(lambda m: f"*{m.group(2)}*", text)
+    return _HEADING.sub(lambda m: f"*{m.group(1)}*", text)
+
+
 def _section(text: str, url: str) -> dict:
     more = f"… <{url}|Read the full update>"
     if len(text) > MAX_SECTION:
@@ -76,7 +92,7 @@ def build_blocks(notice: Notice) -> list[dict]:
         lines = "\n".join(f"• {_escape(c.describe())}" for c in notice.affected)
         blocks.append(_section(f"*Affected components*\n{lines}", notice.url))
     if notice.body:
-        blocks.append(_section(_escape(notice.body), notice.url))
+        blocks.append(_section(to_mrkdwn(notice.body), notice.url))
     blocks.append(
         {
             "type": "context",
