@@ -817,24 +817,18 @@ def _send_subscriber_email_after_commit(subscriber: Subscriber, purpose: str) ->
     transaction.on_commit(enqueue)
 
 
-@transaction.atomic
-def subscriber_subscribe(
+def _validated_subscription(
     *,
     email: str,
-    kind: str = SubscriberKind.EMAIL,
-    url: str = "",
-    scope: str = Scope.ALL,
-    regions: Sequence[Region] = (),
-    services: Sequence[Service] = (),
-    components: Sequence[Component] = (),
-    component_changes: bool = False,
-) -> None:
-    """Ask for a subscription: a confirmation link goes to `email` (double opt-in).
-
-    Returns nothing on purpose: the caller answers the same whether or not the address was
-    known. A confirmed subscriber gets a "you are already subscribed" email with the
-    manage link instead, and their preferences are not changed by a stranger.
-    """
+    kind: str,
+    url: str,
+    scope: str,
+    regions: Sequence[Region],
+    services: Sequence[Service],
+    components: Sequence[Component],
+) -> tuple[str, str, dict]:
+    """Check a subscription request; return the normalised email and URL and the lookup of an
+    existing subscriber (webhooks by URL, email subscribers by address)."""
     email = email.strip().lower()
     errors: dict[str, str] = {}
     try:
@@ -858,6 +852,36 @@ def subscriber_subscribe(
         if kind == SubscriberKind.WEBHOOK
         else {"kind": kind, "email": email}
     )
+    return email, url, lookup
+
+
+@transaction.atomic
+def subscriber_subscribe(
+    *,
+    email: str,
+    kind: str = SubscriberKind.EMAIL,
+    url: str = "",
+    scope: str = Scope.ALL,
+    regions: Sequence[Region] = (),
+    services: Sequence[Service] = (),
+    components: Sequence[Component] = (),
+    component_changes: bool = False,
+) -> None:
+    """Ask for a subscription: a confirmation link goes to `email` (double opt-in).
+
+    Returns nothing on purpose: the caller answers the same whether or not the address was
+    known. A confirmed subscriber gets a "you are already subscribed" email with the
+    manage link instead, and their preferences are not changed by a stranger.
+    """
+    email, url, lookup = _validated_subscription(
+        email=email,
+        kind=kind,
+        url=url,
+        scope=scope,
+        regions=regions,
+        services=services,
+        components=components,
+    )
     subscriber = Subscriber.objects.select_for_update().filter(**lookup).first()
     if subscriber is not None and subscriber.is_active:
         _send_subscriber_email_after_commit(subscriber, "already")
@@ -872,6 +896,48 @@ def subscriber_subscribe(
     subscriber.save()
     _set_scope(subscriber, scope, regions, services, components)
     _send_subscriber_email_after_commit(subscriber, "confirm")
+
+
+@transaction.atomic
+def subscriber_add_confirmed(
+    *,
+    email: str,
+    actor: Actor,
+    kind: str = SubscriberKind.EMAIL,
+    url: str = "",
+    scope: str = Scope.ALL,
+    regions: Sequence[Region] = (),
+    services: Sequence[Service] = (),
+    components: Sequence[Component] = (),
+    component_changes: bool = False,
+) -> Subscriber:
+    """Staff (or the API's `skip_confirmation_notification`) add a subscriber who already
+    agreed elsewhere: confirmed at once, no confirmation email, validated exactly as a public
+    subscription, and audited."""
+    email, url, lookup = _validated_subscription(
+        email=email,
+        kind=kind,
+        url=url,
+        scope=scope,
+        regions=regions,
+        services=services,
+        components=components,
+    )
+    subscriber = Subscriber.objects.select_for_update().filter(**lookup).first()
+    subscriber = subscriber or Subscriber(kind=kind, url=url)
+    now = timezone.now()
+    subscriber.email = email
+    subscriber.scope = scope
+    subscriber.component_changes = component_changes
+    subscriber.confirmed_at = subscriber.confirmed_at or now
+    subscriber.unsubscribed_at = subscriber.broken_at = None
+    subscriber.requested_at = now
+    subscriber.save()
+    _set_scope(subscriber, scope, regions, services, components)
+    audit_record(
+        actor=actor, action="subscriber.add_confirmed", obj=subscriber, summary=str(subscriber)
+    )
+    return subscriber
 
 
 @transaction.atomic

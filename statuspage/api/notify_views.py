@@ -1,16 +1,15 @@
 """Subscribers (v1 shape), channels and deliveries through the API (scope `subscribers`).
 
-Writes go through notifier.services (subscriber_subscribe, subscriber_update_preferences,
-subscriber_unsubscribe, channel_create/update/delete, channel_send_test), except the staff
-case the notifier has no function for — a subscriber added already confirmed
-(`skip_confirmation_notification`) — which statuspage.api.services.subscriber_add_confirmed
-does with the notifier's own validation.
+Writes go through notifier.services (subscriber_subscribe, subscriber_add_confirmed for
+`skip_confirmation_notification`, subscriber_update_preferences, subscriber_unsubscribe,
+channel_create/update/delete, channel_send_test).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 
 from incidents.models import Incident
@@ -20,6 +19,7 @@ from notifier.services import (
     channel_delete,
     channel_send_test,
     channel_update,
+    subscriber_add_confirmed,
     subscriber_subscribe,
     subscriber_unsubscribe,
     subscriber_update_preferences,
@@ -36,7 +36,7 @@ from statuspage.api.framework import (
     paginate,
 )
 from statuspage.api.models import ApiScope
-from statuspage.api.services import subscriber_add_confirmed, subscriber_change_audited
+from statuspage.api.services import subscriber_change_audited
 from statuspage.models import Component, Region, Service
 from statuspage.serializers import iso
 
@@ -158,16 +158,17 @@ def subscriber_post(call: Call) -> dict:
     kind = SubscriberKind.WEBHOOK if endpoint else SubscriberKind.EMAIL
     scope = _scope_objects(call)
     component_changes = call.bool("component_changes") or False
-    if skip:
-        subscriber = subscriber_add_confirmed(
-            email=email,
-            kind=kind,
-            url=endpoint or "",
-            component_changes=component_changes,
-            actor=call.actor,
-            **scope,
-        )
-    else:
+    try:
+        if skip:
+            subscriber = subscriber_add_confirmed(
+                email=email,
+                kind=kind,
+                url=endpoint or "",
+                component_changes=component_changes,
+                actor=call.actor,
+                **scope,
+            )
+            return subscriber_dict(subscriber)
         subscriber_change_audited(
             actor=call.actor,
             action="subscriber.subscribe",
@@ -178,10 +179,15 @@ def subscriber_post(call: Call) -> dict:
             component_changes=component_changes,
             **scope,
         )
-        lookup = {"url__iexact": endpoint.strip()} if endpoint else {"email": email.strip().lower()}
-        subscriber = Subscriber.objects.filter(kind=kind, **lookup).first()
-        if subscriber is None:
-            raise ApiError(500, "The subscriber was not saved.")
+    except ValidationError as exc:  # the notifier says `url`; v1 callers sent `endpoint`
+        errors = exc.message_dict
+        if "url" in errors:
+            errors["endpoint"] = errors.pop("url")
+        raise ValidationError(errors) from None
+    lookup = {"url__iexact": endpoint.strip()} if endpoint else {"email": email.strip().lower()}
+    subscriber = Subscriber.objects.filter(kind=kind, **lookup).first()
+    if subscriber is None:
+        raise ApiError(500, "The subscriber was not saved.")
     return subscriber_dict(subscriber)
 
 

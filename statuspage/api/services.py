@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from django.utils import timezone
 from incidents.models import CLOSED_STATUSES, Incident, IncidentUpdate
 from incidents.services import incident_post_update
 from statuspage.api.models import ApiScope, ApiToken
-from statuspage.models import Component, Region, Service
+from statuspage.models import Component
 from statuspage.services import (
     Actor,
     audit_record,
@@ -29,7 +29,7 @@ from statuspage.services import (
 )
 
 if TYPE_CHECKING:
-    from notifier.models import Subscriber
+    pass
 
 TOKEN_PREFIX = "hg_"
 # Audit and history rows keep "api:<name>" in 200 characters.
@@ -176,65 +176,6 @@ def incidents_post_update_bulk(
             data={"incidents": [i.public_id for i in incidents]},
         )
     return updates
-
-
-def subscriber_add_confirmed(
-    *,
-    email: str,
-    actor: Actor,
-    kind: str = "email",
-    url: str = "",
-    scope: str = "all",
-    regions: Sequence[Region] = (),
-    services: Sequence[Service] = (),
-    components: Sequence[Component] = (),
-    component_changes: bool = False,
-) -> Subscriber:
-    """Staff add a subscriber who already agreed elsewhere (v1 `skip_confirmation_notification`):
-    confirmed at once, no confirmation email. Validated exactly as a public subscription."""
-    from django.core.validators import validate_email
-
-    from notifier.models import Subscriber, SubscriberKind
-    from notifier.services import _set_scope, _validate_scope
-    from notifier.validators import validate_webhook_url
-
-    email = email.strip().lower()
-    errors: dict[str, str] = {}
-    try:
-        validate_email(email)
-    except ValidationError:
-        errors["email"] = f"“{email}” is not a valid email address."
-    if kind == SubscriberKind.WEBHOOK:
-        try:
-            url = validate_webhook_url(url)
-        except ValidationError as exc:
-            errors["endpoint"] = exc.messages[0]
-    else:
-        url = ""
-    if errors:
-        raise ValidationError(errors)
-    _validate_scope(scope, regions, services, components)
-    lookup = {"url": url} if kind == SubscriberKind.WEBHOOK else {"email": email}
-    with transaction.atomic():
-        subscriber = Subscriber.objects.select_for_update().filter(
-            kind=kind, **lookup
-        ).first() or Subscriber(kind=kind, url=url)
-        now = timezone.now()
-        subscriber.email = email
-        subscriber.scope = scope
-        subscriber.component_changes = component_changes
-        subscriber.confirmed_at = subscriber.confirmed_at or now
-        subscriber.unsubscribed_at = subscriber.broken_at = None
-        subscriber.requested_at = now
-        subscriber.save()
-        _set_scope(subscriber, scope, regions, services, components)
-        audit_record(
-            actor=actor,
-            action="subscriber.add_confirmed",
-            obj=subscriber,
-            summary=str(subscriber),
-        )
-    return subscriber
 
 
 def subscriber_change_audited(*, actor: Actor, action: str, change: Any, **kwargs: Any) -> Any:

@@ -235,3 +235,22 @@ def test_v1_client_flow_notifies_subscribers_and_channels(
     }
     assert IncidentUpdate.objects.count() == 3
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_private_endpoint_is_refused_naming_endpoint(api_as, catalogue, settings):
+    settings.HELIOGRAPH_ALLOW_PRIVATE_TARGETS = False
+    admin = api_as("subs", ["subscribers"])
+    for skip in (True, False):
+        response = admin(
+            "POST",
+            "subscribers",
+            json_body={
+                "subscriber": {
+                    "email": "ops@example.com",
+                    "endpoint": "https://127.0.0.1/hook",
+                    "skip_confirmation_notification": skip,
+                }
+            },
+        )
+        assert response.status_code == 422, response.content
+        assert response.json()["message"].startswith("endpoint:")
