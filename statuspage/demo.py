@@ -33,7 +33,13 @@ from incidents.services import (
     postmortem_publish,
 )
 from statuspage.models import Component, Region, Service, ServiceGroup
-from statuspage.services import Actor, component_set_status, region_create, service_create
+from statuspage.services import (
+    Actor,
+    component_set_status,
+    component_update,
+    region_create,
+    service_create,
+)
 
 ACTOR = Actor.system("demo")
 DEFAULT_ADMIN_PASSWORD = "heliograph"
@@ -415,7 +421,7 @@ def ensure_catalogue(out=None) -> dict:
                 if component.region and component.region.slug == "us-west-2"
                 else CATALOGUE_SINCE
             )
-            Component.objects.filter(pk=component.pk).update(start_date=since.date())
+            component_update(component=component, actor=ACTOR, start_date=since.date())
         _report(out, f"service {spec.name} created")
     return regions
 
