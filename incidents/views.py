@@ -43,6 +43,7 @@ from incidents.models import (
     IncidentUpdate,
 )
 from statuspage.markdown import render_markdown
+from statuspage.metrics.selectors import alerts_open
 from statuspage.services import Actor, component_set_status
 
 CONSOLE_PERMISSIONS = ("incidents.add_incident", "incidents.change_incident")
@@ -118,6 +119,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "active_maintenances": selectors.maintenances_active(),
             "upcoming_maintenances": selectors.maintenances_upcoming(),
             "matrix": selectors.component_matrix(),
+            "metric_alerts": list(alerts_open()),
         },
     )
 

@@ -41,3 +41,15 @@ def test_superuser_sees_graph_alert_and_thresholds(client, django_user_model, ca
     assert "<polyline" in html and "chart-critical" in html
     assert "etcd &lt;write&gt; latency" in html and "<write>" not in html
     assert "Critical since" in html and "peak 450 ms" in html
+
+
+def test_dashboard_shows_open_metric_alerts(client, django_user_model, catalogue, actor):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    metric = services.metric_create(
+        name="Queued runs (us-east-1)", slug="q", unit=" runs", actor=actor, warning_threshold=100
+    )
+    client.force_login(admin)
+    assert "Metric alerts" not in client.get("/console/").content.decode()
+    services.metric_points_record(metric=metric, points=[(timezone.now(), 5000)], actor=actor)
+    html = client.get("/console/").content.decode()
+    assert "Metric alerts (1)" in html and "Queued runs (us-east-1): warning since" in html
