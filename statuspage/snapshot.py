@@ -423,18 +423,24 @@ def _render_all_in_transaction(*, previous: dict | None, full: bool, now: dateti
         )
     )
     series = uptime.component_uptime(components=components, now=now)
+    # As in the status-page JSON: `showcase` puts a component's uptime on the page, and
+    # `only_show_if_degraded` hides it from the matrix while it is operational.
+    showcased = [c for c in components if c.showcase]
     docs["/"] = _html(
         "public/index.html",
         {
             **common,
             "overall": overall,
             "overall_icon": OVERALL_ICON[overall.indicator],
-            "matrix": _matrix(components, regions),
+            "matrix": _matrix(
+                [c for c in components if c.status != "operational" or not c.only_show_if_degraded],
+                regions,
+            ),
             "open_incidents": [_incident_summary(i) for i in open_incidents],
             "active_maintenances": [_incident_summary(i) for i in active],
             "upcoming_maintenances": [_incident_summary(i) for i in upcoming],
-            "uptime_services": _uptime_rows(components, series, by="service"),
-            "uptime_regions": _uptime_rows(components, series, by="region"),
+            "uptime_services": _uptime_rows(showcased, series, by="service"),
+            "uptime_regions": _uptime_rows(showcased, series, by="region"),
             "uptime_formula": uptime.FORMULA,
             "uptime_days": uptime.DAYS,
             "recent": [i for i in everything if not i.is_open][:RECENT_ON_PAGE],
