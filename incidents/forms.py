@@ -182,6 +182,10 @@ class UpdateTextForm(forms.Form):
 
 class PostmortemForm(forms.Form):
     body = forms.CharField(label="Postmortem (Markdown)", widget=forms.Textarea(attrs={"rows": 12}))
+    notify = forms.BooleanField(
+        required=False,
+        label="Tell subscribers and channels that the postmortem is published",
+    )
 
 
 class EditIncidentForm(forms.Form):

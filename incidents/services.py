@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -467,8 +468,13 @@ def maintenance_advance_due(*, now: datetime | None = None) -> list[IncidentUpda
 
 
 @transaction.atomic
-def postmortem_publish(*, incident: Incident, body: str, actor: Actor) -> Postmortem:
-    """Attach (or replace) the postmortem of a resolved incident and publish it."""
+def postmortem_publish(
+    *, incident: Incident, body: str, actor: Actor, notify: bool = False
+) -> Postmortem:
+    """Attach (or replace) the postmortem of a resolved incident and publish it.
+
+    With `notify`, a "postmortem" entry is added to the timeline and sent to subscribers and
+    channels like any update (once per publication the commander asks to announce)."""
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if incident.kind != IncidentKind.INCIDENT:
         raise ValidationError({"incident": "Only incidents have postmortems."})
@@ -493,6 +499,20 @@ def postmortem_publish(*, incident: Incident, body: str, actor: Actor) -> Postmo
     incident.status = IncidentStatus.POSTMORTEM
     incident.updated_at = now
     incident.save(update_fields=["status", "updated_at"])
+    if notify:
+        _create_update(
+            incident=incident,
+            status=IncidentStatus.POSTMORTEM,
+            body=(
+                "We have published a postmortem of this incident: what happened, why, and "
+                f"what we are changing. Read it at {settings.SITE_URL}"
+                f"{incident.get_absolute_url()}#postmortem-title"
+            ),
+            actor=actor,
+            at=now,
+            deliver_notifications=True,
+            component_statuses={},
+        )
     audit_record(actor=actor, action="postmortem.publish", obj=incident, summary=incident.name)
     _publish_after_commit()
     return postmortem

@@ -344,7 +344,10 @@ def incident_postmortem(request: HttpRequest, public_id: str) -> HttpResponse:
     if form.is_valid():
         try:
             services.postmortem_publish(
-                incident=incident, body=form.cleaned_data["body"], actor=_actor(request)
+                incident=incident,
+                body=form.cleaned_data["body"],
+                actor=_actor(request),
+                notify=form.cleaned_data["notify"],
             )
         except ValidationError as exc:
             apply_service_errors(form, exc)

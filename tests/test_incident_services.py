@@ -116,3 +116,21 @@ def test_postmortem_needs_a_resolved_incident(catalogue, actor):
     assert "<h1>What happened</h1>" in pm.body_html
     incident.refresh_from_db()
     assert incident.status == "postmortem"
+
+
+def test_postmortem_can_be_announced_on_the_timeline_and_to_recipients(catalogue, actor):
+    from notifier.models import Delivery
+    from notifier.services import subscriber_add_confirmed
+
+    subscriber_add_confirmed(email="ada@example.com", actor=actor)
+    incident = services.incident_declare(
+        name="x", body="y", actor=actor, deliver_notifications=False
+    )
+    services.incident_resolve(incident=incident, actor=actor, deliver_notifications=False)
+    services.postmortem_publish(incident=incident, body="# What happened", actor=actor)
+    assert not incident.updates.filter(status="postmortem").exists()
+    assert Delivery.objects.count() == 0
+    services.postmortem_publish(incident=incident, body="# Revised", actor=actor, notify=True)
+    update = incident.updates.get(status="postmortem")
+    assert f"/incidents/{incident.public_id}#postmortem-title" in update.body
+    assert Delivery.objects.filter(update=update, subscriber__email="ada@example.com").count() == 1

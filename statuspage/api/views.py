@@ -356,7 +356,12 @@ def postmortem_put(call: Call, incident_id: str) -> dict:
     body = call.str("body", max_length=MAX_BODY)
     if body is None:
         body = call.str("body_draft", required=True, max_length=MAX_BODY)
-    postmortem = postmortem_publish(incident=incident, body=body or "", actor=call.actor)
+    postmortem = postmortem_publish(
+        incident=incident,
+        body=body or "",
+        actor=call.actor,
+        notify=call.bool("notify_subscribers") or False,
+    )
     return _postmortem_dict(incident, postmortem)
 
 
@@ -1007,7 +1012,11 @@ def routes() -> list[Route]:
                     W_INC,
                     "Publish (or replace) the postmortem of a resolved incident",
                     envelope="postmortem",
-                    fields={"body": {**S, "maxLength": MAX_BODY}, "body_draft": S},
+                    fields={
+                        "body": {**S, "maxLength": MAX_BODY},
+                        "body_draft": S,
+                        "notify_subscribers": B,
+                    },
                     response="postmortem",
                     tag="Postmortems",
                 ),
