@@ -855,6 +855,29 @@ def _validated_subscription(
     return email, url, lookup
 
 
+def _subscriber_store(
+    subscriber: Subscriber,
+    *,
+    email: str,
+    confirmed_at: datetime | None,
+    scope: str,
+    regions: Sequence[Region],
+    services: Sequence[Service],
+    components: Sequence[Component],
+    component_changes: bool,
+) -> Subscriber:
+    """Save a (re)subscription: active again, with its preferences and scope."""
+    subscriber.email = email
+    subscriber.scope = scope
+    subscriber.component_changes = component_changes
+    subscriber.confirmed_at = confirmed_at
+    subscriber.unsubscribed_at = subscriber.broken_at = None
+    subscriber.requested_at = timezone.now()
+    subscriber.save()
+    _set_scope(subscriber, scope, regions, services, components)
+    return subscriber
+
+
 @transaction.atomic
 def subscriber_subscribe(
     *,
@@ -886,15 +909,16 @@ def subscriber_subscribe(
     if subscriber is not None and subscriber.is_active:
         _send_subscriber_email_after_commit(subscriber, "already")
         return
-    if subscriber is None:
-        subscriber = Subscriber(kind=kind, url=url)
-    subscriber.email = email
-    subscriber.scope = scope
-    subscriber.component_changes = component_changes
-    subscriber.confirmed_at = subscriber.unsubscribed_at = subscriber.broken_at = None
-    subscriber.requested_at = timezone.now()
-    subscriber.save()
-    _set_scope(subscriber, scope, regions, services, components)
+    subscriber = _subscriber_store(
+        subscriber or Subscriber(kind=kind, url=url),
+        email=email,
+        confirmed_at=None,
+        scope=scope,
+        regions=regions,
+        services=services,
+        components=components,
+        component_changes=component_changes,
+    )
     _send_subscriber_email_after_commit(subscriber, "confirm")
 
 
@@ -925,15 +949,16 @@ def subscriber_add_confirmed(
     )
     subscriber = Subscriber.objects.select_for_update().filter(**lookup).first()
     subscriber = subscriber or Subscriber(kind=kind, url=url)
-    now = timezone.now()
-    subscriber.email = email
-    subscriber.scope = scope
-    subscriber.component_changes = component_changes
-    subscriber.confirmed_at = subscriber.confirmed_at or now
-    subscriber.unsubscribed_at = subscriber.broken_at = None
-    subscriber.requested_at = now
-    subscriber.save()
-    _set_scope(subscriber, scope, regions, services, components)
+    subscriber = _subscriber_store(
+        subscriber,
+        email=email,
+        confirmed_at=subscriber.confirmed_at or timezone.now(),
+        scope=scope,
+        regions=regions,
+        services=services,
+        components=components,
+        component_changes=component_changes,
+    )
     audit_record(
         actor=actor, action="subscriber.add_confirmed", obj=subscriber, summary=str(subscriber)
     )
