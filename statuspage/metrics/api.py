@@ -22,6 +22,7 @@ from statuspage.api.framework import ApiError, Call, Operation, Route, invalid, 
 from statuspage.api.models import ApiScope
 from statuspage.metrics import services
 from statuspage.metrics.models import Metric, MetricAlert
+from statuspage.metrics.selectors import alerts_open, metric_latest_points
 from statuspage.models import Component, ComponentStatus
 from statuspage.serializers import iso
 
@@ -32,9 +33,19 @@ POINT = {
 }
 
 
-def metric_dict(metric: Metric) -> dict:
-    latest = metric.points.order_by("-at").first()
-    alert = MetricAlert.objects.filter(metric=metric, closed_at__isnull=True).first()
+def metric_dict(
+    metric: Metric,
+    *,
+    latest: tuple[datetime, float] | None = None,
+    alert: MetricAlert | None = None,
+    looked_up: bool = False,
+) -> dict:
+    """A metric with its last point and open alert (looked up here unless the caller did,
+    in bulk, for a whole list)."""
+    if not looked_up:
+        point = metric.points.order_by("-at").first()
+        latest = (point.at, point.value) if point else None
+        alert = MetricAlert.objects.filter(metric=metric, closed_at__isnull=True).first()
     return {
         "id": metric.public_id,
         "slug": metric.slug,
@@ -48,8 +59,8 @@ def metric_dict(metric: Metric) -> dict:
         "critical_threshold": metric.critical_threshold,
         "critical_component_status": metric.critical_component_status or None,
         "created_at": iso(metric.created_at),
-        "last_value": latest.value if latest else None,
-        "last_value_at": iso(latest.at) if latest else None,
+        "last_value": latest[1] if latest else None,
+        "last_value_at": iso(latest[0]) if latest else None,
         "alert": (
             {"level": alert.level, "opened_at": iso(alert.opened_at), "peak": alert.peak_value}
             if alert
@@ -117,7 +128,13 @@ def metrics_data_post(call: Call) -> list[dict]:
 
 
 def metrics_list(call: Call):
-    return paginate(Metric.objects.select_related("component").all(), call, metric_dict)
+    latest = metric_latest_points()
+    alerts = {alert.metric_id: alert for alert in alerts_open()}
+    return paginate(
+        Metric.objects.select_related("component").all(),
+        call,
+        lambda m: metric_dict(m, latest=latest.get(m.pk), alert=alerts.get(m.pk), looked_up=True),
+    )
 
 
 def metric_get(call: Call, metric_id: str) -> dict:

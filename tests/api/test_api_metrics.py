@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from statuspage.metrics.models import MetricAlert, MetricPoint
 
@@ -98,3 +99,18 @@ def test_bad_timestamp_is_named(api, depth):
         "POST", "metrics/queue-depth/data", json_body={"data": {"timestamp": "soon", "value": 1}}
     )
     assert response.status_code == 422 and "timestamp" in response.json()["message"]
+
+
+def test_listing_metrics_costs_the_same_queries_for_one_or_many(
+    api, depth, actor, django_assert_max_num_queries
+):
+    from statuspage.metrics import services
+
+    for i in range(5):
+        metric = services.metric_create(name=f"m{i}", slug=f"m{i}", actor=actor)
+        services.metric_points_record(
+            metric=metric, points=[(timezone.now(), float(i))], actor=actor
+        )
+    with django_assert_max_num_queries(12):
+        listed = api("GET", "metrics").json()
+    assert {m["slug"]: m["last_value"] for m in listed}["m4"] == 4.0
