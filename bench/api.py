@@ -42,7 +42,7 @@ def environment(var_dir: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "statuspage.settings",
+            "DJANGO_SETTINGS_MODULE": "statuspage.conf.settings",
             "SECRET_KEY": env.get("SECRET_KEY", "bench-secret-key-" + "x" * 40),
             "DEBUG": "0",
             "SECURE_SSL_REDIRECT": "0",
@@ -208,7 +208,7 @@ def main() -> None:
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
-            "statuspage.wsgi",
+            "statuspage.conf.wsgi",
             "-b",
             f"127.0.0.1:{port}",
             "-w",

@@ -127,7 +127,7 @@ def main() -> None:
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statuspage.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statuspage.conf.settings")
     os.environ.setdefault("HELIOGRAPH_INSECURE_DEV_KEY", "1")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     recreate_database(url)

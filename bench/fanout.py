@@ -118,7 +118,7 @@ def main() -> None:
 
     os.environ.update(
         {
-            "DJANGO_SETTINGS_MODULE": "statuspage.settings",
+            "DJANGO_SETTINGS_MODULE": "statuspage.conf.settings",
             "HELIOGRAPH_ALLOW_PRIVATE_TARGETS": "1",
             "HELIOGRAPH_INSECURE_DEV_KEY": "1",
             "HELIOGRAPH_VAR_DIR": tempfile.mkdtemp(prefix="heliograph-bench-"),
@@ -184,7 +184,7 @@ def main() -> None:
     total = args.emails + args.slack + args.discord + args.webhooks
 
     # --- Celery workers -------------------------------------------------------------------
-    from statuspage.celery import app
+    from statuspage.conf.celery import app
 
     with app.connection_for_write() as conn:
         for queue in ("celery", "email", "chat", "webhooks"):
@@ -196,7 +196,7 @@ def main() -> None:
         queue_sets = ["email,chat,webhooks,celery"] * args.workers
     for n, queues in enumerate(queue_sets):
         log = Path(tempfile.mkstemp(prefix=f"bench-worker-{n}-", suffix=".log")[1])
-        command = [str(Path(sys.executable).with_name("celery")), "-A", "statuspage", "worker"]
+        command = [str(Path(sys.executable).with_name("celery")), "-A", "statuspage.conf", "worker"]
         pool = args.concurrency
         if queues.startswith("chat") and args.chat_concurrency:
             pool = args.chat_concurrency

@@ -51,7 +51,7 @@ def environment(var_dir: Path, port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "statuspage.settings",
+            "DJANGO_SETTINGS_MODULE": "statuspage.conf.settings",
             "SECRET_KEY": "benchmark-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
             "DEBUG": "0",
             "SECURE_SSL_REDIRECT": "0",
@@ -167,7 +167,7 @@ def main() -> None:
         server = subprocess.Popen(
             [
                 str(Path(PYTHON).parent / "gunicorn"),
-                "statuspage.wsgi:application",
+                "statuspage.conf.wsgi:application",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",

@@ -1,4 +1,4 @@
-"""Admin of incidents. Credits register their admin in incidents.credits.admin.
+"""Admin of incidents.
 
 Incidents and their timelines are handled in the staff console (it is built for speed and
 calls the service functions); here they are read-only with a link to the console. The few
@@ -15,7 +15,6 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from incidents.credits import admin as credits_admin  # noqa: F401
 from incidents.models import (
     Incident,
     IncidentStatus,

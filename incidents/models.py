@@ -155,8 +155,3 @@ class IncidentTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-# Credit policies, accounts and spend live in incidents.credits; import them so Django
-# registers them with this app.
-from incidents.credits.models import *  # noqa: E402,F403

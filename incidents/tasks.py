@@ -3,7 +3,6 @@
 from celery import shared_task
 
 from incidents import services
-from incidents.credits import tasks as credits_tasks  # noqa: F401 - registers the reports task
 
 
 @shared_task

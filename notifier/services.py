@@ -227,7 +227,7 @@ def deliveries_enqueue(*, deliveries: Iterable[tuple[int, str]], countdown: floa
     `deliveries_requeue` enqueues them again. Returns the number of tasks published.
     """
     from notifier import tasks
-    from statuspage.celery import app
+    from statuspage.conf.celery import app
 
     by_medium: dict[str, list[int]] = defaultdict(list)
     for pk, medium in deliveries:

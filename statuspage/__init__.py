@@ -1,5 +1,6 @@
-"""Heliograph's Django project and its catalogue: regions, services, components, the public page."""
+"""The catalogue: regions, services, components (a service in a region), their status history
+and the audit trail. The bottom layer of Heliograph: it imports none of the other apps.
 
-from .celery import app as celery_app
-
-__all__ = ["celery_app"]
+Its sub-packages are apps of higher layers (public, api, metrics, demo) and the project
+configuration (conf); see docs/architecture.md.
+"""

@@ -310,9 +310,3 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_filter = ["action", "object_type"]
     search_fields = ["actor_name", "summary", "object_id"]
     date_hierarchy = "created_at"
-
-
-# The admins of the API tokens and the metrics live beside their models; importing them here
-# registers them with the statuspage app's admin.
-from statuspage.api import admin as api_admin  # noqa: E402,F401
-from statuspage.metrics import admin as metrics_admin  # noqa: E402,F401

@@ -181,11 +181,3 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name}: {self.action}"
-
-
-# API tokens live in their own module of this app (statuspage.api); import them so Django
-# registers them with this app.
-from statuspage.api.models import *  # noqa: E402,F403
-
-# Metrics (time series, thresholds and alerts) live in statuspage.metrics.
-from statuspage.metrics.models import *  # noqa: E402,F403

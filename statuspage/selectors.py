@@ -106,7 +106,7 @@ def components_for_page():
     return Component.objects.select_related("service", "service__group", "region")
 
 
-# --- Reads of the public page (used by statuspage.snapshot) ------------------------------------
+# --- Reads of the public page (used by statuspage.public.snapshot) ------------------------------------
 
 
 def regions_for_page() -> QuerySet[Region]:

@@ -80,7 +80,7 @@ def validate_component_status(status: str) -> str:
 
 
 def _publish_after_commit() -> None:
-    from statuspage.snapshot import schedule_publish
+    from statuspage.public.snapshot import schedule_publish
 
     schedule_publish()
 

@@ -173,7 +173,7 @@ def test_public_metrics_are_on_the_published_page_and_private_ones_are_not(
 ):
     from django.utils import timezone
 
-    from statuspage.snapshot import snapshot_publish
+    from statuspage.public.snapshot import snapshot_publish
 
     now = timezone.now()
     public = services.metric_create(name="Queued runs", slug="q", unit=" runs", actor=actor)

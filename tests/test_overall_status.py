@@ -17,6 +17,7 @@ from incidents.services import (
     maintenance_schedule,
     maintenance_start,
 )
+from statuspage.public.snapshot import snapshot_publish
 from statuspage.selectors import (
     COMPONENT_INDICATOR,
     SEVERITY,
@@ -24,7 +25,6 @@ from statuspage.selectors import (
     page_overall_status,
 )
 from statuspage.services import component_set_status
-from statuspage.snapshot import snapshot_publish
 
 STATUSES = list(COMPONENT_INDICATOR)
 IMPACTS = ["none", "minor", "major", "critical"]

@@ -15,7 +15,7 @@ from incidents.services import (
     maintenance_schedule,
     maintenance_start,
 )
-from statuspage.snapshot import snapshot_publish
+from statuspage.public.snapshot import snapshot_publish
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 PAGE_KEYS = {"id", "name", "url", "time_zone", "updated_at"}

@@ -20,8 +20,8 @@ from incidents.services import (
     maintenance_schedule,
     postmortem_publish,
 )
-from statuspage.public_urls import DOCUMENTS
-from statuspage.snapshot import read_manifest, snapshot_publish
+from statuspage.public.snapshot import read_manifest, snapshot_publish
+from statuspage.public.urls import DOCUMENTS
 
 
 @pytest.fixture(autouse=True)

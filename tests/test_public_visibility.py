@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from statuspage.public.snapshot import snapshot_publish
 from statuspage.services import component_set_status, component_update
-from statuspage.snapshot import snapshot_publish
 
 pytestmark = pytest.mark.django_db
 

@@ -25,9 +25,9 @@ from incidents.services import (
     incident_post_update,
     incident_update_edit,
 )
-from statuspage import snapshot
-from statuspage.snapshot import read_manifest, snapshot_publish, snapshot_publish_safely
-from statuspage.tasks import snapshot_refresh
+from statuspage.public import snapshot
+from statuspage.public.snapshot import read_manifest, snapshot_publish, snapshot_publish_safely
+from statuspage.public.tasks import snapshot_refresh
 
 
 @pytest.fixture(autouse=True)

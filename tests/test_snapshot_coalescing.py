@@ -9,7 +9,12 @@ import threading
 import pytest
 
 from incidents.services import incident_declare
-from statuspage.snapshot import DIRTY, read_manifest, snapshot_publish, snapshot_publish_safely
+from statuspage.public.snapshot import (
+    DIRTY,
+    read_manifest,
+    snapshot_publish,
+    snapshot_publish_safely,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Uptime arithmetic from the status history (statuspage.uptime).
+"""Uptime arithmetic from the status history (statuspage.public.uptime).
 
 The history is written through the real service functions with `at`/`display_at` times, and
 uptime is evaluated at a chosen `now` (days after the components were created), so "a
@@ -13,8 +13,7 @@ from decimal import Decimal
 import pytest
 
 from incidents.services import incident_declare, incident_post_update, incident_resolve
-from statuspage.services import component_set_status
-from statuspage.uptime import (
+from statuspage.public.uptime import (
     DAYS,
     DayUptime,
     UptimeSeries,
@@ -22,6 +21,7 @@ from statuspage.uptime import (
     format_duration,
     series_sum,
 )
+from statuspage.services import component_set_status
 
 HOUR = 3600 * 10**6  # microseconds
 

@@ -57,6 +57,7 @@ class Account(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "incidents_account"
         ordering = ["external_id"]
 
     def __str__(self) -> str:
@@ -89,6 +90,7 @@ class SpendRecord(models.Model):
     occurrence = models.PositiveIntegerField(default=1)
 
     class Meta:
+        db_table = "incidents_spendrecord"
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["row_hash", "occurrence"], name="spend_natural_key"),
@@ -157,6 +159,7 @@ class CreditPolicy(models.Model):
     )
 
     class Meta:
+        db_table = "incidents_creditpolicy"
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "credit policies"
 
@@ -176,6 +179,7 @@ class CreditPolicyCurrency(models.Model):
     cap_cents = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
+        db_table = "incidents_creditpolicycurrency"
         ordering = ["currency"]
         constraints = [
             models.UniqueConstraint(fields=["policy", "currency"], name="policy_currency_once"),
@@ -231,6 +235,7 @@ class CreditReport(models.Model):
     created_by_name = models.CharField(max_length=200, blank=True)
 
     class Meta:
+        db_table = "incidents_creditreport"
         ordering = ["-created_at", "-id"]
         permissions = [
             ("view_credits", "Can see credit policies, credit reports, accounts and spend"),
@@ -257,6 +262,7 @@ class CreditReportTotal(models.Model):
     cap_count = models.PositiveIntegerField()
 
     class Meta:
+        db_table = "incidents_creditreporttotal"
         ordering = ["currency"]
         constraints = [
             models.UniqueConstraint(fields=["report", "currency"], name="report_total_once")
@@ -307,6 +313,7 @@ class CreditReportLine(models.Model):
     cap_applied = models.BooleanField()
 
     class Meta:
+        db_table = "incidents_creditreportline"
         ordering = ["currency", "account_external_id"]
 
     def __str__(self) -> str:
@@ -343,6 +350,7 @@ class CreditReportAddon(models.Model):
     region = models.CharField(max_length=64, blank=True)
 
     class Meta:
+        db_table = "incidents_creditreportaddon"
         ordering = ["account_external_id", "occurred_at", "period_start", "id"]
 
     def __str__(self) -> str:

@@ -1,8 +1,8 @@
 """Staff pages of credits at /console/credits/: policies, reports, CSV export and import.
 
 Credit reports contain customers' spend: every page needs a signed-in staff user with the
-`incidents.view_credits` permission (superusers have it); changing a policy, running a report
-or importing needs `incidents.run_credits`. Anonymous visitors go to the login page, others
+`credits.view_credits` permission (superusers have it); changing a policy, running a report
+or importing needs `credits.run_credits`. Anonymous visitors go to the login page, others
 get a 403 page. The views are thin: they call selectors and service functions.
 """
 
@@ -26,8 +26,8 @@ from incidents.credits.importers import ImportRejected
 from incidents.credits.models import CreditPolicy, CreditReport, CreditReportStatus
 from statuspage.services import Actor
 
-VIEW_PERMISSION = "incidents.view_credits"
-RUN_PERMISSION = "incidents.run_credits"
+VIEW_PERMISSION = "credits.view_credits"
+RUN_PERMISSION = "credits.run_credits"
 
 
 def can_view_credits(user) -> bool:

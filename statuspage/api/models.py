@@ -39,6 +39,7 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "statuspage_apitoken"
         ordering = ["-created_at", "-id"]
         verbose_name = "API token"
 

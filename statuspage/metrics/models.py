@@ -45,6 +45,7 @@ class Metric(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "statuspage_metric"
         ordering = ["position", "name"]
 
     def __str__(self) -> str:
@@ -59,6 +60,7 @@ class MetricPoint(models.Model):
     value = models.FloatField()
 
     class Meta:
+        db_table = "statuspage_metricpoint"
         ordering = ["at"]
         constraints = [
             models.UniqueConstraint(fields=["metric", "at"], name="metricpoint_unique_metric_at")
@@ -80,6 +82,7 @@ class MetricAlert(models.Model):
     last_value = models.FloatField()
 
     class Meta:
+        db_table = "statuspage_metricalert"
         ordering = ["-opened_at"]
         constraints = [
             models.UniqueConstraint(

@@ -174,7 +174,7 @@ def _drive_component(metric: Metric, alert: MetricAlert, actor: Actor, *, openin
 
 def _notify_staff_after_commit(alert: MetricAlert) -> None:
     def enqueue() -> None:
-        from statuspage.tasks import metric_alert_notify
+        from statuspage.metrics.tasks import metric_alert_notify
 
         try:
             metric_alert_notify.delay(alert.pk)

@@ -45,7 +45,7 @@ def test_admin_creates_token_shown_once_and_revokes(client, staff_user, django_u
     staff_user.save()
     client.force_login(staff_user)
     response = client.post(
-        "/admin/statuspage/apitoken/add/",
+        "/admin/api/apitoken/add/",
         {"name": "pager-bot", "scopes": ["read", "incidents"]},
         follow=True,
     )
@@ -54,13 +54,13 @@ def test_admin_creates_token_shown_once_and_revokes(client, staff_user, django_u
     assert token.scopes == ["read", "incidents"] and token.created_by == staff_user
     shown = re.search(r"(hg_[A-Za-z0-9_-]{40,})", response.content.decode())
     assert shown, "the new token is shown once in a message"
-    listing = client.get("/admin/statuspage/apitoken/")
+    listing = client.get("/admin/api/apitoken/")
     assert "heliograph" in listing.content.decode()  # the page id
     assert shown.group(1) not in listing.content.decode()
     api = client.get("/v1/pages/heliograph/incidents", HTTP_AUTHORIZATION=f"OAuth {shown.group(1)}")
     assert api.status_code == 200
     client.post(
-        "/admin/statuspage/apitoken/",
+        "/admin/api/apitoken/",
         {"action": "revoke_tokens", "_selected_action": [token.pk]},
     )
     token.refresh_from_db()

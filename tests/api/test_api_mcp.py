@@ -110,7 +110,7 @@ def test_stdio_command_lists_the_tools():
     params = StdioServerParameters(
         command=sys.executable,
         args=[str(ROOT / "manage.py"), "mcp_server", "--token", "hg_listing-needs-no-db"],
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "statuspage.settings_test"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "statuspage.conf.settings_test"},
         cwd=str(ROOT),
     )
 

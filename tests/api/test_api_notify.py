@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 
 from incidents.models import IncidentUpdate
 from notifier.models import Channel, Delivery, Subscriber
-from statuspage.celery import app as celery_app
+from statuspage.conf.celery import app as celery_app
 from statuspage.models import AuditEntry
 
 

@@ -42,7 +42,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="heliograph-shot-")
     os.environ.update(
         {
-            "DJANGO_SETTINGS_MODULE": "statuspage.settings",
+            "DJANGO_SETTINGS_MODULE": "statuspage.conf.settings",
             "DEBUG": "1",
             "HELIOGRAPH_VAR_DIR": tmp,
             "DATABASE_URL": f"sqlite:///{tmp}/shot.sqlite3",

@@ -25,7 +25,7 @@ def _user(django_user_model, name: str, staff: bool = True, perms: tuple[str, ..
     user.save()
     for codename in perms:
         user.user_permissions.add(
-            Permission.objects.get(content_type__app_label="incidents", codename=codename)
+            Permission.objects.get(content_type__app_label="credits", codename=codename)
         )
     return user
 
@@ -74,7 +74,7 @@ def test_staff_without_the_credit_permission_and_non_staff_get_403(
     client.force_login(_user(django_user_model, "ic"))
     response = client.get("/console/credits/")
     assert response.status_code == 403
-    assert b"incidents.view_credits" in response.content
+    assert b"credits.view_credits" in response.content
     assert client.get(f"/console/credits/reports/{report.pk}/credits.csv").status_code == 403
     client.force_login(_user(django_user_model, "cust", staff=False, perms=("view_credits",)))
     assert client.get(f"/console/credits/reports/{report.pk}/").status_code == 403
@@ -234,8 +234,8 @@ def test_admin_shows_the_credits_models_read_only(client, django_user_model, rep
     admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-1")
     client.force_login(admin)
     for model in ["account", "spendrecord", "creditpolicy", "creditreport"]:
-        listing = client.get(f"/admin/incidents/{model}/")
+        listing = client.get(f"/admin/credits/{model}/")
         assert listing.status_code == 200, model
-        assert client.get(f"/admin/incidents/{model}/add/").status_code == 403
-    page = client.get(f"/admin/incidents/creditreport/{report.pk}/change/")
+        assert client.get(f"/admin/credits/{model}/add/").status_code == 403
+    page = client.get(f"/admin/credits/creditreport/{report.pk}/change/")
     assert page.status_code == 200 and b"USD" in page.content

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from sinks import ChatSink, SmtpSink
 
 from notifier.messages import notice_cache_clear
-from statuspage.celery import app as celery_app
+from statuspage.conf.celery import app as celery_app
 
 
 @pytest.fixture(autouse=True)

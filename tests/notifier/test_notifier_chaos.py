@@ -6,7 +6,7 @@
 - Restart Redis (a separate redis-server this test starts, without persistence, so every
   queued message is lost) in the middle of a fan-out: nothing is lost, nothing doubled.
 
-The worker is a subprocess (`celery -A statuspage worker -Q email,chat,webhooks,celery`)
+The worker is a subprocess (`celery -A statuspage.conf worker -Q email,chat,webhooks,celery`)
 pointed at the test database (pytest-django's `test_<name>`), so the tests commit
 (`transaction=True`). They need Redis (REDIS_URL, set in CI) and a database a second
 process can open (PostgreSQL).
@@ -35,7 +35,7 @@ from sinks import ChatSink, SmtpSink, free_port
 from incidents import services as incidents
 from notifier import services
 from notifier.models import Delivery, DeliveryStatus, Subscriber
-from statuspage.celery import app as celery_app
+from statuspage.conf.celery import app as celery_app
 
 BASE_DIR = Path(settings.BASE_DIR)
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -73,7 +73,7 @@ class Worker:
         self.log = Path(tempfile.mkstemp(prefix=f"celery-{name}-", suffix=".log")[1])
         environment = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "statuspage.settings_test",
+            "DJANGO_SETTINGS_MODULE": "statuspage.conf.settings_test",
             "DATABASE_URL": database_url(),
             "REDIS_URL": redis_url,
             "SECRET_KEY": settings.SECRET_KEY,
@@ -84,7 +84,7 @@ class Worker:
             **env,
         }
         environment.pop("EMAIL_BACKEND", None)
-        command = [CELERY, "-A", "statuspage", "worker", "-Q", QUEUES, "-c", str(POOL)]
+        command = [CELERY, "-A", "statuspage.conf", "worker", "-Q", QUEUES, "-c", str(POOL)]
         command += ["-n", f"{name}@%h", "-l", "info", "--without-gossip", "--without-mingle"]
         if beat:
             command += ["-B", "-s", str(self.log.with_suffix(".schedule"))]

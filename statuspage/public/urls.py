@@ -3,7 +3,7 @@ served from the snapshot; and /hello, the benchmark baseline."""
 
 from django.urls import path
 
-from statuspage import views
+from statuspage.public import views
 
 DOCUMENTS = [
     "/",

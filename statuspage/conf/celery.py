@@ -5,7 +5,7 @@ from pathlib import Path
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statuspage.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statuspage.conf.settings")
 
 app = Celery("heliograph")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -4,5 +4,5 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statuspage.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statuspage.conf.settings")
 application = get_wsgi_application()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from statuspage.snapshot import snapshot_publish
+from statuspage.public.snapshot import snapshot_publish
 
 
 class Command(BaseCommand):

@@ -16,7 +16,7 @@ os.environ["SECURE_SSL_REDIRECT"] = "0"
 os.environ["ALLOWED_HOSTS"] = "*"
 os.environ["HELIOGRAPH_SITE_URL"] = "http://testserver"
 
-from statuspage.settings import *  # noqa: E402,F403
+from statuspage.conf.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

@@ -1,5 +1,5 @@
 """The public read path: every page, feed and JSON document is served from the published
-snapshot (statuspage.snapshot), never rendered or queried per request.
+snapshot (statuspage.public.snapshot), never rendered or queried per request.
 
 No view here touches the session, the user or the CSRF token, so responses carry no cookie
 and no `Vary: Cookie`, and shared caches can keep them.
@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import parse_http_date_safe
 from django.views.decorators.http import require_safe
 
-from statuspage import snapshot
+from statuspage.public import snapshot
 
 NO_SNAPSHOT_RETRY = 30.0  # seconds between attempts to build a missing snapshot, per process
 _build_lock = threading.Lock()

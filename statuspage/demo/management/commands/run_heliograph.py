@@ -43,7 +43,7 @@ class Command(BaseCommand):
         bindir = Path(python).parent
         gunicorn = [
             str(bindir / "gunicorn"),
-            "statuspage.wsgi:application",
+            "statuspage.conf.wsgi:application",
             "--bind",
             f"{options['host']}:{options['port']}",
             "--workers",
@@ -54,7 +54,7 @@ class Command(BaseCommand):
         worker = [
             str(bindir / "celery"),
             "-A",
-            "statuspage",
+            "statuspage.conf",
             "worker",
             "--beat",
             "--queues",

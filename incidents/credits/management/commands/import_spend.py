@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from incidents.credits.management.commands.import_accounts import run_import
 from incidents.credits.services import spend_import
-from incidents.management.commands.import_accounts import run_import
 
 
 class Command(BaseCommand):

@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -60,9 +60,16 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Bottom up, in the order of the layers (docs/architecture.md): each app imports only
+    # the apps above it in this list.
     "statuspage",
     "incidents",
     "notifier",
+    "statuspage.metrics",
+    "incidents.credits",
+    "statuspage.public",
+    "statuspage.api",
+    "statuspage.demo",
 ]
 
 MIDDLEWARE = [
@@ -76,8 +83,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "statuspage.urls"
-WSGI_APPLICATION = "statuspage.wsgi.application"
+ROOT_URLCONF = "statuspage.conf.urls"
+WSGI_APPLICATION = "statuspage.conf.wsgi.application"
 
 TEMPLATES = [
     {
@@ -89,7 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "statuspage.context_processors.site",
+                "statuspage.conf.context_processors.site",
             ],
         },
     },
@@ -166,11 +173,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
     },
     "metric-points-prune": {
-        "task": "statuspage.tasks.metric_points_prune",
+        "task": "statuspage.metrics.tasks.metric_points_prune",
         "schedule": 3600.0,
     },
     "snapshot-refresh": {
-        "task": "statuspage.tasks.snapshot_refresh",
+        "task": "statuspage.public.tasks.snapshot_refresh",
         "schedule": 300.0,
     },
     "deliveries-requeue": {
@@ -217,7 +224,6 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
-STATICFILES_DIRS = [BASE_DIR / "statuspage" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -10,5 +10,5 @@ urlpatterns = [
     path("console/", include("incidents.urls")),
     path("v1/", include("statuspage.api.urls")),
     path("", include("notifier.urls")),
-    path("", include("statuspage.public_urls")),
+    path("", include("statuspage.public.urls")),
 ]

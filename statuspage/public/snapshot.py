@@ -2,7 +2,7 @@
 
 Write side: `schedule_publish()` is called by every service function that changes what the
 public sees; it registers (once per transaction) a rebuild that runs after commit. Beat
-(`statuspage.tasks.snapshot_refresh`) rebuilds periodically so time-dependent parts (today's
+(`statuspage.public.tasks.snapshot_refresh`) rebuilds periodically so time-dependent parts (today's
 uptime, the "last updated" time) stay right, and `manage.py snapshot_publish` rebuilds by hand.
 
 Storage, in `settings.SNAPSHOT_DIR`:
@@ -331,8 +331,9 @@ def _render_all(
 def _render_all_in_transaction(*, previous: dict | None, full: bool, now: datetime):
     from incidents.models import Incident, IncidentKind
     from incidents.serializers import incidents_for_json, incidents_list
-    from statuspage import selectors, uptime
+    from statuspage import selectors
     from statuspage.metrics.selectors import metrics_for_page
+    from statuspage.public import uptime
     from statuspage.serializers import components_list, page_dict, status_dict
 
     components = list(selectors.components_for_page())
@@ -532,7 +533,7 @@ BAR_CLASS = {
 
 def _bars(series) -> list[dict]:
     """One bar per day: its colour (the worst status seen) and a title with the figures."""
-    from statuspage.uptime import format_duration
+    from statuspage.public.uptime import format_duration
 
     bars = []
     for day in series.days:
@@ -550,7 +551,7 @@ def _bars(series) -> list[dict]:
 
 def _uptime_rows(components, series: dict, *, by: str) -> list[dict]:
     """One row per service (over its components) or per region (over its components)."""
-    from statuspage.uptime import series_sum
+    from statuspage.public.uptime import series_sum
 
     groups: dict[int, dict] = {}
     for component in components:

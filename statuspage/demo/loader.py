@@ -648,7 +648,7 @@ def load_demo(out=None) -> dict:
     """Load everything (idempotent) and publish the snapshot. Returns what was done."""
     from incidents.credits.demo import load_demo_credits
     from statuspage.metrics.demo import load_demo_metrics
-    from statuspage.snapshot import snapshot_publish
+    from statuspage.public.snapshot import snapshot_publish
 
     # One transaction: one snapshot rebuild after commit, and nothing half-loaded on failure.
     with transaction.atomic():

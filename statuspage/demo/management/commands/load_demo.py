@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from statuspage.demo import load_demo
+from statuspage.demo.loader import load_demo
 
 
 class Command(BaseCommand):
