@@ -18,8 +18,8 @@ from incidents.models import (
     Impact,
     IncidentStatus,
 )
-from incidents.selectors import Matrix
 from statuspage.models import Component, ComponentStatus, Region
+from statuspage.selectors import Matrix
 
 NO_CHANGE = ("", "— no change —")
 STATUS_CHOICES = [NO_CHANGE, *ComponentStatus.choices]

@@ -33,6 +33,7 @@ class IncidentStatus(models.TextChoices):
 INCIDENT_STATUSES = ["investigating", "identified", "monitoring", "resolved"]
 MAINTENANCE_STATUSES = ["scheduled", "in_progress", "verifying", "completed"]
 OPEN_INCIDENT_STATUSES = ["investigating", "identified", "monitoring"]
+ACTIVE_MAINTENANCE_STATUSES = ["in_progress", "verifying"]
 CLOSED_STATUSES = ["resolved", "postmortem", "completed"]
 
 

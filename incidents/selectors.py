@@ -1,4 +1,6 @@
-"""Reads for the staff console: open incidents, maintenance, the component matrix, timelines.
+"""Reads of incidents: the open, active, upcoming and recent lists (one definition each, for
+the page, /api/v2, v1, MCP and the console), the page's overall status and last change, and
+the console's timelines.
 
 Views stay thin and never build querysets themselves; every query the console runs is here,
 with the related rows fetched up front so a page costs a handful of queries even during a
@@ -7,11 +9,13 @@ large incident (when the console is used the most).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Max, Prefetch, QuerySet
 
 from incidents.models import (
+    ACTIVE_MAINTENANCE_STATUSES,
     OPEN_INCIDENT_STATUSES,
     Incident,
     IncidentKind,
@@ -19,104 +23,117 @@ from incidents.models import (
     IncidentTemplate,
     IncidentUpdate,
 )
-from statuspage.models import AuditEntry, Component, ComponentStatusChange, Region, Service
-
-
-@dataclass
-class MatrixRow:
-    """One service of the matrix: its component per region (None where it is not offered),
-    or its single global component."""
-
-    service: Service
-    cells: list[Component | None] = field(default_factory=list)
-    global_component: Component | None = None
-
-
-@dataclass
-class Matrix:
-    regions: list[Region]
-    rows: list[MatrixRow]
-    has_global: bool
-
-    @property
-    def components(self) -> list[Component]:
-        found: list[Component] = []
-        for row in self.rows:
-            found.extend(c for c in row.cells if c is not None)
-            if row.global_component is not None:
-                found.append(row.global_component)
-        return found
-
-
-def component_matrix() -> Matrix:
-    """Services × regions with each cell's component (and the global services), in page order."""
-    regions = list(Region.objects.all())
-    components = list(Component.objects.select_related("service", "service__group", "region"))
-    by_service: dict[int, MatrixRow] = {}
-    for service in Service.objects.select_related("group").order_by(
-        "group__position", "position", "name"
-    ):
-        by_service[service.pk] = MatrixRow(service=service, cells=[None] * len(regions))
-    index = {region.pk: i for i, region in enumerate(regions)}
-    for component in components:
-        row = by_service.get(component.service_id)
-        if row is None:
-            continue
-        if component.region_id is None:
-            row.global_component = component
-        else:
-            row.cells[index[component.region_id]] = component
-    rows = list(by_service.values())
-    return Matrix(
-        regions=regions,
-        rows=rows,
-        has_global=any(row.global_component is not None for row in rows),
-    )
+from statuspage.models import AuditEntry, Component, ComponentStatusChange, Service
+from statuspage.status import OverallStatus, overall_status
 
 
 def components_for_console() -> QuerySet[Component]:
     return Component.objects.select_related("service", "region")
 
 
-def _with_components(qs: QuerySet[Incident]) -> QuerySet[Incident]:
-    return qs.prefetch_related(
+# --- The lists of incidents: one definition each, used by the page, /api/v2, the v1 API, the
+# MCP server, the console and the overall status. Callers add the prefetches they need.
+
+
+def incidents_open() -> QuerySet[Incident]:
+    """Incidents not yet resolved (investigating, identified, monitoring), newest first."""
+    return Incident.objects.filter(
+        kind=IncidentKind.INCIDENT, status__in=OPEN_INCIDENT_STATUSES
+    ).order_by("-created_at", "-id")
+
+
+def maintenances_active() -> QuerySet[Incident]:
+    """Maintenance in progress or being verified, by start of window."""
+    return Incident.objects.filter(
+        kind=IncidentKind.MAINTENANCE, status__in=ACTIVE_MAINTENANCE_STATUSES
+    ).order_by("scheduled_for", "id")
+
+
+def maintenances_upcoming() -> QuerySet[Incident]:
+    """Maintenance scheduled and not started yet, by start of window. A window whose start
+    has passed stays here until the maintenance is started (by beat or by hand): it is still
+    to come, only late."""
+    return Incident.objects.filter(
+        kind=IncidentKind.MAINTENANCE, status=IncidentStatus.SCHEDULED
+    ).order_by("scheduled_for", "id")
+
+
+def incidents_recent(*, limit: int | None = None, kind: str | None = None) -> QuerySet[Incident]:
+    """Incidents and maintenance (or one kind), resolved included, newest first."""
+    queryset = Incident.objects.order_by("-created_at", "-id")
+    if kind is not None:
+        queryset = queryset.filter(kind=kind)
+    return queryset[:limit] if limit is not None else queryset
+
+
+def with_components(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    """The console's lists: each incident with its affected components."""
+    return queryset.prefetch_related(
         Prefetch("components", queryset=Component.objects.select_related("service", "region"))
     )
 
 
-def incidents_open() -> QuerySet[Incident]:
-    """Incidents not yet resolved, newest first."""
-    return _with_components(
-        Incident.objects.filter(kind=IncidentKind.INCIDENT, status__in=OPEN_INCIDENT_STATUSES)
-    ).prefetch_related(
+def with_latest_updates(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    """The console's dashboard: each incident with its components and updates, newest first."""
+    return with_components(queryset).prefetch_related(
         Prefetch("updates", queryset=IncidentUpdate.objects.order_by("-display_at", "-id"))
     )
 
 
-def maintenances_active() -> QuerySet[Incident]:
-    return _with_components(
-        Incident.objects.filter(
-            kind=IncidentKind.MAINTENANCE,
-            status__in=[IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING],
-        ).order_by("scheduled_until")
+# --- The page as a whole ------------------------------------------------------------------
+
+
+def page_status(
+    *,
+    component_statuses: Iterable[str] | None = None,
+    open_incident_impacts: Iterable[str] | None = None,
+    maintenance_in_progress: bool | None = None,
+) -> OverallStatus:
+    """The page's overall status now (the rule of `statuspage.status`). Pass what the caller
+    already loaded; the rest is read here."""
+    if component_statuses is None:
+        component_statuses = Component.objects.values_list("status", flat=True)
+    if open_incident_impacts is None:
+        open_incident_impacts = incidents_open().values_list("impact", flat=True)
+    if maintenance_in_progress is None:
+        maintenance_in_progress = maintenances_active().exists()
+    return overall_status(
+        component_statuses=list(component_statuses),
+        open_incident_impacts=list(open_incident_impacts),
+        maintenance_in_progress=maintenance_in_progress,
     )
 
 
-def maintenances_upcoming() -> QuerySet[Incident]:
-    return _with_components(
-        Incident.objects.filter(
-            kind=IncidentKind.MAINTENANCE, status=IncidentStatus.SCHEDULED
-        ).order_by("scheduled_for")
-    )
+def page_updated_at(components: Iterable[Component] | None = None) -> datetime | None:
+    """When anything the public sees last changed: components, services, incidents, updates."""
+    if components is None:
+        candidates = [Component.objects.aggregate(m=Max("updated_at"))["m"]]
+    else:
+        candidates = [c.updated_at for c in components]
+    candidates.append(Service.objects.aggregate(m=Max("updated_at"))["m"])
+    candidates.append(Incident.objects.aggregate(m=Max("updated_at"))["m"])
+    candidates.append(IncidentUpdate.objects.aggregate(m=Max("updated_at"))["m"])
+    candidates = [c for c in candidates if c is not None]
+    return max(candidates) if candidates else None
 
 
-def incidents_recent() -> QuerySet[Incident]:
-    """Every incident and maintenance, newest first (the console's history list)."""
-    return _with_components(Incident.objects.all()).order_by("-created_at", "-id")
+def incident_versions() -> dict[str, str]:
+    """A version string per incident (by public id) that changes whenever its page would:
+    the incident row, any of its updates (an edited typo) or its postmortem changes."""
+    rows = Incident.objects.annotate(
+        last_update=Max("updates__updated_at"),
+        update_count=Count("updates"),
+        postmortem_at=Max("postmortem__updated_at"),
+    ).values_list("public_id", "updated_at", "last_update", "update_count", "postmortem_at")
+    return {
+        public_id: f"{updated_at.isoformat()}|{last_update and last_update.isoformat()}|"
+        f"{update_count}|{postmortem_at and postmortem_at.isoformat()}"
+        for public_id, updated_at, last_update, update_count, postmortem_at in rows
+    }
 
 
 def incident_get(*, public_id: str) -> Incident:
-    return _with_components(Incident.objects.all()).get(public_id=public_id)
+    return with_components(Incident.objects.all()).get(public_id=public_id)
 
 
 def incident_timeline(*, incident: Incident) -> list[IncidentUpdate]:

@@ -4,9 +4,11 @@ The console, the admin, the API and Celery beat call these and nothing else writ
 update or component status rows. Each function, inside its transaction:
 - validates everything first, so a refused action writes nothing;
 - writes the incident/update rows and the component status changes (as history);
-- writes the outbox rows of the notifier (`notifier.services`), one per recipient;
 - appends to the audit trail;
-and after commit the snapshot is republished and the deliveries are enqueued.
+- records the update as an event (`statuspage.hooks`), last, once everything it changed is
+  written: the notifier writes its outbox rows then, one per recipient;
+and after commit, once per transaction, the deliveries are enqueued and the snapshot is
+republished (the after-commit stages of `statuspage.hooks`).
 """
 
 from __future__ import annotations
@@ -30,12 +32,11 @@ from incidents.models import (
     IncidentUpdate,
     Postmortem,
 )
-from notifier.services import deliveries_create_for_update
+from statuspage import hooks
 from statuspage.markdown import render_markdown
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.services import (
     Actor,
-    _publish_after_commit,
     audit_record,
     component_set_status,
     validate_component_status,
@@ -179,9 +180,15 @@ def _create_update(
         actor=actor,
         at=at,
     )
-    if deliver_notifications:
-        deliveries_create_for_update(update=update)
     return update
+
+
+def _updated(update: IncidentUpdate) -> None:
+    """The update and everything it changed are written: it is an event (the notifier writes
+    its outbox rows now, in this transaction, stamped with the page's status as it is now),
+    and the public page changed."""
+    hooks.event_record(hooks.INCIDENT_UPDATE, update)
+    hooks.public_changed()
 
 
 @transaction.atomic
@@ -219,7 +226,7 @@ def incident_declare(
         created_by=actor.user if getattr(actor.user, "pk", None) else None,
     )
     incident.components.add(*components)
-    _create_update(
+    update = _create_update(
         incident=incident,
         status=status,
         body=body,
@@ -229,7 +236,7 @@ def incident_declare(
         component_statuses=component_statuses or {},
     )
     audit_record(actor=actor, action="incident.declare", obj=incident, summary=incident.name)
-    _publish_after_commit()
+    _updated(update)
     return incident
 
 
@@ -290,7 +297,7 @@ def incident_post_update(
         obj=incident,
         summary=f"{incident.name}: {status}",
     )
-    _publish_after_commit()
+    _updated(update)
     return update
 
 
@@ -338,7 +345,7 @@ def incident_edit(
     if components is not None:
         incident.components.set(list(components))
     audit_record(actor=actor, action="incident.edit", obj=incident, summary=incident.name)
-    _publish_after_commit()
+    hooks.public_changed()
     return incident
 
 
@@ -361,7 +368,7 @@ def incident_update_edit(
     update.updated_at = timezone.now()
     update.save()
     audit_record(actor=actor, action="incident_update.edit", obj=update, summary=update.body[:200])
-    _publish_after_commit()
+    hooks.public_changed()
     return update
 
 
@@ -370,7 +377,7 @@ def incident_delete(*, incident: Incident, actor: Actor) -> None:
     """Delete an incident (e.g. declared by mistake). Component history stays."""
     audit_record(actor=actor, action="incident.delete", obj=incident, summary=incident.name)
     incident.delete()
-    _publish_after_commit()
+    hooks.public_changed()
 
 
 @transaction.atomic
@@ -408,7 +415,7 @@ def maintenance_schedule(
         created_by=actor.user if getattr(actor.user, "pk", None) else None,
     )
     incident.components.add(*components)
-    _create_update(
+    update = _create_update(
         incident=incident,
         status=IncidentStatus.SCHEDULED,
         body=body,
@@ -418,7 +425,7 @@ def maintenance_schedule(
         component_statuses={},
     )
     audit_record(actor=actor, action="maintenance.schedule", obj=incident, summary=incident.name)
-    _publish_after_commit()
+    _updated(update)
     return incident
 
 
@@ -499,8 +506,9 @@ def postmortem_publish(
     incident.status = IncidentStatus.POSTMORTEM
     incident.updated_at = now
     incident.save(update_fields=["status", "updated_at"])
+    audit_record(actor=actor, action="postmortem.publish", obj=incident, summary=incident.name)
     if notify:
-        _create_update(
+        update = _create_update(
             incident=incident,
             status=IncidentStatus.POSTMORTEM,
             body=(
@@ -513,6 +521,7 @@ def postmortem_publish(
             deliver_notifications=True,
             component_statuses={},
         )
-    audit_record(actor=actor, action="postmortem.publish", obj=incident, summary=incident.name)
-    _publish_after_commit()
+        _updated(update)
+    else:
+        hooks.public_changed()
     return postmortem

@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from incidents import selectors, services
+from incidents import console, selectors, services
 from incidents.forms import (
     INCIDENT_STATUS_CHOICES,
     ComponentStatusForm,
@@ -43,7 +43,7 @@ from incidents.models import (
     IncidentUpdate,
 )
 from statuspage.markdown import render_markdown
-from statuspage.metrics.selectors import alerts_open
+from statuspage.selectors import component_matrix
 from statuspage.services import Actor, component_set_status
 
 CONSOLE_PERMISSIONS = ("incidents.add_incident", "incidents.change_incident")
@@ -115,11 +115,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         request,
         "console/dashboard.html",
         {
-            "open_incidents": selectors.incidents_open(),
-            "active_maintenances": selectors.maintenances_active(),
-            "upcoming_maintenances": selectors.maintenances_upcoming(),
-            "matrix": selectors.component_matrix(),
-            "metric_alerts": list(alerts_open()),
+            "open_incidents": selectors.with_latest_updates(selectors.incidents_open()),
+            "active_maintenances": selectors.with_components(selectors.maintenances_active()),
+            "upcoming_maintenances": selectors.with_components(selectors.maintenances_upcoming()),
+            "matrix": component_matrix(),
+            **console.dashboard_context(),
         },
     )
 
@@ -127,7 +127,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @console_view
 def incident_declare(request: HttpRequest) -> HttpResponse:
     """One form: name, impact, status, component grid, first update, notify, template."""
-    matrix = selectors.component_matrix()
+    matrix = component_matrix()
     templates = selectors.templates_for_console()
     template = selectors.template_get(template_id=request.GET.get("template"))
     if request.method == "POST":
@@ -202,7 +202,7 @@ def _status_choices(incident: Incident) -> list[tuple[str, str]]:
 def _incident_page(
     request: HttpRequest, incident: Incident, *, status: int = 200, **forms
 ) -> HttpResponse:
-    matrix = selectors.component_matrix()
+    matrix = component_matrix()
     templates = selectors.templates_for_console(incident.kind)
     template = selectors.template_get(template_id=request.GET.get("template"))
     update_initial = {"status": incident.status}
@@ -263,7 +263,7 @@ def incident_update(request: HttpRequest, public_id: str) -> HttpResponse:
     incident = _get_incident(public_id)
     form = UpdateForm(
         request.POST,
-        matrix=selectors.component_matrix(),
+        matrix=component_matrix(),
         status_choices=_status_choices(incident),
     )
     if form.is_valid():
@@ -386,7 +386,9 @@ def update_edit(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @console_view
 def incident_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.incidents_recent(), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.with_components(selectors.incidents_recent()), 50).get_page(
+        request.GET.get("page")
+    )
     return render(request, "console/incidents.html", {"page": page})
 
 
@@ -493,7 +495,7 @@ def components(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "console/components.html",
-        {"form": form, "matrix": selectors.component_matrix()},
+        {"form": form, "matrix": component_matrix()},
         status=status,
     )
 

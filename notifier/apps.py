@@ -4,3 +4,19 @@ from django.apps import AppConfig
 class NotifierConfig(AppConfig):
     name = "notifier"
     verbose_name = "Notifications"
+
+    def ready(self) -> None:
+        """Hook the outbox into the writes of the layers below (see statuspage.hooks), and
+        register the tasks that services enqueue by name (statuspage.queues)."""
+        from notifier import services, tasks  # noqa: F401 - registers the tasks
+        from statuspage import hooks
+
+        hooks.on_event(
+            hooks.INCIDENT_UPDATE,
+            lambda update: services.deliveries_create_for_update(update=update),
+        )
+        hooks.on_event(
+            hooks.COMPONENT_CHANGE,
+            lambda change: services.deliveries_create_for_component_change(change=change),
+        )
+        hooks.after_commit(hooks.DELIVER, services.deliveries_enqueue_committed)

@@ -16,11 +16,11 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from incidents.documents import component_dict, incident_dict, incidents_for_json, iso
 from incidents.models import Impact, IncidentKind, IncidentStatus, IncidentUpdate
-from incidents.serializers import incident_dict, incidents_for_json
+from incidents.selectors import page_status
+from notifier.models import Event
 from statuspage.models import ComponentStatus, ComponentStatusChange
-from statuspage.selectors import page_overall_status
-from statuspage.serializers import component_dict, iso
 
 # Colours per status (Discord embeds, email accents): red while broken, orange once the cause
 # is known, blue while watching or in maintenance, green when over.
@@ -106,12 +106,20 @@ class Notice:
         return "\n".join(c.describe() for c in self.affected)
 
 
-def _page_dict() -> dict:
-    overall = page_overall_status()
+def _page_dict(event_key: str) -> dict:
+    """The payload's page: its overall status when the event was recorded (its `Event` row),
+    so a delivery retried an hour later still tells the status of the moment of the update.
+    Deliveries written before events were stamped (v0.1) get the status of now."""
+    event = Event.objects.filter(key=event_key).first()
+    if event is not None:
+        indicator, description = event.page_indicator, event.page_description
+    else:
+        overall = page_status()
+        indicator, description = overall.indicator, overall.description
     return {
         "id": settings.PAGE_ID,
-        "status_indicator": overall.indicator,
-        "status_description": overall.description,
+        "status_indicator": indicator,
+        "status_description": description,
     }
 
 
@@ -148,7 +156,7 @@ def notice_for_update(update_id: int) -> Notice:
         incident_public_id=incident.public_id,
         scheduled_for=incident.scheduled_for,
         scheduled_until=incident.scheduled_until,
-        payload={"page": _page_dict(), "incident": incident_dict(incident)},
+        payload={"page": _page_dict(f"u{update.pk}"), "incident": incident_dict(incident)},
     )
 
 
@@ -174,7 +182,7 @@ def notice_for_component_change(change_id: int) -> Notice:
         created_at=change.created_at,
         affected=(AffectedComponent(component.name, change.new_status, change.old_status),),
         payload={
-            "page": _page_dict(),
+            "page": _page_dict(f"c{change.pk}"),
             "component": component_dict(component),
             "component_update": {
                 "old_status": change.old_status,

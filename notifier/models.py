@@ -187,6 +187,22 @@ class SlackThread(models.Model):
         return f"{self.channel} / {self.incident}: {self.ts or '(posting)'}"
 
 
+class Event(models.Model):
+    """One event that recipients are told about (an incident update, a component status
+    change), as it stood when it was recorded: the page's overall status at that moment. A
+    delivery sent or retried later reports that status, not the one of the moment it is sent.
+
+    Written with the event's deliveries, in the transaction that made the event."""
+
+    key = models.CharField(max_length=32, unique=True, help_text="u<update id> or c<change id>")
+    page_indicator = models.CharField(max_length=16)
+    page_description = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.page_indicator}"
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     CLAIMED = "claimed", "Sending"

@@ -2,11 +2,13 @@
 
 The outbox
 ----------
-`incidents.services` and `statuspage.services` call `deliveries_create_for_update` and
-`deliveries_create_for_component_change` from inside their transaction. These write one
-`Delivery` row per recipient (unique per event and recipient) and register an after-commit
-hook that enqueues Celery tasks with the new row ids. Nothing is sent inside the
-transaction, and a rolled-back write enqueues nothing.
+When `incidents.services` records an incident update, or `statuspage.services` a component
+status change (events of `statuspage.hooks`), the notifier's handlers registered in
+`NotifierConfig.ready()` run inside that transaction: `deliveries_create_for_update` and
+`deliveries_create_for_component_change` write one `Delivery` row per recipient (unique per
+event and recipient) and an `Event` row with the page's overall status at that moment. After
+commit, `deliveries_enqueue_committed` enqueues the new rows of the whole transaction in one
+batch. Nothing is sent inside the transaction, and a rolled-back write enqueues nothing.
 
 The delivery loop
 -----------------
@@ -31,18 +33,23 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import get_connection, send_mail
+from django.core.mail import EmailMultiAlternatives, get_connection, send_mail
 from django.core.validators import validate_email
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F, Q
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from incidents.models import IncidentUpdate
+from incidents.selectors import page_status
+from notifier.integrations import transport_for
+from notifier.integrations.email.transport import build_message, send_one
 from notifier.messages import Notice, notice_for_event, notice_for_test
 from notifier.models import (
     CLAIMABLE_STATUSES,
@@ -50,24 +57,23 @@ from notifier.models import (
     ChannelKind,
     Delivery,
     DeliveryStatus,
+    Event,
     Medium,
     Scope,
     SlackThread,
     Subscriber,
     SubscriberKind,
 )
-from notifier.transports import SendResult, TransportError, transport_for
+from notifier.tokens import CONFIRM_MAX_AGE, confirm_url, manage_url, unsubscribe_url
+from notifier.transports import SendResult, TransportError
 from notifier.validators import (
     validate_discord_webhook_url,
     validate_slack_webhook_url,
     validate_webhook_url,
 )
-from statuspage.models import Component, Region, Service
+from statuspage import hooks, queues
+from statuspage.models import Component, ComponentStatusChange, Region, Service
 from statuspage.services import Actor, audit_record
-
-if TYPE_CHECKING:
-    from incidents.models import IncidentUpdate
-    from statuspage.models import ComponentStatusChange
 
 log = logging.getLogger(__name__)
 
@@ -154,17 +160,24 @@ def _write_deliveries(
     ]
     if not rows:
         return 0
+    overall = page_status()
+    Event.objects.get_or_create(
+        key=event_key,
+        defaults={"page_indicator": overall.indicator, "page_description": overall.description},
+    )
     # A second call for the same event (a retried request) must not duplicate rows.
     Delivery.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
-    transaction.on_commit(lambda: deliveries_enqueue_event(event_key=event_key))
     return len(rows)
 
 
 def deliveries_create_for_update(*, update: IncidentUpdate) -> int:
     """Write one delivery per recipient that must hear of this update. Returns the count.
 
-    Called inside the caller's transaction, only when the update delivers notifications.
+    Called inside the transaction that posted the update (the `INCIDENT_UPDATE` event of
+    `statuspage.hooks`); an update that does not deliver notifications writes nothing.
     """
+    if not update.deliver_notifications:
+        return 0
     component_ids = set(update.incident.components.values_list("pk", flat=True))
     component_ids |= set(update.status_changes.values_list("component_id", flat=True))
     components = list(Component.objects.filter(pk__in=component_ids))
@@ -226,9 +239,6 @@ def deliveries_enqueue(*, deliveries: Iterable[tuple[int, str]], countdown: floa
     A broker that is down is logged, not raised: the rows are in the database and
     `deliveries_requeue` enqueues them again. Returns the number of tasks published.
     """
-    from notifier import tasks
-    from statuspage.conf.celery import app
-
     by_medium: dict[str, list[int]] = defaultdict(list)
     for pk, medium in deliveries:
         by_medium[medium].append(pk)
@@ -237,16 +247,15 @@ def deliveries_enqueue(*, deliveries: Iterable[tuple[int, str]], countdown: floa
     # Email first: it is the biggest share of a fan-out, so its worker starts soonest.
     order = sorted(by_medium, key=lambda medium: medium != Medium.EMAIL)
     try:
-        with app.producer_or_acquire() as producer:  # one connection for the whole fan-out
+        with current_app.producer_or_acquire() as producer:  # one connection for it all
             for medium in order:
                 ids = by_medium[medium]
                 if medium == Medium.EMAIL:
                     size = EMAIL_BATCH_SIZE
                     chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-                    task = tasks.deliver_email
                 else:
                     chunks = [[pk] for pk in ids]
-                    task = tasks.deliver_webhook if medium == Medium.WEBHOOK else tasks.deliver_chat
+                task = queues.task(TASK_FOR_MEDIUM[medium])
                 for chunk in chunks:
                     task.apply_async(
                         args=[chunk],
@@ -260,12 +269,25 @@ def deliveries_enqueue(*, deliveries: Iterable[tuple[int, str]], countdown: floa
     return published
 
 
-def deliveries_enqueue_event(*, event_key: str) -> int:
-    """After commit: enqueue the new deliveries of one event."""
-    rows = Delivery.objects.filter(
-        event_key=event_key, status=DeliveryStatus.PENDING, attempts=0
-    ).values_list("pk", "medium")
-    return deliveries_enqueue(deliveries=list(rows))
+def event_key(kind: str, pk: int) -> str:
+    """The outbox's key of an event of `statuspage.hooks`: u<update id> or c<change id>."""
+    return f"{'u' if kind == hooks.INCIDENT_UPDATE else 'c'}{pk}"
+
+
+def deliveries_enqueue_committed(commit: hooks.Commit) -> int:
+    """After commit (the `DELIVER` stage): enqueue the new deliveries of every event of the
+    transaction, in one batch over one broker connection."""
+    keys = [event_key(kind, pk) for kind, pk in commit.events]
+    if not keys:
+        return 0
+    rows: list[tuple[int, str]] = []
+    for chunk in _chunks(keys):
+        rows.extend(
+            Delivery.objects.filter(
+                event_key__in=chunk, status=DeliveryStatus.PENDING, attempts=0
+            ).values_list("pk", "medium")
+        )
+    return deliveries_enqueue(deliveries=rows)
 
 
 # --- The delivery loop ------------------------------------------------------------------------
@@ -483,8 +505,6 @@ def _restore_commits() -> None:
 
 
 def _send_email(notice: Notice, subscriber: Subscriber, connection) -> SendResult:
-    from notifier.integrations.email.transport import build_message, send_one
-
     return send_one(build_message(notice, subscriber), connection)
 
 
@@ -523,8 +543,8 @@ def deliveries_requeue(*, now: datetime | None = None) -> int:
     """Beat: give back deliveries claimed too long ago (their worker died) and enqueue the
     ones due but not picked up (their broker message was lost). Returns how many."""
     now = now or timezone.now()
-    claim_timeout = getattr(settings, "HELIOGRAPH_DELIVERY_CLAIM_TIMEOUT", 300)
-    requeue_after = getattr(settings, "HELIOGRAPH_DELIVERY_REQUEUE_AFTER", 60)
+    claim_timeout = settings.HELIOGRAPH_DELIVERY_CLAIM_TIMEOUT
+    requeue_after = settings.HELIOGRAPH_DELIVERY_REQUEUE_AFTER
     Delivery.objects.filter(
         status=DeliveryStatus.CLAIMED, claimed_at__lt=now - timedelta(seconds=claim_timeout)
     ).update(status=DeliveryStatus.PENDING, claim_token="", next_attempt_at=now - timedelta(days=1))
@@ -617,10 +637,8 @@ def recipient_mark_broken(*, recipient: Channel | Subscriber, error: str) -> boo
 def _tell_staff(channel: Channel, error: str) -> None:
     """Queue the "channel broken" email to staff (on the email queue: a chat worker must not
     wait for a mail server)."""
-    from notifier import tasks
-
     try:
-        tasks.staff_alert.apply_async(
+        queues.task("notifier.tasks.staff_alert").apply_async(
             args=[channel.pk, error[:2000]],
             retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
         )
@@ -803,11 +821,9 @@ def channel_send_test(*, channel: Channel, actor: Actor) -> SendResult:
 
 
 def _send_subscriber_email_after_commit(subscriber: Subscriber, purpose: str) -> None:
-    from notifier import tasks
-
     def enqueue() -> None:
         try:
-            tasks.subscriber_email.apply_async(
+            queues.task("notifier.tasks.subscriber_email").apply_async(
                 args=[subscriber.pk, purpose],
                 retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
             )
@@ -1013,8 +1029,6 @@ def subscriber_unsubscribe(*, subscriber: Subscriber) -> Subscriber:
 def subscribers_expire_unconfirmed(*, now: datetime | None = None) -> int:
     """Beat: forget subscription requests not confirmed within 24 h (we keep no address
     that did not say yes)."""
-    from notifier.tokens import CONFIRM_MAX_AGE
-
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=CONFIRM_MAX_AGE)
     deleted, _ = Subscriber.objects.filter(
@@ -1025,11 +1039,6 @@ def subscribers_expire_unconfirmed(*, now: datetime | None = None) -> int:
 
 def subscriber_send_email(*, subscriber_id: int, purpose: str) -> bool:
     """Send the confirmation ("confirm") or "you are already subscribed" ("already") email."""
-    from django.core.mail import EmailMultiAlternatives
-    from django.template.loader import render_to_string
-
-    from notifier.tokens import confirm_url, manage_url, unsubscribe_url
-
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None:
         return False

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-# Imported here, in the worker's parent process, so the pool's children inherit them from
-# the fork instead of each paying for importing discord.py and slack_sdk on first use.
-import notifier.integrations.discord.transport  # noqa: F401
-import notifier.integrations.email.transport  # noqa: F401
-import notifier.integrations.slack.transport  # noqa: F401
-import notifier.integrations.webhook.transport  # noqa: F401
+# The services import every transport (notifier.integrations), in the worker's parent
+# process, so the pool's children inherit discord.py and slack_sdk from the fork instead of
+# each paying for importing them on first use.
 from notifier import services
 
 

@@ -7,7 +7,8 @@ delivery loop (`notifier.services.deliveries_send`) turns that into a retry, a d
 delivery, or a broken recipient. Transports never retry on their own and never touch the
 database, so they can be tested against a loopback server alone.
 
-Modules: `notifier.integrations.<medium>.transport`.
+Modules: `notifier.integrations.<medium>.transport`; `notifier.integrations.transport_for`
+picks the one of a recipient's medium.
 """
 
 from __future__ import annotations
@@ -90,25 +91,3 @@ def parse_retry_after(value: str | float | None, default: float = 1.0) -> float:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def transport_for(recipient: Channel | Subscriber) -> Transport:
-    """The transport of a recipient's medium."""
-    medium = recipient.medium
-    if medium == "slack":
-        from notifier.integrations.slack.transport import SlackTransport
-
-        return SlackTransport(recipient)
-    if medium == "discord":
-        from notifier.integrations.discord.transport import DiscordTransport
-
-        return DiscordTransport(recipient)
-    if medium == "webhook":
-        from notifier.integrations.webhook.transport import WebhookTransport
-
-        return WebhookTransport(recipient)
-    if medium == "email":
-        from notifier.integrations.email.transport import EmailTransport
-
-        return EmailTransport(recipient)
-    raise ValueError(f"No transport for medium {medium!r}")

@@ -29,7 +29,7 @@ _url_validator = URLValidator(schemes=["http", "https"])
 
 
 def _allow_private() -> bool:
-    return bool(getattr(settings, "HELIOGRAPH_ALLOW_PRIVATE_TARGETS", False))
+    return settings.HELIOGRAPH_ALLOW_PRIVATE_TARGETS
 
 
 def _check_syntax(url: str) -> None:

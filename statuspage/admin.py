@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from statuspage import hooks
 from statuspage.models import (
     AuditEntry,
     Component,
@@ -27,7 +28,6 @@ from statuspage.models import (
 )
 from statuspage.services import (
     Actor,
-    _publish_after_commit,
     audit_record,
     component_create,
     component_set_status,
@@ -68,7 +68,7 @@ class AuditedSaveMixin:
             obj=obj,
             summary=str(obj),
         )
-        _publish_after_commit()
+        hooks.public_changed()
 
     def delete_model(self, request: HttpRequest, obj) -> None:
         with transaction.atomic():
@@ -79,7 +79,7 @@ class AuditedSaveMixin:
                 summary=str(obj),
             )
             obj.delete()
-            _publish_after_commit()
+            hooks.public_changed()
 
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
         for obj in queryset:

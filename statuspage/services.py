@@ -2,7 +2,8 @@
 
 `component_set_status` is the only code that changes a component's status: incidents,
 maintenance, the console, the admin, the API and beat all come through it, so every change
-is in the history and the snapshot is republished after commit.
+is in the history, reaches the notifier (an event of `statuspage.hooks`) and the snapshot is
+republished after commit.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.text import slugify
 
+from statuspage import hooks
 from statuspage.models import (
     AuditEntry,
     Component,
@@ -28,8 +31,6 @@ from statuspage.models import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
-
-    from incidents.models import Incident, IncidentUpdate
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,6 @@ def validate_component_status(status: str) -> str:
     return status
 
 
-def _publish_after_commit() -> None:
-    from statuspage.public.snapshot import schedule_publish
-
-    schedule_publish()
-
-
 @transaction.atomic
 def component_set_status(
     *,
@@ -92,12 +87,15 @@ def component_set_status(
     status: str,
     actor: Actor,
     reason: str = "",
-    incident: Incident | None = None,
-    incident_update: IncidentUpdate | None = None,
+    incident: Model | None = None,
+    incident_update: Model | None = None,
     at: datetime | None = None,
     audit: bool = True,
 ) -> ComponentStatusChange | None:
-    """Set a component's status and record the change. Returns None if nothing changed."""
+    """Set a component's status and record the change. Returns None if nothing changed.
+
+    `incident` and `incident_update` (an `incidents.Incident` and `IncidentUpdate`) say which
+    incident made the change; they are kept with it in the history."""
     validate_component_status(status)
     component = (
         Component.objects.select_for_update(of=("self",))
@@ -128,10 +126,8 @@ def component_set_status(
             summary=f"{component.name}: {change.old_status} → {status}",
             data={"reason": reason},
         )
-    _publish_after_commit()
-    from notifier.services import deliveries_create_for_component_change
-
-    deliveries_create_for_component_change(change=change)
+    hooks.public_changed()
+    hooks.event_record(hooks.COMPONENT_CHANGE, change)
     return change
 
 
@@ -141,7 +137,7 @@ def region_create(*, slug: str, name: str, actor: Actor, position: int = 0) -> R
     region.full_clean()
     region.save()
     audit_record(actor=actor, action="region.create", obj=region, summary=f"{slug}: {name}")
-    _publish_after_commit()
+    hooks.public_changed()
     return region
 
 
@@ -169,7 +165,7 @@ def service_create(
     for region in regions or [None]:
         Component.objects.create(service=service, region=region, position=position)
     audit_record(actor=actor, action="service.create", obj=service, summary=name)
-    _publish_after_commit()
+    hooks.public_changed()
     return service
 
 
@@ -187,7 +183,7 @@ def component_create(
     component.full_clean()
     component.save()
     audit_record(actor=actor, action="component.create", obj=component, summary=component.name)
-    _publish_after_commit()
+    hooks.public_changed()
     return component
 
 
@@ -224,7 +220,7 @@ def component_update(
     component.full_clean()
     component.save()
     audit_record(actor=actor, action="component.update", obj=component, summary=component.name)
-    _publish_after_commit()
+    hooks.public_changed()
     return component
 
 
@@ -237,7 +233,7 @@ def component_delete(*, component: Component, actor: Actor) -> None:
     if not service.components.exists():
         audit_record(actor=actor, action="service.delete", obj=service, summary=service.name)
         service.delete()
-    _publish_after_commit()
+    hooks.public_changed()
 
 
 @transaction.atomic
@@ -260,7 +256,7 @@ def service_update(
     service.full_clean()
     service.save()
     audit_record(actor=actor, action="service.update", obj=service, summary=service.name)
-    _publish_after_commit()
+    hooks.public_changed()
     return service
 
 
@@ -269,4 +265,4 @@ def service_delete(*, service: Service, actor: Actor) -> None:
     """Delete a service with its components and their status history."""
     audit_record(actor=actor, action="service.delete", obj=service, summary=service.name)
     service.delete()
-    _publish_after_commit()
+    hooks.public_changed()

@@ -149,8 +149,8 @@ def test_history_is_consistent_in_time_order_for_every_component():
     assert recent.count() >= 6
 
 
-def test_staff_superuser_and_password_from_environment(monkeypatch):
-    monkeypatch.setenv("HELIOGRAPH_ADMIN_PASSWORD", "s3cret-demo-pw")
+def test_staff_superuser_and_password_from_settings(settings):
+    settings.HELIOGRAPH_ADMIN_PASSWORD = "s3cret-demo-pw"
     output = _load()
     admin = get_user_model().objects.get(username="admin")
     assert admin.is_staff and admin.is_superuser

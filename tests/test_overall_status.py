@@ -10,6 +10,7 @@ from itertools import combinations_with_replacement
 import pytest
 from django.utils import timezone
 
+from incidents.selectors import page_status as page_overall_status
 from incidents.services import (
     incident_declare,
     incident_post_update,
@@ -18,13 +19,9 @@ from incidents.services import (
     maintenance_start,
 )
 from statuspage.public.snapshot import snapshot_publish
-from statuspage.selectors import (
-    COMPONENT_INDICATOR,
-    SEVERITY,
-    overall_status,
-    page_overall_status,
-)
 from statuspage.services import component_set_status
+from statuspage.status import COMPONENT_INDICATOR, overall_status
+from statuspage.status import INDICATOR_SEVERITY as SEVERITY
 
 STATUSES = list(COMPONENT_INDICATOR)
 IMPACTS = ["none", "minor", "major", "critical"]

@@ -111,7 +111,7 @@ def test_publish_waits_for_commit(client, catalogue, actor, django_capture_on_co
         callback()
     names = [i["name"] for i in client.get("/api/v2/incidents/unresolved.json").json()["incidents"]]
     assert names == ["Not yet"]
-    assert sum(1 for c in callbacks if c.__name__ == "run") >= 1
+    assert sum(1 for c in callbacks if c.__name__ == "_drain") >= 1
 
 
 def test_only_changed_incident_pages_are_rendered(catalogue, actor):

@@ -40,12 +40,14 @@ from incidents.credits.models import (
     SpendRecord,
 )
 from incidents.models import Incident
+from statuspage import queues
 from statuspage.services import Actor, audit_record
 
-# A running report that has not moved for this long is taken as abandoned (its worker died).
-STALE_AFTER = timedelta(
-    seconds=int(getattr(settings, "HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS", 1800))
-)
+
+def _stale_after() -> timedelta:
+    """A running report that has not moved for this long is taken as abandoned (its worker
+    died): settings.HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS."""
+    return timedelta(seconds=settings.HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -341,7 +343,7 @@ def credit_report_start(*, policy: CreditPolicy, actor: Actor) -> CreditReport:
     now = timezone.now()
     running = CreditReport.objects.filter(policy=policy, status=CreditReportStatus.RUNNING)
     for report in running:
-        if report.updated_at < now - STALE_AFTER:
+        if report.updated_at < now - _stale_after():
             report.status = CreditReportStatus.FAILED
             report.error = f"abandoned: no progress since {report.updated_at:%Y-%m-%d %H:%M} UTC"
             report.finished_at = now
@@ -377,13 +379,10 @@ def credit_report_start(*, policy: CreditPolicy, actor: Actor) -> CreditReport:
 
 def credit_report_enqueue(*, policy: CreditPolicy, actor: Actor) -> CreditReport:
     """Start a report and hand the computation to a worker (queue "reports") after commit."""
-    from incidents.credits.tasks import credit_report_compute_task
-
+    task = queues.task("incidents.credits.tasks.credit_report_compute_task")
     with transaction.atomic():
         report = credit_report_start(policy=policy, actor=actor)
-        transaction.on_commit(
-            lambda: credit_report_compute_task.apply_async(args=[report.pk], queue="reports")
-        )
+        transaction.on_commit(lambda: task.apply_async(args=[report.pk], queue="reports"))
     return report
 
 

@@ -26,10 +26,10 @@ from incidents.credits.services import (
     credit_report_enqueue,
     credit_report_run,
 )
+from incidents.documents import iso
 from incidents.models import Incident
 from statuspage.api.framework import Call, Operation, Page, Route, invalid, not_found, paginate
 from statuspage.api.models import ApiScope
-from statuspage.serializers import iso
 
 C = ApiScope.CREDITS
 S = {"type": "string"}

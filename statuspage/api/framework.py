@@ -39,15 +39,15 @@ MAX_PER_PAGE = 100
 
 def rate_limit() -> int:
     """Requests per token per window (settings.HELIOGRAPH_API_RATE_LIMIT)."""
-    return int(getattr(settings, "HELIOGRAPH_API_RATE_LIMIT", 600))
+    return settings.HELIOGRAPH_API_RATE_LIMIT
 
 
 def rate_window() -> int:
-    return int(getattr(settings, "HELIOGRAPH_API_RATE_WINDOW", 60))
+    return settings.HELIOGRAPH_API_RATE_WINDOW
 
 
 def max_body() -> int:
-    return int(getattr(settings, "HELIOGRAPH_API_MAX_BODY", 1024 * 1024))
+    return settings.HELIOGRAPH_API_MAX_BODY
 
 
 class ApiError(Exception):

@@ -9,9 +9,9 @@ every call, so revoking it in the admin stops the assistant at once.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from django.conf import settings
 from django.db import close_old_connections
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -56,7 +56,7 @@ class ToolRunner:
     ) -> dict:
         close_old_connections()
         try:
-            token = authenticate_raw(self.raw_token or os.environ.get("HELIOGRAPH_API_TOKEN", ""))
+            token = authenticate_raw(self.raw_token or settings.HELIOGRAPH_API_TOKEN)
             check_rate(token)
             operation = OPERATIONS[(route, method)]
             call = Call(

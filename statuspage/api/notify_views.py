@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 
+from incidents.documents import iso
 from incidents.models import Incident
 from notifier.models import Channel, Delivery, DeliveryStatus, Scope, Subscriber, SubscriberKind
 from notifier.services import (
@@ -38,7 +39,6 @@ from statuspage.api.framework import (
 from statuspage.api.models import ApiScope
 from statuspage.api.services import subscriber_change_audited
 from statuspage.models import Component, Region, Service
-from statuspage.serializers import iso
 
 R, W = ApiScope.READ, ApiScope.SUBSCRIBERS
 S = {"type": "string"}

@@ -13,6 +13,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from incidents.documents import (
+    component_dict,
+    components_list,
+    group_dict,
+    incident_dict,
+    incident_update_dict,
+    incidents_for_json,
+    iso,
+    page_dict,
+)
 from incidents.models import (
     MAINTENANCE_STATUSES,
     OPEN_INCIDENT_STATUSES,
@@ -23,7 +33,7 @@ from incidents.models import (
     IncidentUpdate,
     Postmortem,
 )
-from incidents.serializers import incident_dict, incident_update_dict, incidents_for_json
+from incidents.selectors import page_status, page_updated_at
 from incidents.services import (
     MAX_BODY,
     MAX_NAME,
@@ -47,8 +57,7 @@ from statuspage.api.framework import (
 from statuspage.api.models import ApiScope
 from statuspage.api.services import components_set_status_bulk, incidents_post_update_bulk
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange, Region, Service
-from statuspage.selectors import components_for_page, page_overall_status
-from statuspage.serializers import component_dict, components_list, group_dict, iso, page_dict
+from statuspage.selectors import components_for_page
 from statuspage.services import (
     component_create,
     component_delete,
@@ -792,15 +801,9 @@ def op(method: str, handler: Any, scope: str, summary: str, **kw: Any) -> Operat
 
 def page_get(call: Call) -> dict:
     """The page (v1 `GET /pages/{page_id}`), with the overall status beside it."""
-    from django.db.models import Max
-
-    latest = [
-        Component.objects.aggregate(at=Max("updated_at"))["at"],
-        Incident.objects.aggregate(at=Max("updated_at"))["at"],
-    ]
-    overall = page_overall_status()
+    overall = page_status()
     return {
-        **page_dict(updated_at=max([t for t in latest if t is not None], default=None)),
+        **page_dict(updated_at=page_updated_at()),
         "status_indicator": overall.indicator,
         "status_description": overall.description,
     }

@@ -277,6 +277,26 @@ HELIOGRAPH_API_RATE_LIMIT = int(os.environ.get("HELIOGRAPH_API_RATE_LIMIT", "600
 HELIOGRAPH_API_RATE_WINDOW = int(os.environ.get("HELIOGRAPH_API_RATE_WINDOW", "60"))
 # Largest request body the API reads, in bytes; larger gets 413.
 HELIOGRAPH_API_MAX_BODY = int(os.environ.get("HELIOGRAPH_API_MAX_BODY", str(1024 * 1024)))
+# The token `manage.py mcp_server` uses when --token is not given.
+HELIOGRAPH_API_TOKEN = os.environ.get("HELIOGRAPH_API_TOKEN", "")
+
+# --- Credits ------------------------------------------------------------------------------------
+
+# A running credit report that has not moved for this many seconds is taken as abandoned (its
+# worker died) and may be started again.
+HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS = int(
+    os.environ.get("HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS", "1800")
+)
+
+# --- Demo and `make run` -----------------------------------------------------------------------
+
+# Password of the demo `admin` user that `load_demo` creates.
+HELIOGRAPH_ADMIN_PASSWORD = os.environ.get("HELIOGRAPH_ADMIN_PASSWORD") or "heliograph"
+# Where `manage.py run_heliograph` (make run) listens, and how many processes it starts.
+RUN_HOST = os.environ.get("HOST", "127.0.0.1")
+RUN_PORT = int(os.environ.get("PORT", "8000"))
+WEB_CONCURRENCY = int(os.environ.get("WEB_CONCURRENCY", "2"))
+CELERY_CONCURRENCY = int(os.environ.get("CELERY_CONCURRENCY", "2"))
 
 # --- Security (production) --------------------------------------------------------------------
 

@@ -15,11 +15,11 @@ interrupted run leaves nothing half-written.
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -42,7 +42,6 @@ from statuspage.services import (
 )
 
 ACTOR = Actor.system("demo")
-DEFAULT_ADMIN_PASSWORD = "heliograph"
 HISTORY_DAYS = 90
 # Components exist from here on (uptime is computed from their history since then).
 CATALOGUE_SINCE = datetime(2026, 6, 1, tzinfo=UTC)
@@ -437,7 +436,7 @@ def ensure_templates(out=None) -> None:
 
 def ensure_admin(out=None) -> tuple[str, bool]:
     """The staff superuser `admin`; its password is set only when the user is created."""
-    password = os.environ.get("HELIOGRAPH_ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
+    password = settings.HELIOGRAPH_ADMIN_PASSWORD
     user_model = get_user_model()
     if user_model.objects.filter(username="admin").exists():
         return password, False

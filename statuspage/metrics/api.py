@@ -18,13 +18,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
+from incidents.documents import iso
 from statuspage.api.framework import ApiError, Call, Operation, Route, invalid, not_found, paginate
 from statuspage.api.models import ApiScope
 from statuspage.metrics import services
 from statuspage.metrics.models import Metric, MetricAlert
 from statuspage.metrics.selectors import alerts_open, metric_latest_points
 from statuspage.models import Component, ComponentStatus
-from statuspage.serializers import iso
 
 NUMBER = {"type": "number"}
 POINT = {

@@ -3,9 +3,17 @@ any browser, small enough to inline into the published page."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 
-from statuspage.metrics.selectors import Bucket
+
+@dataclass(frozen=True)
+class Bucket:
+    """One slice of a graphed series."""
+
+    start: datetime
+    value: float | None  # the highest (or, for "below" metrics, lowest) value in the bucket
 
 
 def series_svg(

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
+from statuspage.metrics.charts import Bucket, series_svg
 from statuspage.metrics.models import Metric, MetricAlert, MetricPoint
-
-
-@dataclass(frozen=True)
-class Bucket:
-    start: datetime
-    value: float | None  # the highest (or, for "below" metrics, lowest) value in the bucket
 
 
 def metric_series(
@@ -62,12 +57,13 @@ def alerts_open():
     return MetricAlert.objects.filter(closed_at__isnull=True).select_related("metric")
 
 
+def dashboard_alerts() -> dict:
+    """The console dashboard's open alerts: early signals, not yet declared."""
+    return {"metric_alerts": list(alerts_open())}
+
+
 def metrics_for_page(*, now: datetime, span: timedelta = timedelta(hours=24)) -> list[dict]:
     """The public metrics with their graph of the last day, for the published page."""
-    from django.utils.safestring import mark_safe
-
-    from statuspage.metrics.charts import series_svg
-
     latest = metric_latest_points()
     rows = []
     for metric in metrics_public():

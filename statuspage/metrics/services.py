@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from statuspage import queues
 from statuspage.metrics.models import AlertLevel, Metric, MetricAlert, MetricPoint
 from statuspage.models import ComponentStatus, ComponentStatusChange
 from statuspage.services import Actor, audit_record, component_set_status
@@ -174,10 +175,8 @@ def _drive_component(metric: Metric, alert: MetricAlert, actor: Actor, *, openin
 
 def _notify_staff_after_commit(alert: MetricAlert) -> None:
     def enqueue() -> None:
-        from statuspage.metrics.tasks import metric_alert_notify
-
         try:
-            metric_alert_notify.delay(alert.pk)
+            queues.task("statuspage.metrics.tasks.metric_alert_notify").delay(alert.pk)
         except Exception:  # the broker may be down; the alert is visible in the console
             log.exception("could not enqueue the staff notification of metric alert %s", alert.pk)
 

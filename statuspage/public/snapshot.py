@@ -1,7 +1,8 @@
 """The published snapshot: the public page and JSON documents, rendered once per change.
 
-Write side: `schedule_publish()` is called by every service function that changes what the
-public sees; it registers (once per transaction) a rebuild that runs after commit. Beat
+Write side: every service function that changes what the public sees says so
+(`statuspage.hooks.public_changed`); once per committed transaction, after the deliveries are
+enqueued, `publish_committed` rebuilds. Beat
 (`statuspage.public.tasks.snapshot_refresh`) rebuilds periodically so time-dependent parts (today's
 uptime, the "last updated" time) stay right, and `manage.py snapshot_publish` rebuilds by hand.
 
@@ -47,6 +48,21 @@ from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import feedgenerator, timezone
 
+from incidents import selectors
+from incidents.documents import (
+    components_list,
+    incidents_for_json,
+    incidents_list,
+    page_dict,
+    status_dict,
+)
+from incidents.models import Incident, IncidentKind
+from statuspage import hooks
+from statuspage.metrics.selectors import metrics_for_page
+from statuspage.public import uptime
+from statuspage.public.uptime import format_duration, series_sum
+from statuspage.selectors import component_matrix, components_for_page, regions_for_page
+
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = 1
@@ -78,23 +94,11 @@ RSS = "application/rss+xml; charset=utf-8"
 # --- Write side --------------------------------------------------------------------------------
 
 
-def schedule_publish() -> None:
-    """Rebuild the snapshot after the current transaction commits, once per commit.
-
-    Every change registers a callback; the first one to run after commit rebuilds and the
-    rest see nothing pending. (Callbacks of a rolled-back savepoint are dropped by Django.)
-    """
-    if not connection.in_atomic_block:
+def publish_committed(commit: hooks.Commit) -> None:
+    """After commit (the `PUBLISH` stage of statuspage.hooks, after the deliveries were
+    enqueued): republish once if the transaction changed what the public sees."""
+    if commit.public_changed:
         snapshot_publish_safely()
-        return
-    connection._heliograph_publish_pending = True
-
-    def run() -> None:
-        if getattr(connection, "_heliograph_publish_pending", False):
-            connection._heliograph_publish_pending = False
-            snapshot_publish_safely()
-
-    transaction.on_commit(run)
 
 
 def snapshot_publish_safely() -> None:
@@ -329,19 +333,12 @@ def _render_all(
 
 
 def _render_all_in_transaction(*, previous: dict | None, full: bool, now: datetime):
-    from incidents.models import Incident, IncidentKind
-    from incidents.serializers import incidents_for_json, incidents_list
-    from statuspage import selectors
-    from statuspage.metrics.selectors import metrics_for_page
-    from statuspage.public import uptime
-    from statuspage.serializers import components_list, page_dict, status_dict
-
-    components = list(selectors.components_for_page())
-    regions = list(selectors.regions_for_page())
+    components = list(components_for_page())
+    regions = list(regions_for_page())
     open_incidents = list(incidents_for_json(selectors.incidents_open()))
     active = list(incidents_for_json(selectors.maintenances_active()))
     upcoming = list(incidents_for_json(selectors.maintenances_upcoming()))
-    overall = selectors.overall_status(
+    overall = selectors.page_status(
         component_statuses=[c.status for c in components],
         open_incident_impacts=[i.impact for i in open_incidents],
         maintenance_in_progress=bool(active),
@@ -354,26 +351,10 @@ def _render_all_in_transaction(*, previous: dict | None, full: bool, now: dateti
     active_json = incidents_list(active)
     upcoming_json = incidents_list(upcoming)
     recent_incidents = list(
-        incidents_for_json(
-            Incident.objects.filter(
-                pk__in=list(
-                    selectors.incidents_recent(kind=IncidentKind.INCIDENT).values_list(
-                        "pk", flat=True
-                    )
-                )
-            ).order_by("-created_at", "-id")
-        )
+        incidents_for_json(selectors.incidents_recent(kind=IncidentKind.INCIDENT, limit=50))
     )
     recent_maintenances = list(
-        incidents_for_json(
-            Incident.objects.filter(
-                pk__in=list(
-                    selectors.incidents_recent(kind=IncidentKind.MAINTENANCE).values_list(
-                        "pk", flat=True
-                    )
-                )
-            ).order_by("-created_at", "-id")
-        )
+        incidents_for_json(selectors.incidents_recent(kind=IncidentKind.MAINTENANCE, limit=50))
     )
 
     docs: dict = {
@@ -410,7 +391,7 @@ def _render_all_in_transaction(*, previous: dict | None, full: bool, now: dateti
         "updated_at": updated_at,
     }
     everything = list(
-        Incident.objects.order_by("-created_at", "-id").only(
+        selectors.incidents_recent().only(
             "public_id",
             "kind",
             "name",
@@ -433,9 +414,13 @@ def _render_all_in_transaction(*, previous: dict | None, full: bool, now: dateti
             **common,
             "overall": overall,
             "overall_icon": OVERALL_ICON[overall.indicator],
-            "matrix": _matrix(
-                [c for c in components if c.status != "operational" or not c.only_show_if_degraded],
-                regions,
+            "matrix": component_matrix(
+                components=[
+                    c
+                    for c in components
+                    if c.status != "operational" or not c.only_show_if_degraded
+                ],
+                regions=regions,
             ),
             "open_incidents": [_incident_summary(i) for i in open_incidents],
             "active_maintenances": [_incident_summary(i) for i in active],
@@ -454,10 +439,7 @@ def _render_all_in_transaction(*, previous: dict | None, full: bool, now: dateti
         for month, items in groupby(everything, key=lambda i: i.created_at.date().replace(day=1))
     ]
     docs["/history"] = _html("public/history.html", {**common, "months": months})
-    feed_items = list(
-        incidents_for_json(Incident.objects.filter(pk__in=[i.pk for i in everything[:50]]))
-    )
-    feed_items.sort(key=lambda i: (i.created_at, i.pk), reverse=True)
+    feed_items = list(incidents_for_json(selectors.incidents_recent(limit=50)))
     docs["/history.atom"] = (_feed(feedgenerator.Atom1Feed, feed_items, updated_at), ATOM)
     docs["/history.rss"] = (_feed(feedgenerator.Rss201rev2Feed, feed_items, updated_at), RSS)
 
@@ -491,35 +473,6 @@ def _html(template: str, context: dict) -> tuple[bytes, str]:
     return render_to_string(template, context).encode(), HTML
 
 
-def _matrix(components, regions) -> dict:
-    """Rows are services (in page order), columns the regions that have components, plus a
-    "Global" column when some service is global."""
-    used = {c.region_id for c in components if c.region_id is not None}
-    columns = [r for r in regions if r.pk in used]
-    rows = []
-    has_global = any(c.region_id is None for c in components)
-    for _service_id, items in groupby(components, key=lambda c: c.service_id):
-        items = list(items)
-        by_region = {c.region_id: c for c in items}
-        service = items[0].service
-        rows.append(
-            {
-                "service": service,
-                "group": service.group,
-                "cells": [by_region.get(r.pk) for r in columns],
-                "global": by_region.get(None),
-            }
-        )
-    rows.sort(
-        key=lambda row: (
-            (row["group"].position, row["group"].name) if row["group"] else (-1, ""),
-            row["service"].position,
-            row["service"].name,
-        )
-    )
-    return {"regions": columns, "rows": rows, "has_global": has_global}
-
-
 # Short class names for the day bars: ~900 of them are on the page, so bytes count.
 BAR_CLASS = {
     "operational": "ok",
@@ -533,8 +486,6 @@ BAR_CLASS = {
 
 def _bars(series) -> list[dict]:
     """One bar per day: its colour (the worst status seen) and a title with the figures."""
-    from statuspage.public.uptime import format_duration
-
     bars = []
     for day in series.days:
         if not day.has_data:
@@ -551,8 +502,6 @@ def _bars(series) -> list[dict]:
 
 def _uptime_rows(components, series: dict, *, by: str) -> list[dict]:
     """One row per service (over its components) or per region (over its components)."""
-    from statuspage.public.uptime import series_sum
-
     groups: dict[int, dict] = {}
     for component in components:
         key_obj = component.service if by == "service" else component.region

@@ -44,6 +44,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange
+from statuspage.status import worst_status
 
 DAYS = 90
 PARTIAL_OUTAGE_WEIGHT = Decimal("0.3")
@@ -54,14 +55,6 @@ FORMULA = (
     "observed time and downtime of their components."
 )
 
-# Worst first, for the colour of a day's bar.
-_SEVERITY = [
-    ComponentStatus.OPERATIONAL,
-    ComponentStatus.UNDER_MAINTENANCE,
-    ComponentStatus.DEGRADED_PERFORMANCE,
-    ComponentStatus.PARTIAL_OUTAGE,
-    ComponentStatus.MAJOR_OUTAGE,
-]
 _MICRO = timedelta(microseconds=1)
 
 
@@ -74,14 +67,6 @@ def _percent(ratio: Decimal | None, places: int) -> str | None:
     if ratio is None:
         return None
     return str((ratio * 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN))
-
-
-def _worse(a: str | None, b: str | None) -> str | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b, key=_SEVERITY.index)
 
 
 @dataclass
@@ -117,7 +102,7 @@ class DayUptime:
         self.observed_us += other.observed_us
         self.major_us += other.major_us
         self.partial_us += other.partial_us
-        self.worst = _worse(self.worst, other.worst)
+        self.worst = worst_status([self.worst, other.worst])
 
 
 @dataclass
@@ -220,7 +205,7 @@ def _component_series(
                 overlap = _us(min(seg_end, day_end) - max(seg_start, day_start))
                 if overlap > 0:
                     entry.observed_us += overlap
-                    entry.worst = _worse(entry.worst, status)
+                    entry.worst = worst_status([entry.worst, status])
                     if status == ComponentStatus.MAJOR_OUTAGE:
                         entry.major_us += overlap
                     elif status == ComponentStatus.PARTIAL_OUTAGE:

@@ -20,6 +20,7 @@ from credits_helpers import (
     run,
     totals,
 )
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection
 from django.utils import timezone
@@ -246,7 +247,8 @@ def test_an_abandoned_running_report_does_not_block_forever():
     policy = make_policy()
     stale = services.credit_report_start(policy=policy, actor=ACTOR)
     CreditReport.objects.filter(pk=stale.pk).update(
-        updated_at=timezone.now() - services.STALE_AFTER - timedelta(seconds=1)
+        updated_at=timezone.now()
+        - timedelta(seconds=settings.HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS + 1)
     )
     fresh = services.credit_report_start(policy=policy, actor=ACTOR)
     stale.refresh_from_db()

@@ -18,12 +18,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from incidents.documents import iso
 from notifier.messages import Notice
 from notifier.models import Subscriber
 from notifier.tokens import unsubscribe_url
 from notifier.transports import SendResult, Transport, TransportError, parse_retry_after
 from notifier.validators import check_public_host
-from statuspage.serializers import iso
 
 SIGNATURE_HEADER = "X-Heliograph-Signature"
 TIMEOUT = (5, 30)  # receivers answer within 30 s (interfaces.md §3)

@@ -6,8 +6,7 @@ may do, and revoking it stops the assistant. Nothing but the protocol goes to st
 
 from __future__ import annotations
 
-import os
-
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from statuspage.api.mcp_server import build_server
@@ -20,4 +19,4 @@ class Command(BaseCommand):
         parser.add_argument("--token", default=None, help="API token (else HELIOGRAPH_API_TOKEN)")
 
     def handle(self, *args, token: str | None, **options) -> None:
-        build_server(token or os.environ.get("HELIOGRAPH_API_TOKEN")).run("stdio")
+        build_server(token or settings.HELIOGRAPH_API_TOKEN).run("stdio")

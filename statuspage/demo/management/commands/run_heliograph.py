@@ -7,7 +7,6 @@ consumes every queue, prints where to go, and stops all of them when one stops o
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -23,12 +22,10 @@ class Command(BaseCommand):
     help = "Set up the database and run the web server, Celery worker and beat together."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--host", default=settings.RUN_HOST)
+        parser.add_argument("--port", type=int, default=settings.RUN_PORT)
         parser.add_argument("--no-demo", action="store_true", help="Do not load demo data.")
-        parser.add_argument(
-            "--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2"))
-        )
+        parser.add_argument("--web-workers", type=int, default=settings.WEB_CONCURRENCY)
 
     def handle(self, *args, **options) -> None:
         for folder in ("broker/queue", "broker/processed", "emails", "cache"):
@@ -60,7 +57,7 @@ class Command(BaseCommand):
             "--queues",
             ",".join(settings.HELIOGRAPH_QUEUES),
             "--concurrency",
-            os.environ.get("CELERY_CONCURRENCY", "2"),
+            str(settings.CELERY_CONCURRENCY),
             "--schedule",
             settings.CELERY_BEAT_SCHEDULE_FILENAME,
             "--loglevel",
@@ -68,7 +65,7 @@ class Command(BaseCommand):
         ]
         procs = [subprocess.Popen(gunicorn), subprocess.Popen(worker)]
         url = f"http://{'localhost' if options['host'] in ('127.0.0.1', '0.0.0.0') else options['host']}:{options['port']}"
-        password = os.environ.get("HELIOGRAPH_ADMIN_PASSWORD", "heliograph")
+        password = settings.HELIOGRAPH_ADMIN_PASSWORD
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nHeliograph is running.\n"
