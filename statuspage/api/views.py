@@ -1332,7 +1332,7 @@ def routes() -> list[Route]:
 # Subscribers/channels/deliveries, credits and metrics have their own handler modules; they
 # share this route table (and so the OpenAPI document, the docs page and the MCP server).
 from statuspage.api.credits_views import CREDIT_ROUTES  # noqa: E402
+from statuspage.api.metrics_views import METRIC_ROUTES  # noqa: E402
 from statuspage.api.notify_views import NOTIFY_ROUTES  # noqa: E402
-from statuspage.metrics.api import METRIC_ROUTES  # noqa: E402
 
 ROUTES = routes() + NOTIFY_ROUTES + CREDIT_ROUTES + METRIC_ROUTES
