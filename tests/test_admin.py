@@ -115,7 +115,8 @@ def test_component_description_edit_leaves_status_history_alone(admin_client_, c
     component.refresh_from_db()
     assert (component.description, component.position) == ("Starting runs", 3)
     assert not ComponentStatusChange.objects.filter(component=component).exists()
-    assert AuditEntry.objects.filter(action="component.edit", actor_name="boss").exists()
+    # The same audit action as the API's component_update (it was "component.edit").
+    assert AuditEntry.objects.filter(action="component.update", actor_name="boss").exists()
 
 
 def test_bad_component_status_is_refused_by_the_admin_form(admin_client_, catalogue):
