@@ -149,7 +149,11 @@ class ServiceWriteAdmin(admin.ModelAdmin):
         """Nothing to save: the form wrote through the service when it was validated."""
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
-        """Nothing to save: the models have no many-to-many fields and inlines are read-only."""
+        """Nothing to save: these models have no many-to-many fields and their inlines are
+        read-only (an editable inline would be a second write path). The formsets are only
+        marked as saved with no rows, for the admin's change message."""
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def changeform_view(
         self, request: HttpRequest, object_id=None, form_url="", extra_context=None
