@@ -4,7 +4,8 @@ Incidents and their timelines are handled in the staff console (it is built for 
 calls the service functions); here they are read-only with a link to the console. The few
 writes the admin does allow go through the same services: correcting an update's text
 (`incident_update_edit`), publishing a postmortem (`postmortem_publish`) and deleting an
-incident declared by mistake (`incident_delete`). Templates are plain prepared text.
+incident declared by mistake (`incident_delete`). Templates are prepared text, written through
+`template_create` / `template_update` / `template_delete` like any other write.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from incidents.services import (
     incident_delete,
     incident_update_edit,
     postmortem_publish,
+    template_create,
+    template_delete,
+    template_update,
 )
+from statuspage.admin import ServiceWriteAdmin, ServiceWriteForm
 from statuspage.services import Actor
 
 
@@ -180,8 +185,28 @@ class PostmortemAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
 
 
+TEMPLATE_FIELDS = ["name", "kind", "title", "status", "impact", "component_status", "body"]
+
+
+class IncidentTemplateForm(ServiceWriteForm):
+    class Meta:
+        model = IncidentTemplate
+        fields = TEMPLATE_FIELDS
+
+    def write(self) -> IncidentTemplate:
+        if self.instance.pk is None:
+            return template_create(actor=self.actor, **self.given(*TEMPLATE_FIELDS))
+        return template_update(
+            template=self.instance, actor=self.actor, **self.given(*TEMPLATE_FIELDS)
+        )
+
+
 @admin.register(IncidentTemplate)
-class IncidentTemplateAdmin(admin.ModelAdmin):
+class IncidentTemplateAdmin(ServiceWriteAdmin):
+    form = IncidentTemplateForm
     list_display = ["name", "kind", "title", "status", "impact", "component_status"]
     list_filter = ["kind"]
     search_fields = ["name", "title", "body"]
+
+    def delete_with_service(self, *, obj: IncidentTemplate, actor: Actor) -> None:
+        template_delete(template=obj, actor=actor)

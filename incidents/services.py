@@ -29,6 +29,7 @@ from incidents.models import (
     Incident,
     IncidentKind,
     IncidentStatus,
+    IncidentTemplate,
     IncidentUpdate,
     Postmortem,
 )
@@ -525,3 +526,91 @@ def postmortem_publish(
     else:
         hooks.public_changed()
     return postmortem
+
+
+def _validate_template(template: IncidentTemplate) -> None:
+    """A template must be usable as it stands: the status and impact it suggests are ones the
+    console accepts for its kind, and so is the component status."""
+    _validate_common(name=template.name, body=template.body)
+    if template.kind not in IncidentKind.values:
+        raise ValidationError(
+            {
+                "kind": f"'{template.kind}' is not a kind; use one of "
+                + ", ".join(IncidentKind.values)
+            }
+        )
+    _validate_status(template.kind, template.status)
+    _validate_impact(template.impact)
+    if template.component_status:
+        try:
+            validate_component_status(template.component_status)
+        except ValidationError as exc:
+            raise ValidationError({"component_status": exc.message_dict["status"]}) from exc
+    template.full_clean()
+
+
+@transaction.atomic
+def template_create(
+    *,
+    name: str,
+    body: str,
+    actor: Actor,
+    kind: str = IncidentKind.INCIDENT,
+    title: str = "",
+    status: str = IncidentStatus.INVESTIGATING,
+    impact: str = Impact.MINOR,
+    component_status: str = "",
+) -> IncidentTemplate:
+    """Prepared text a commander starts an incident (or a maintenance) from."""
+    template = IncidentTemplate(
+        name=name.strip(),
+        body=body,
+        kind=kind,
+        title=title,
+        status=status,
+        impact=impact,
+        component_status=component_status,
+    )
+    _validate_template(template)
+    template.save()
+    audit_record(actor=actor, action="template.create", obj=template, summary=template.name)
+    return template
+
+
+@transaction.atomic
+def template_update(
+    *,
+    template: IncidentTemplate,
+    actor: Actor,
+    name: str | None = None,
+    body: str | None = None,
+    kind: str | None = None,
+    title: str | None = None,
+    status: str | None = None,
+    impact: str | None = None,
+    component_status: str | None = None,
+) -> IncidentTemplate:
+    """Change a template; incidents declared from it keep the text they were declared with."""
+    template = IncidentTemplate.objects.select_for_update().get(pk=template.pk)
+    for field, value in (
+        ("name", name.strip() if name is not None else None),
+        ("body", body),
+        ("kind", kind),
+        ("title", title),
+        ("status", status),
+        ("impact", impact),
+        ("component_status", component_status),
+    ):
+        if value is not None:
+            setattr(template, field, value)
+    _validate_template(template)
+    template.save()
+    audit_record(actor=actor, action="template.update", obj=template, summary=template.name)
+    return template
+
+
+@transaction.atomic
+def template_delete(*, template: IncidentTemplate, actor: Actor) -> None:
+    """Delete a template (nothing points at it: incidents copy its text)."""
+    audit_record(actor=actor, action="template.delete", obj=template, summary=template.name)
+    template.delete()

@@ -1,23 +1,27 @@
 """Admin of the catalogue.
 
-The admin is a second door to the same write path, never a second write path: creating a
-region or a service goes through `region_create` / `service_create` (which also create the
-components and write the audit trail), and a component's status only changes through
-`component_set_status`, so the history and the public snapshot stay right. Status history and
-the audit trail are read-only.
+The admin is a second door to the same write path, never a second write path: every add,
+change and delete calls the service function the console and the API call (`region_create`,
+`region_update`, `service_update`, `component_set_status`, …), so it is validated, audited and
+republished the same way. The forms do it while they are validated (`ServiceWriteForm`): a
+refusal of the service shows on the form and nothing is saved. Status history and the audit
+trail are read-only.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db import transaction
-from django.http import HttpRequest
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import router, transaction
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from statuspage import hooks
 from statuspage.models import (
     AuditEntry,
     Component,
@@ -28,11 +32,19 @@ from statuspage.models import (
 )
 from statuspage.services import (
     Actor,
-    audit_record,
     component_create,
+    component_delete,
     component_set_status,
+    component_update,
     region_create,
+    region_delete,
+    region_update,
     service_create,
+    service_delete,
+    service_group_create,
+    service_group_delete,
+    service_group_update,
+    service_update,
 )
 
 # The page id of the public JSON and the v1 API, shown on every admin page.
@@ -57,66 +69,173 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class AuditedSaveMixin:
-    """Plain edits of catalogue rows (names, positions, descriptions) are audited and
-    republish the page, like the service functions do."""
+def show_refusal(form: forms.BaseForm, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: each message on its field when the form
+    has that field, above the form (named) otherwise."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        for message in ValidationError(errors).messages:
+            if field in form.fields:
+                form.add_error(field, message)
+            elif field == NON_FIELD_ERRORS:
+                form.add_error(None, message)
+            else:
+                form.add_error(None, f"{field}: {message}")
 
-    def audit_change(self, request: HttpRequest, obj, change: bool) -> None:
-        audit_record(
-            actor=Actor.for_user(request.user),
-            action=f"{obj._meta.model_name}.{'edit' if change else 'create'}",
-            obj=obj,
-            summary=str(obj),
-        )
-        hooks.public_changed()
 
-    def delete_model(self, request: HttpRequest, obj) -> None:
-        with transaction.atomic():
-            audit_record(
-                actor=Actor.for_user(request.user),
-                action=f"{obj._meta.model_name}.delete",
-                obj=obj,
-                summary=str(obj),
-            )
-            obj.delete()
-            hooks.public_changed()
+class ServiceWriteForm(forms.ModelForm):
+    """A model form whose save is a service call, made when the form is validated.
+
+    `write()` calls the service with the cleaned data and returns the saved object, which
+    becomes the form's instance (the admin then redirects to it). The model's own validation
+    is not run here: the service validates, so the admin refuses exactly what the console and
+    the API refuse, with the same messages; a refusal becomes the form's errors and, the
+    service being one transaction, writes nothing. A change form that changed nothing calls
+    nothing (no audit entry for a plain "Save").
+    """
+
+    actor: Actor  # who is acting; set per request by ServiceWriteAdmin
+
+    def write(self) -> Model:
+        raise NotImplementedError
+
+    def given(self, *fields: str) -> dict[str, Any]:
+        """The cleaned values of those of `fields` the form has (a changelist form has only
+        the list-editable ones)."""
+        return {f: self.cleaned_data[f] for f in fields if f in self.cleaned_data}
+
+    def _post_clean(self) -> None:
+        if self.errors or (self.instance.pk is not None and not self.has_changed()):
+            return
+        try:
+            self.instance = self.write()
+        except ValidationError as error:
+            show_refusal(self, error)
+
+
+def _form_shown_again(request: HttpRequest, response: HttpResponse) -> bool:
+    """A POST answered with the form (or the changelist) again instead of a redirect: the
+    admin saved nothing, e.g. because an inline formset was invalid."""
+    context = getattr(response, "context_data", None) or {}
+    return request.method == "POST" and ("adminform" in context or "cl" in context)
+
+
+class ServiceWriteAdmin(admin.ModelAdmin):
+    """A ModelAdmin that never saves or deletes a row itself.
+
+    Adds and changes (also the list-editable changelist) are written by its form, a
+    `ServiceWriteForm`, through the services; deletes go through `delete_with_service`. When
+    the admin shows a form again after a POST (another form on the page was invalid), the
+    whole request is rolled back, so a write is never half done.
+    """
+
+    def delete_with_service(self, *, obj: Any, actor: Actor) -> None:
+        raise NotImplementedError
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = Actor.for_user(request.user)  # a new class per call (modelform_factory)
+        return form
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs):
+        kwargs.setdefault("form", self.form)
+        form = super().get_changelist_form(request, **kwargs)
+        form.actor = Actor.for_user(request.user)
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Any, form, change: bool) -> None:
+        """Nothing to save: the form wrote through the service when it was validated."""
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """Nothing to save: these models have no many-to-many fields and their inlines are
+        read-only (an editable inline would be a second write path). The formsets are only
+        marked as saved with no rows, for the admin's change message."""
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def changeform_view(
+        self, request: HttpRequest, object_id=None, form_url="", extra_context=None
+    ):
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if _form_shown_again(request, response):
+                transaction.set_rollback(True)
+        return response
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            response = super().changelist_view(request, extra_context)
+            if _form_shown_again(request, response):
+                transaction.set_rollback(True)
+        return response
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_with_service(obj=obj, actor=Actor.for_user(request.user))
 
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        """The bulk delete action: one service call per row; a row that may not be deleted
+        or that the service refuses is kept, and the staff member is told why."""
+        actor = Actor.for_user(request.user)
         for obj in queryset:
-            if self.has_delete_permission(request, obj):
-                self.delete_model(request, obj)
-            else:
+            if not self.has_delete_permission(request, obj):
                 messages.warning(request, f"{obj} was kept: it has status history.")
+                continue
+            try:
+                self.delete_with_service(obj=obj, actor=actor)
+            except ValidationError as error:
+                messages.warning(request, f"{obj} was kept: {' '.join(error.messages)}")
 
 
 def _has_history(components) -> bool:
     return ComponentStatusChange.objects.filter(component__in=components).exists()
 
 
+class RegionForm(ServiceWriteForm):
+    class Meta:
+        model = Region
+        fields = ["slug", "name", "position"]
+
+    def write(self) -> Region:
+        if self.instance.pk is None:
+            return region_create(actor=self.actor, **self.given("slug", "name", "position"))
+        return region_update(
+            region=self.instance, actor=self.actor, **self.given("slug", "name", "position")
+        )
+
+
 @admin.register(Region)
-class RegionAdmin(AuditedSaveMixin, admin.ModelAdmin):
+class RegionAdmin(ServiceWriteAdmin):
+    form = RegionForm
     list_display = ["slug", "name", "position"]
     list_editable = ["position"]
     search_fields = ["slug", "name"]
 
-    def save_model(self, request: HttpRequest, obj: Region, form, change: bool) -> None:
-        if change:
-            obj.save()
-            self.audit_change(request, obj, change)
-            return
-        created = region_create(
-            slug=obj.slug, name=obj.name, position=obj.position, actor=Actor.for_user(request.user)
+    def delete_with_service(self, *, obj: Region, actor: Actor) -> None:
+        region_delete(region=obj, actor=actor)
+
+
+class ServiceGroupForm(ServiceWriteForm):
+    class Meta:
+        model = ServiceGroup
+        fields = ["name", "position"]
+
+    def write(self) -> ServiceGroup:
+        if self.instance.pk is None:
+            return service_group_create(actor=self.actor, **self.given("name", "position"))
+        return service_group_update(
+            group=self.instance, actor=self.actor, **self.given("name", "position")
         )
-        obj.pk, obj.created_at = created.pk, created.created_at
 
 
 @admin.register(ServiceGroup)
-class ServiceGroupAdmin(AuditedSaveMixin, admin.ModelAdmin):
+class ServiceGroupAdmin(ServiceWriteAdmin):
+    form = ServiceGroupForm
     list_display = ["name", "position"]
 
-    def save_model(self, request: HttpRequest, obj: ServiceGroup, form, change: bool) -> None:
-        obj.save()
-        self.audit_change(request, obj, change)
+    def delete_with_service(self, *, obj: ServiceGroup, actor: Actor) -> None:
+        service_group_delete(group=obj, actor=actor)
 
 
 class ComponentInline(admin.TabularInline):
@@ -135,7 +254,21 @@ class ComponentInline(admin.TabularInline):
         return False
 
 
-class ServiceAddForm(forms.ModelForm):
+SERVICE_FIELDS = ["name", "slug", "description", "position", "group"]
+
+
+class ServiceForm(ServiceWriteForm):
+    class Meta:
+        model = Service
+        fields = SERVICE_FIELDS
+
+    def write(self) -> Service:
+        return service_update(
+            service=self.instance, actor=self.actor, **self.given(*SERVICE_FIELDS)
+        )
+
+
+class ServiceAddForm(ServiceWriteForm):
     regions = forms.ModelMultipleChoiceField(
         queryset=Region.objects.all(),
         required=False,
@@ -145,11 +278,19 @@ class ServiceAddForm(forms.ModelForm):
 
     class Meta:
         model = Service
-        fields = ["name", "slug", "description", "position", "group"]
+        fields = SERVICE_FIELDS
+
+    def write(self) -> Service:
+        return service_create(
+            actor=self.actor,
+            regions=list(self.cleaned_data.get("regions") or []),
+            **self.given(*SERVICE_FIELDS),
+        )
 
 
 @admin.register(Service)
-class ServiceAdmin(AuditedSaveMixin, admin.ModelAdmin):
+class ServiceAdmin(ServiceWriteAdmin):
+    form = ServiceForm
     list_display = ["name", "slug", "group", "position", "regions_list"]
     list_filter = ["group"]
     search_fields = ["name", "slug"]
@@ -165,6 +306,9 @@ class ServiceAdmin(AuditedSaveMixin, admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def delete_with_service(self, *, obj: Service, actor: Actor) -> None:
+        service_delete(service=obj, actor=actor)
+
     @admin.display(description="regions")
     def regions_list(self, obj: Service) -> str:
         slugs = [c.region.slug if c.region else "global" for c in obj.components.all()]
@@ -177,33 +321,17 @@ class ServiceAdmin(AuditedSaveMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         if obj is None:
-            return [
-                (None, {"fields": ["name", "slug", "description", "position", "group", "regions"]})
-            ]
+            return [(None, {"fields": [*SERVICE_FIELDS, "regions"]})]
         return super().get_fieldsets(request, obj)
 
     def get_inlines(self, request: HttpRequest, obj):
         return [ComponentInline] if obj is not None else []
 
-    def save_model(self, request: HttpRequest, obj: Service, form, change: bool) -> None:
-        if change:
-            obj.save()
-            self.audit_change(request, obj, change)
-            return
-        created = service_create(
-            name=obj.name,
-            slug=obj.slug,
-            description=obj.description,
-            position=obj.position,
-            group=obj.group,
-            regions=list(form.cleaned_data.get("regions") or []),
-            actor=Actor.for_user(request.user),
-        )
-        obj.pk, obj.public_id = created.pk, created.public_id
-        obj.created_at, obj.updated_at = created.created_at, created.updated_at
+
+COMPONENT_DISPLAY_FIELDS = ["position", "showcase", "only_show_if_degraded", "start_date"]
 
 
-class ComponentForm(forms.ModelForm):
+class ComponentForm(ServiceWriteForm):
     reason = forms.CharField(
         required=False,
         max_length=1000,
@@ -219,15 +347,51 @@ class ComponentForm(forms.ModelForm):
             "status",
             "reason",
             "description",
-            "position",
-            "showcase",
-            "only_show_if_degraded",
-            "start_date",
+            *COMPONENT_DISPLAY_FIELDS,
         ]
+
+    @transaction.atomic
+    def write(self) -> Component:
+        """The status through `component_set_status` (so it is in the history), the display
+        fields through `component_update`; one transaction, so a refusal of either writes
+        nothing."""
+        data = self.cleaned_data
+        if self.instance.pk is None:
+            component = component_create(
+                service=data["service"],
+                region=data["region"],
+                status=data["status"],
+                description=data["description"],
+                actor=self.actor,
+            )
+            display = {
+                f: data[f]
+                for f in COMPONENT_DISPLAY_FIELDS
+                if data[f] != Component._meta.get_field(f).get_default()
+            }
+            if display:
+                component = component_update(component=component, actor=self.actor, **display)
+            return component
+        component = self.instance
+        if set(self.changed_data) - {"status", "reason"}:
+            component = component_update(
+                component=component,
+                actor=self.actor,
+                **self.given("description", *COMPONENT_DISPLAY_FIELDS),
+            )
+        if "status" in self.changed_data:
+            component_set_status(
+                component=component,
+                status=data["status"],
+                reason=data.get("reason") or "Set in the admin",
+                actor=self.actor,
+            )
+            component.refresh_from_db()
+        return component
 
 
 @admin.register(Component)
-class ComponentAdmin(AuditedSaveMixin, admin.ModelAdmin):
+class ComponentAdmin(ServiceWriteAdmin):
     form = ComponentForm
     list_display = ["__str__", "service", "region", "status", "position"]
     list_filter = ["status", "region", "service"]
@@ -240,43 +404,16 @@ class ComponentAdmin(AuditedSaveMixin, admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def delete_with_service(self, *, obj: Component, actor: Actor) -> None:
+        component_delete(component=obj, actor=actor)
+
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         # A component's service and region are its identity; changing them would rewrite
         # history. Add a new component instead.
         return ["service", "region"] if obj is not None else []
 
     def save_model(self, request: HttpRequest, obj: Component, form, change: bool) -> None:
-        actor = Actor.for_user(request.user)
-        new_status = obj.status
-        if not change:
-            created = component_create(
-                service=obj.service,
-                region=obj.region,
-                status=new_status,
-                description=obj.description,
-                actor=actor,
-            )
-            obj.pk, obj.public_id, obj.created_at = (
-                created.pk,
-                created.public_id,
-                created.created_at,
-            )
-            obj.save(update_fields=["position", "showcase", "only_show_if_degraded", "start_date"])
-            return
-        # Save the descriptive fields with the status as stored, then change the status
-        # through the service so it is recorded in the history.
-        obj.status = Component.objects.values_list("status", flat=True).get(pk=obj.pk)
-        if form.has_changed() and set(form.changed_data) - {"status", "reason"}:
-            obj.save()
-            self.audit_change(request, obj, change)
-        if new_status != obj.status:
-            component_set_status(
-                component=obj,
-                status=new_status,
-                reason=form.cleaned_data.get("reason") or "Set in the admin",
-                actor=actor,
-            )
-            obj.refresh_from_db()
+        if change and "status" in form.changed_data:
             messages.info(request, f"{obj.name} is now {obj.get_status_display()}.")
 
 

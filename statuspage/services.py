@@ -244,8 +244,11 @@ def service_update(
     name: str | None = None,
     description: str | None = None,
     position: int | None = None,
+    slug: str | None = None,
+    group: ServiceGroup | None = UNSET,
 ) -> Service:
-    """Rename or describe a service (its components' names follow)."""
+    """Rename or describe a service (its components' names follow), or move it to another
+    group heading (`group=None`: no group)."""
     service = Service.objects.select_for_update().get(pk=service.pk)
     if name is not None:
         service.name = name.strip()
@@ -253,6 +256,10 @@ def service_update(
         service.description = description
     if position is not None:
         service.position = position
+    if slug is not None:
+        service.slug = slug
+    if group is not UNSET:
+        service.group = group
     service.full_clean()
     service.save()
     audit_record(actor=actor, action="service.update", obj=service, summary=service.name)
@@ -266,3 +273,89 @@ def service_delete(*, service: Service, actor: Actor) -> None:
     audit_record(actor=actor, action="service.delete", obj=service, summary=service.name)
     service.delete()
     hooks.public_changed()
+
+
+@transaction.atomic
+def region_update(
+    *,
+    region: Region,
+    actor: Actor,
+    slug: str | None = None,
+    name: str | None = None,
+    position: int | None = None,
+) -> Region:
+    """Rename a region or move it on the page (its components follow: they point at it)."""
+    region = Region.objects.select_for_update().get(pk=region.pk)
+    if slug is not None:
+        region.slug = slug
+    if name is not None:
+        region.name = name
+    if position is not None:
+        region.position = position
+    region.full_clean()
+    region.save()
+    audit_record(
+        actor=actor, action="region.update", obj=region, summary=f"{region.slug}: {region.name}"
+    )
+    hooks.public_changed()
+    return region
+
+
+@transaction.atomic
+def region_delete(*, region: Region, actor: Actor) -> None:
+    """Delete a region nothing runs in. One with components is refused: deleting it would
+    take their status history (and uptime) with it; delete the components first."""
+    if region.components.exists():
+        raise ValidationError(
+            {
+                "region": f"{region.slug} has components; delete them (or their services) "
+                "before the region."
+            }
+        )
+    audit_record(
+        actor=actor, action="region.delete", obj=region, summary=f"{region.slug}: {region.name}"
+    )
+    region.delete()
+    hooks.public_changed()
+
+
+@transaction.atomic
+def service_group_create(*, name: str, actor: Actor, position: int = 0) -> ServiceGroup:
+    """A heading to list services under. An empty one is not shown, so the page is unchanged."""
+    group = ServiceGroup(name=name.strip(), position=position)
+    group.full_clean()
+    group.save()
+    audit_record(actor=actor, action="service_group.create", obj=group, summary=group.name)
+    return group
+
+
+@transaction.atomic
+def service_group_update(
+    *,
+    group: ServiceGroup,
+    actor: Actor,
+    name: str | None = None,
+    position: int | None = None,
+) -> ServiceGroup:
+    """Rename a group heading or move it on the page."""
+    group = ServiceGroup.objects.select_for_update().get(pk=group.pk)
+    if name is not None:
+        group.name = name.strip()
+    if position is not None:
+        group.position = position
+    group.full_clean()
+    group.save()
+    audit_record(actor=actor, action="service_group.update", obj=group, summary=group.name)
+    if group.services.exists():
+        hooks.public_changed()
+    return group
+
+
+@transaction.atomic
+def service_group_delete(*, group: ServiceGroup, actor: Actor) -> None:
+    """Delete a group heading; its services stay, listed without a group."""
+    shown = group.services.exists()
+    audit_record(actor=actor, action="service_group.delete", obj=group, summary=group.name)
+    group.delete()
+    if shown:
+        hooks.public_changed()

@@ -166,3 +166,19 @@ def test_upcoming_maintenance_and_public_page_show_demo(client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Run execution" in html and "us-east-1" in html
+
+
+def test_load_demo_writes_the_catalogue_and_templates_through_the_services():
+    """Every row the demo creates has the audit entry its service writes: nothing is saved
+    around the services (service groups and templates were once created directly)."""
+    _load()
+    audited = set(AuditEntry.objects.filter(actor_name="demo").values_list("action", "summary"))
+    for group in ServiceGroup.objects.all():
+        assert ("service_group.create", group.name) in audited
+    for template in IncidentTemplate.objects.all():
+        assert ("template.create", template.name) in audited
+    for region in Region.objects.all():
+        assert ("region.create", f"{region.slug}: {region.name}") in audited
+    for service in Service.objects.all():
+        assert ("service.create", service.name) in audited
+    assert ServiceGroup.objects.count() == 2 and IncidentTemplate.objects.count() == 3

@@ -9,6 +9,7 @@ from django.utils import timezone
 from incidents import services
 from incidents.models import Incident, IncidentUpdate
 from statuspage.models import AuditEntry, ComponentStatusChange
+from statuspage.services import Actor, component_set_status
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +135,59 @@ def test_postmortem_can_be_announced_on_the_timeline_and_to_recipients(catalogue
     update = incident.updates.get(status="postmortem")
     assert f"/incidents/{incident.public_id}#postmortem-title" in update.body
     assert Delivery.objects.filter(update=update, subscriber__email="ada@example.com").count() == 1
+
+
+def _maintenance_on(components, actor) -> Incident:
+    now = timezone.now()
+    return services.maintenance_schedule(
+        name="Control plane disks",
+        body="planned",
+        actor=actor,
+        components=components,
+        scheduled_for=now + timedelta(hours=1),
+        scheduled_until=now + timedelta(hours=3),
+    )
+
+
+def test_completed_maintenance_gives_each_component_back_its_own_prior_status(catalogue, actor):
+    runs_us, runs_eu = catalogue["runs_us"], catalogue["runs_eu"]
+    component_set_status(
+        component=runs_eu, status="degraded_performance", actor=actor, reason="slow"
+    )
+    maintenance = _maintenance_on([runs_us, runs_eu], actor)
+
+    services.maintenance_start(incident=maintenance, actor=actor)
+    runs_us.refresh_from_db()
+    runs_eu.refresh_from_db()
+    assert (runs_us.status, runs_eu.status) == ("under_maintenance", "under_maintenance")
+
+    services.maintenance_complete(incident=maintenance, actor=actor)
+    runs_us.refresh_from_db()
+    runs_eu.refresh_from_db()
+    assert (runs_us.status, runs_eu.status) == ("operational", "degraded_performance")
+    given_back = ComponentStatusChange.objects.filter(
+        incident=maintenance, old_status="under_maintenance"
+    )
+    assert {(c.component_id, c.new_status) for c in given_back} == {
+        (runs_us.pk, "operational"),
+        (runs_eu.pk, "degraded_performance"),
+    }
+
+
+def test_completed_maintenance_leaves_a_component_a_human_changed_during_the_window(
+    catalogue, actor
+):
+    """Only components still under maintenance are given back (_default_component_statuses):
+    a status a human set during the window is theirs to keep."""
+    runs_us, api = catalogue["runs_us"], catalogue["api_global"]
+    maintenance = _maintenance_on([runs_us, api], actor)
+    services.maintenance_start(incident=maintenance, actor=actor)
+    human = Actor(name="on-call")
+    component_set_status(component=api, status="major_outage", actor=human, reason="it broke")
+
+    services.maintenance_complete(incident=maintenance, actor=actor)
+    runs_us.refresh_from_db()
+    api.refresh_from_db()
+    assert (runs_us.status, api.status) == ("operational", "major_outage")
+    last = ComponentStatusChange.objects.filter(component=api).order_by("-id").first()
+    assert (last.actor_name, last.new_status) == ("on-call", "major_outage")

@@ -111,6 +111,39 @@ def test_inconsistent_thresholds_are_refused(catalogue, actor):
         )
 
 
+def test_it_refuses_an_update_that_makes_the_thresholds_inconsistent(queue_depth, actor):
+    """The thresholds are checked as they would be after the change, and nothing is written."""
+    component_id = queue_depth.component_id
+    with pytest.raises(ValidationError, match="must not be above"):
+        services.metric_update(metric=queue_depth, actor=actor, critical_threshold=1_000)
+    with pytest.raises(ValidationError, match="Choose the component"):
+        services.metric_update(metric=queue_depth, actor=actor, component=None)
+    queue_depth.refresh_from_db()
+    assert (queue_depth.critical_threshold, queue_depth.component_id) == (500_000, component_id)
+    assert not AuditEntry.objects.filter(action="metric.update").exists()
+
+
+def test_update_clears_a_threshold_and_delete_takes_the_points(queue_depth, actor):
+    services.metric_update(
+        metric=queue_depth,
+        actor=actor,
+        warning_threshold=None,
+        critical_component_status="",
+        name="Queue depth",
+    )
+    queue_depth.refresh_from_db()
+    assert (queue_depth.name, queue_depth.warning_threshold) == ("Queue depth", None)
+    assert queue_depth.critical_threshold == 500_000
+    services.metric_points_record(metric=queue_depth, points=[(T0, 1.0)], actor=actor)
+    services.metric_delete(metric=queue_depth, actor=actor)
+    assert not MetricPoint.objects.exists()
+    assert list(
+        AuditEntry.objects.filter(action__in=["metric.update", "metric.delete"])
+        .order_by("id")
+        .values_list("action", "summary")
+    ) == [("metric.update", "Queue depth"), ("metric.delete", "Queue depth")]
+
+
 def test_below_metrics_alert_when_falling(catalogue, actor):
     m = services.metric_create(
         name="Dequeue rate",

@@ -8,8 +8,8 @@ timeline from `incident_declare` / `incident_post_update` with the report's UTC 
 (every change starts from the status the previous one left).
 
 It can run any number of times: each part is looked up by its natural key first (region slug,
-service slug, template name, incident name, the `admin` user) and only what is missing is
-created. The history and the June incident are written in one transaction together, so an
+group name, service slug, template name, incident name, the `admin` user) and only what is
+missing is created, through the same services (`service_group_create`, `template_create`, …). The history and the June incident are written in one transaction together, so an
 interrupted run leaves nothing half-written.
 """
 
@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from incidents.credits.demo import load_demo_credits
 from incidents.models import Incident, IncidentKind, IncidentTemplate
 from incidents.services import (
     incident_declare,
@@ -31,14 +32,18 @@ from incidents.services import (
     incident_resolve,
     maintenance_schedule,
     postmortem_publish,
+    template_create,
 )
+from statuspage.metrics.demo import load_demo_metrics
 from statuspage.models import Component, Region, Service, ServiceGroup
+from statuspage.public.snapshot import snapshot_publish
 from statuspage.services import (
     Actor,
     component_set_status,
     component_update,
     region_create,
     service_create,
+    service_group_create,
 )
 
 ACTOR = Actor.system("demo")
@@ -395,11 +400,13 @@ def ensure_catalogue(out=None) -> dict:
             region = region_create(slug=slug, name=name, actor=ACTOR, position=position)
             _report(out, f"region {slug} created")
         regions[slug] = region
-    groups = {}
+    groups: dict[str, ServiceGroup] = {}
     for position, name in enumerate(GROUPS, start=1):
-        groups[name], _ = ServiceGroup.objects.get_or_create(
-            name=name, defaults={"position": position}
-        )
+        group = ServiceGroup.objects.filter(name=name).first()
+        if group is None:
+            group = service_group_create(name=name, position=position, actor=ACTOR)
+            _report(out, f"service group {name} created")
+        groups[name] = group
     for position, spec in enumerate(SERVICES, start=1):
         if Service.objects.filter(slug=spec.slug).exists():
             continue
@@ -427,11 +434,10 @@ def ensure_catalogue(out=None) -> dict:
 
 def ensure_templates(out=None) -> None:
     for spec in TEMPLATES:
-        _, created = IncidentTemplate.objects.get_or_create(
-            name=spec["name"], defaults={k: v for k, v in spec.items() if k != "name"}
-        )
-        if created:
-            _report(out, f"template {spec['name']} created")
+        if IncidentTemplate.objects.filter(name=spec["name"]).exists():
+            continue
+        template_create(actor=ACTOR, **spec)
+        _report(out, f"template {spec['name']} created")
 
 
 def ensure_admin(out=None) -> tuple[str, bool]:
@@ -645,10 +651,6 @@ def ensure_upcoming_maintenance(*, now: datetime | None = None) -> Incident | No
 
 def load_demo(out=None) -> dict:
     """Load everything (idempotent) and publish the snapshot. Returns what was done."""
-    from incidents.credits.demo import load_demo_credits
-    from statuspage.metrics.demo import load_demo_metrics
-    from statuspage.public.snapshot import snapshot_publish
-
     # One transaction: one snapshot rebuild after commit, and nothing half-loaded on failure.
     with transaction.atomic():
         ensure_catalogue(out)

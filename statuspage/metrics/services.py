@@ -18,10 +18,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from statuspage import queues
+from statuspage import hooks, queues
 from statuspage.metrics.models import AlertLevel, Metric, MetricAlert, MetricPoint
-from statuspage.models import ComponentStatus, ComponentStatusChange
-from statuspage.services import Actor, audit_record, component_set_status
+from statuspage.models import Component, ComponentStatus, ComponentStatusChange
+from statuspage.services import UNSET, Actor, audit_record, component_set_status
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,74 @@ def metric_create(
     metric.full_clean()
     metric.save()
     audit_record(actor=actor, action="metric.create", obj=metric, summary=name)
+    if metric.public:
+        hooks.public_changed()  # its graph is on the page
     return metric
+
+
+@transaction.atomic
+def metric_update(
+    *,
+    metric: Metric,
+    actor: Actor,
+    name: str | None = None,
+    slug: str | None = None,
+    unit: str | None = None,
+    description: str | None = None,
+    component: Component | None = UNSET,
+    public: bool | None = None,
+    direction: str | None = None,
+    warning_threshold: float | None = UNSET,
+    critical_threshold: float | None = UNSET,
+    critical_component_status: str | None = None,
+    position: int | None = None,
+) -> Metric:
+    """Change a metric's definition. `component` and the thresholds may be set to None (no
+    component, no threshold); the new thresholds apply from the next point recorded."""
+    metric = Metric.objects.select_for_update(of=("self",)).get(pk=metric.pk)
+    was_public = metric.public
+    for field, value in (
+        ("name", name),
+        ("slug", slug),
+        ("unit", unit),
+        ("description", description),
+        ("public", public),
+        ("direction", direction),
+        ("critical_component_status", critical_component_status),
+        ("position", position),
+    ):
+        if value is not None:
+            setattr(metric, field, value)
+    for field, value in (
+        ("component", component),
+        ("warning_threshold", warning_threshold),
+        ("critical_threshold", critical_threshold),
+    ):
+        if value is not UNSET:
+            setattr(metric, field, value)
+    _validate_thresholds(
+        metric.direction,
+        metric.warning_threshold,
+        metric.critical_threshold,
+        metric.critical_component_status,
+        metric.component_id is not None,
+    )
+    metric.full_clean()
+    metric.save()
+    audit_record(actor=actor, action="metric.update", obj=metric, summary=metric.name)
+    if was_public or metric.public:
+        hooks.public_changed()
+    return metric
+
+
+@transaction.atomic
+def metric_delete(*, metric: Metric, actor: Actor) -> None:
+    """Delete a metric with its points and alerts (a driven component keeps its status)."""
+    audit_record(actor=actor, action="metric.delete", obj=metric, summary=metric.name)
+    public = metric.public
+    metric.delete()
+    if public:
+        hooks.public_changed()
 
 
 def metric_level(metric: Metric, value: float) -> str | None:
