@@ -11,7 +11,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from incidents.documents import (
     component_dict,
@@ -25,7 +24,6 @@ from incidents.documents import (
 )
 from incidents.models import (
     MAINTENANCE_STATUSES,
-    OPEN_INCIDENT_STATUSES,
     Impact,
     Incident,
     IncidentKind,
@@ -33,7 +31,13 @@ from incidents.models import (
     IncidentUpdate,
     Postmortem,
 )
-from incidents.selectors import page_status, page_updated_at
+from incidents.selectors import (
+    incidents_open,
+    maintenances_active,
+    maintenances_upcoming,
+    page_status,
+    page_updated_at,
+)
 from incidents.services import (
     MAX_BODY,
     MAX_NAME,
@@ -179,40 +183,21 @@ def incidents_list(call: Call) -> Page:
 
 
 def incidents_unresolved(call: Call) -> Page:
-    return _incidents_page(
-        call,
-        Incident.objects.filter(kind=IncidentKind.INCIDENT, status__in=OPEN_INCIDENT_STATUSES),
-    )
+    return _incidents_page(call, incidents_open())
 
 
 def incidents_upcoming(call: Call) -> Page:
-    return _incidents_page(
-        call,
-        Incident.objects.filter(
-            kind=IncidentKind.MAINTENANCE,
-            status=IncidentStatus.SCHEDULED,
-            scheduled_for__gt=timezone.now(),
-        ).order_by("scheduled_for", "id"),
-    )
+    return _incidents_page(call, maintenances_upcoming())
 
 
 def incidents_scheduled(call: Call) -> Page:
-    return _incidents_page(
-        call,
-        Incident.objects.filter(
-            kind=IncidentKind.MAINTENANCE, status=IncidentStatus.SCHEDULED
-        ).order_by("scheduled_for", "id"),
-    )
+    """v1 names the same list twice: `upcoming` and `scheduled` are both
+    `maintenances_upcoming()` (a window already begun but not started is still to come)."""
+    return _incidents_page(call, maintenances_upcoming())
 
 
 def incidents_active_maintenance(call: Call) -> Page:
-    return _incidents_page(
-        call,
-        Incident.objects.filter(
-            kind=IncidentKind.MAINTENANCE,
-            status__in=[IncidentStatus.IN_PROGRESS, IncidentStatus.VERIFYING],
-        ),
-    )
+    return _incidents_page(call, maintenances_active())
 
 
 def incident_get(call: Call, incident_id: str) -> dict:
