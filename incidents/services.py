@@ -37,6 +37,7 @@ from statuspage import hooks
 from statuspage.markdown import render_markdown
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.services import (
+    MAX_BULK_ITEMS,
     Actor,
     audit_record,
     component_set_status,
@@ -614,3 +615,132 @@ def template_delete(*, template: IncidentTemplate, actor: Actor) -> None:
     """Delete a template (nothing points at it: incidents copy its text)."""
     audit_record(actor=actor, action="template.delete", obj=template, summary=template.name)
     template.delete()
+
+
+# --- Compound writes (the v1 API's incident POST and PATCH, bulk updates) -----------------
+# Each is one transaction over the functions above: a refused part writes nothing.
+
+
+@transaction.atomic
+def maintenance_create(
+    *,
+    name: str,
+    body: str,
+    actor: Actor,
+    scheduled_for: datetime,
+    scheduled_until: datetime,
+    status: str = IncidentStatus.SCHEDULED,
+    components: Iterable[Component] = (),
+    component_statuses: ComponentStatuses | None = None,
+    auto_in_progress: bool = True,
+    auto_completed: bool = True,
+    deliver_notifications: bool = True,
+) -> Incident:
+    """Schedule a maintenance and, when `status` is not `scheduled` (a window reported once
+    it has begun), move it there at once with `component_statuses` (None: the affected
+    components follow the status). The components given statuses are affected too."""
+    _validate_status(IncidentKind.MAINTENANCE, status)
+    _validate_component_statuses(component_statuses)
+    incident = maintenance_schedule(
+        name=name,
+        body=body,
+        actor=actor,
+        scheduled_for=scheduled_for,
+        scheduled_until=scheduled_until,
+        components=list(dict.fromkeys([*components, *(component_statuses or {})])),
+        auto_in_progress=auto_in_progress,
+        auto_completed=auto_completed,
+        deliver_notifications=deliver_notifications,
+    )
+    if status != IncidentStatus.SCHEDULED:
+        incident_post_update(
+            incident=incident,
+            status=status,
+            body=body,
+            actor=actor,
+            component_statuses=component_statuses,
+            deliver_notifications=deliver_notifications,
+        )
+    return incident
+
+
+@transaction.atomic
+def incident_change(
+    *,
+    incident: Incident,
+    actor: Actor,
+    name: str | None = None,
+    impact: str | None = None,
+    components: Iterable[Component] | None = None,
+    status: str | None = None,
+    body: str | None = None,
+    component_statuses: ComponentStatuses | None = None,
+    deliver_notifications: bool = True,
+) -> Incident:
+    """Edit an incident (name, impact, affected components: `incident_edit`) and, when a
+    status, a body or component statuses are given, add a timeline update with them
+    (`incident_post_update`; the status stays when not given). `components` replaces the
+    affected components; those given statuses are affected too."""
+    if name is not None or impact is not None or components is not None:
+        if components is not None:
+            components = list(dict.fromkeys([*components, *(component_statuses or {})]))
+        incident = incident_edit(
+            incident=incident, actor=actor, name=name, impact=impact, components=components
+        )
+    if status is not None or body is not None or component_statuses:
+        incident_post_update(
+            incident=incident,
+            status=status or incident.status,
+            body=body or "",
+            actor=actor,
+            component_statuses=component_statuses or None,
+            deliver_notifications=deliver_notifications,
+        )
+    return incident
+
+
+@transaction.atomic
+def incidents_post_update_bulk(
+    *,
+    incidents: list[Incident],
+    status: str,
+    body: str,
+    actor: Actor,
+    deliver_notifications: bool = True,
+) -> list[IncidentUpdate]:
+    """Post the same update to several incidents (e.g. resolve them all), all or nothing.
+
+    Every incident is checked before anything is written, so a closed one among them refuses
+    the whole call with its id named.
+    """
+    if not incidents:
+        raise ValidationError({"incident_ids": "No incident given."})
+    if len(incidents) > MAX_BULK_ITEMS:
+        raise ValidationError({"incident_ids": f"At most {MAX_BULK_ITEMS} incidents at once."})
+    closed = [i.public_id for i in incidents if i.status in CLOSED_STATUSES]
+    if closed:
+        raise ValidationError(
+            {"incident_ids": f"Already closed, takes no more updates: {', '.join(closed)}"}
+        )
+    kinds = {i.kind for i in incidents}
+    if len(kinds) > 1:
+        raise ValidationError(
+            {"incident_ids": "Incidents and maintenances cannot take the same update."}
+        )
+    updates = [
+        incident_post_update(
+            incident=incident,
+            status=status,
+            body=body,
+            actor=actor,
+            deliver_notifications=deliver_notifications,
+        )
+        for incident in incidents
+    ]
+    audit_record(
+        actor=actor,
+        action="incident.bulk_update",
+        summary=f"{len(incidents)} incidents → {status}",
+        data={"incidents": [i.public_id for i in incidents]},
+    )
+    return updates

@@ -359,3 +359,169 @@ def service_group_delete(*, group: ServiceGroup, actor: Actor) -> None:
     group.delete()
     if shown:
         hooks.public_changed()
+
+
+# --- Compound writes (the v1 API's PATCH and POST of a component, bulk status) ------------
+# Each is one transaction over the functions above, so a refused part writes nothing and
+# every change keeps its own history and audit entry.
+
+MAX_BULK_ITEMS = 10000
+
+
+@transaction.atomic
+def components_set_status_bulk(
+    *, components: list[Component], status: str, actor: Actor, reason: str = ""
+) -> int:
+    """Set many components to one status, all or nothing. Returns how many changed."""
+    validate_component_status(status)
+    if not components:
+        raise ValidationError({"component_ids": "No component matches."})
+    if len(components) > MAX_BULK_ITEMS:
+        raise ValidationError({"component_ids": f"At most {MAX_BULK_ITEMS} components at once."})
+    changed = 0
+    for component in components:
+        if (
+            component_set_status(component=component, status=status, actor=actor, reason=reason)
+            is not None
+        ):
+            changed += 1
+    audit_record(
+        actor=actor,
+        action="component.bulk_set_status",
+        summary=f"{len(components)} components → {status} ({changed} changed)",
+        data={"components": [c.public_id for c in components], "reason": reason},
+    )
+    return changed
+
+
+def _display_fields(
+    *,
+    description: str | None,
+    position: int | None,
+    showcase: bool | None,
+    only_show_if_degraded: bool | None,
+    start_date: Any,
+) -> dict[str, Any]:
+    """The display fields given (None: not given; start_date: UNSET, since None clears it)."""
+    fields: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("description", description),
+            ("position", position),
+            ("showcase", showcase),
+            ("only_show_if_degraded", only_show_if_degraded),
+        )
+        if value is not None
+    }
+    if start_date is not UNSET:
+        fields["start_date"] = start_date
+    return fields
+
+
+@transaction.atomic
+def component_add(
+    *,
+    actor: Actor,
+    service: Service | None = None,
+    region: Region | None = None,
+    name: str = "",
+    status: str = ComponentStatus.OPERATIONAL,
+    description: str = "",
+    position: int | None = None,
+    showcase: bool | None = None,
+    only_show_if_degraded: bool | None = None,
+    start_date: Any = UNSET,
+) -> Component:
+    """A component as Statuspage-style callers create one: with `service`, that service
+    offered in `region`; without, a new global service named `name` (offered in `region`
+    alone when one is given) whose one component starts at `status`. Display fields are set
+    in the same transaction."""
+    validate_component_status(status)
+    if service is not None:
+        component = component_create(
+            service=service, region=region, actor=actor, status=status, description=description
+        )
+    else:
+        service = service_create(
+            name=name,
+            actor=actor,
+            regions=[region] if region else None,
+            description=description,
+        )
+        component = service.components.get()
+        if status != ComponentStatus.OPERATIONAL:
+            component_set_status(component=component, status=status, actor=actor)
+    display = _display_fields(
+        description=None,
+        position=position,
+        showcase=showcase,
+        only_show_if_degraded=only_show_if_degraded,
+        start_date=start_date,
+    )
+    if display:
+        component_update(component=component, actor=actor, **display)
+    return Component.objects.select_related("service", "region").get(pk=component.pk)
+
+
+@transaction.atomic
+def component_change(
+    *,
+    component: Component,
+    actor: Actor,
+    status: str | None = None,
+    reason: str = "",
+    name: str | None = None,
+    description: str | None = None,
+    position: int | None = None,
+    showcase: bool | None = None,
+    only_show_if_degraded: bool | None = None,
+    start_date: Any = UNSET,
+) -> Component:
+    """Change what is given of a component: its status (kept in its history with `reason`),
+    the name of a global component (its service's name; a regional component's name is
+    always `<service> (<region>)`), its display fields."""
+    if status:
+        validate_component_status(status)
+        component_set_status(component=component, status=status, actor=actor, reason=reason)
+    if name is not None and component.region_id is None and name != component.service.name:
+        service_update(service=component.service, actor=actor, name=name)
+    display = _display_fields(
+        description=description,
+        position=position,
+        showcase=showcase,
+        only_show_if_degraded=only_show_if_degraded,
+        start_date=start_date,
+    )
+    if display:
+        component_update(component=component, actor=actor, **display)
+    return Component.objects.select_related("service", "region").get(pk=component.pk)
+
+
+@transaction.atomic
+def service_change(
+    *,
+    service: Service,
+    actor: Actor,
+    name: str | None = None,
+    description: str | None = None,
+    position: int | None = None,
+    status: str | None = None,
+    reason: str = "",
+) -> Service:
+    """Rename or describe a service and, with `status`, set all its regional components to
+    it (all or nothing): a v1 "component group" changed as one component."""
+    if status:
+        validate_component_status(status)
+    service = service_update(
+        service=service, actor=actor, name=name, description=description, position=position
+    )
+    if status:
+        components_set_status_bulk(
+            components=list(
+                service.components.filter(region__isnull=False).select_related("service", "region")
+            ),
+            status=status,
+            actor=actor,
+            reason=reason,
+        )
+    return service

@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from incidents.documents import iso
 from statuspage.api.framework import ApiError, Call, Operation, Route, invalid, not_found, paginate
 from statuspage.api.models import ApiScope
-from statuspage.metrics import services
 from statuspage.metrics.models import Metric, MetricAlert
 from statuspage.metrics.selectors import alerts_open, metric_latest_points
+from statuspage.metrics.services import metric_create as metric_create_service
+from statuspage.metrics.services import metric_points_record_many
 from statuspage.models import Component, ComponentStatus
 
 NUMBER = {"type": "number"}
@@ -101,20 +101,24 @@ def _points(raw: Any, where: str) -> list[tuple[datetime, Any]]:
     return points
 
 
-def _record(metric: Metric, points: list, call: Call) -> dict:
+def _record(batches: list[tuple[Metric, list]], call: Call) -> list[dict]:
+    """Record the points of one or several metrics (all or nothing), answered per metric."""
     try:
-        result = services.metric_points_record(metric=metric, points=points, actor=call.actor)
+        results = metric_points_record_many(batches=batches, actor=call.actor)
     except ValidationError as exc:
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
         raise ApiError(422, message) from None
-    return {"metric_id": metric.public_id, "recorded": result.recorded, "level": result.level}
+    return [
+        {"metric_id": metric.public_id, "recorded": result.recorded, "level": result.level}
+        for (metric, _), result in zip(batches, results, strict=True)
+    ]
 
 
 def metric_data_post(call: Call, metric_id: str) -> dict:
     metric = _metric(metric_id)
     if "data" not in call.body:
         raise invalid("data", "is required.")
-    return _record(metric, _points(call.body["data"], "data"), call)
+    return _record([(metric, _points(call.body["data"], "data"))], call)[0]
 
 
 def metrics_data_post(call: Call) -> list[dict]:
@@ -123,8 +127,7 @@ def metrics_data_post(call: Call) -> list[dict]:
     if not isinstance(data, dict) or not data:
         raise invalid("data", 'must be an object like {"<metric id>": [{timestamp, value}]}.')
     batches = [(_metric(ident), _points(raw, f"data.{ident}")) for ident, raw in data.items()]
-    with transaction.atomic():
-        return [_record(metric, points, call) for metric, points in batches]
+    return _record(batches, call)
 
 
 def metrics_list(call: Call):
@@ -159,7 +162,7 @@ def metric_create(call: Call) -> dict:
             raise not_found("component", call.str("component_id") or "")
     name = call.str("name", required=True, max_length=200)
     try:
-        metric = services.metric_create(
+        metric = metric_create_service(
             name=name,
             slug=call.str("slug", required=True, max_length=100),
             actor=call.actor,

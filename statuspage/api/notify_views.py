@@ -21,9 +21,9 @@ from notifier.services import (
     channel_send_test,
     channel_update,
     subscriber_add_confirmed,
-    subscriber_subscribe,
-    subscriber_unsubscribe,
-    subscriber_update_preferences,
+    subscriber_subscribe_audited,
+    subscriber_unsubscribe_audited,
+    subscriber_update_preferences_audited,
 )
 from notifier.transports import TransportError
 from statuspage.api.framework import (
@@ -37,7 +37,6 @@ from statuspage.api.framework import (
     paginate,
 )
 from statuspage.api.models import ApiScope
-from statuspage.api.services import subscriber_change_audited
 from statuspage.models import Component, Region, Service
 
 R, W = ApiScope.READ, ApiScope.SUBSCRIBERS
@@ -169,10 +168,8 @@ def subscriber_post(call: Call) -> dict:
                 **scope,
             )
             return subscriber_dict(subscriber)
-        subscriber_change_audited(
+        subscriber_subscribe_audited(
             actor=call.actor,
-            action="subscriber.subscribe",
-            change=subscriber_subscribe,
             email=email,
             kind=kind,
             url=endpoint or "",
@@ -195,10 +192,8 @@ def subscriber_patch(call: Call, subscriber_id: str) -> dict:
     subscriber = _subscriber(subscriber_id)
     scope = _scope_objects(call)
     component_changes = call.bool("component_changes")
-    subscriber = subscriber_change_audited(
+    subscriber = subscriber_update_preferences_audited(
         actor=call.actor,
-        action="subscriber.update",
-        change=subscriber_update_preferences,
         subscriber=subscriber,
         component_changes=(
             subscriber.component_changes if component_changes is None else component_changes
@@ -209,12 +204,7 @@ def subscriber_patch(call: Call, subscriber_id: str) -> dict:
 
 
 def subscriber_remove(call: Call, subscriber_id: str) -> None:
-    subscriber_change_audited(
-        actor=call.actor,
-        action="subscriber.unsubscribe",
-        change=subscriber_unsubscribe,
-        subscriber=_subscriber(subscriber_id),
-    )
+    subscriber_unsubscribe_audited(actor=call.actor, subscriber=_subscriber(subscriber_id))
 
 
 # --- Channels -----------------------------------------------------------------------------

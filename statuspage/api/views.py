@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 
 from incidents.documents import (
@@ -41,12 +40,12 @@ from incidents.selectors import (
 from incidents.services import (
     MAX_BODY,
     MAX_NAME,
+    incident_change,
     incident_declare,
     incident_delete,
-    incident_edit,
-    incident_post_update,
     incident_update_edit,
-    maintenance_schedule,
+    incidents_post_update_bulk,
+    maintenance_create,
     postmortem_publish,
 )
 from statuspage.api.framework import (
@@ -59,15 +58,15 @@ from statuspage.api.framework import (
     paginate,
 )
 from statuspage.api.models import ApiScope
-from statuspage.api.services import components_set_status_bulk, incidents_post_update_bulk
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange, Region, Service
 from statuspage.selectors import components_for_page
 from statuspage.services import (
-    component_create,
+    component_add,
+    component_change,
     component_delete,
-    component_set_status,
-    component_update,
+    components_set_status_bulk,
     region_create,
+    service_change,
     service_create,
     service_delete,
     service_update,
@@ -161,12 +160,6 @@ def _group_children(service: Service) -> list[Component]:
     return list(service.components.filter(region__isnull=False).select_related("service", "region"))
 
 
-def _component_json(component: Component) -> dict:
-    return component_dict(
-        Component.objects.select_related("service", "region").get(pk=component.pk)
-    )
-
-
 # --- Incidents ----------------------------------------------------------------------------
 
 
@@ -232,28 +225,19 @@ def incident_create(call: Call, *, maintenance: bool = False) -> dict:
             )
         auto_start = call.bool("scheduled_auto_in_progress")
         auto_end = call.bool("scheduled_auto_completed")
-        components = list(dict.fromkeys([*affected, *(statuses or {})]))
-        with transaction.atomic():
-            incident = maintenance_schedule(
-                name=name,
-                body=body,
-                actor=call.actor,
-                scheduled_for=scheduled_for,
-                scheduled_until=scheduled_until,
-                components=components,
-                auto_in_progress=True if auto_start is None else auto_start,
-                auto_completed=True if auto_end is None else auto_end,
-                deliver_notifications=deliver,
-            )
-            if status and status != IncidentStatus.SCHEDULED:
-                incident_post_update(
-                    incident=incident,
-                    status=status,
-                    body=body,
-                    actor=call.actor,
-                    component_statuses=statuses,
-                    deliver_notifications=deliver,
-                )
+        incident = maintenance_create(
+            name=name,
+            body=body,
+            actor=call.actor,
+            scheduled_for=scheduled_for,
+            scheduled_until=scheduled_until,
+            status=status or IncidentStatus.SCHEDULED,
+            components=affected,
+            component_statuses=statuses,
+            auto_in_progress=True if auto_start is None else auto_start,
+            auto_completed=True if auto_end is None else auto_end,
+            deliver_notifications=deliver,
+        )
         return incident_json(incident)
     incident = incident_declare(
         name=name,
@@ -268,7 +252,7 @@ def incident_create(call: Call, *, maintenance: bool = False) -> dict:
     return incident_json(incident)
 
 
-def maintenance_create(call: Call) -> dict:
+def maintenance_post(call: Call) -> dict:
     return incident_create(call, maintenance=True)
 
 
@@ -286,27 +270,17 @@ def incident_patch(call: Call, incident_id: str, *, kind: str | None = None) -> 
     ids = call.list("component_ids")
     affected = _components_by_ids(ids, "component_ids") if ids is not None else None
     deliver = call.bool("deliver_notifications")
-    with transaction.atomic():
-        if name is not None or impact is not None or affected is not None:
-            components = None
-            if affected is not None:
-                components = list(dict.fromkeys([*affected, *(statuses or {})]))
-            incident_edit(
-                incident=incident,
-                actor=call.actor,
-                name=name,
-                impact=impact,
-                components=components,
-            )
-        if status is not None or body is not None or statuses:
-            incident_post_update(
-                incident=incident,
-                status=status or incident.status,
-                body=body or "",
-                actor=call.actor,
-                component_statuses=statuses or None,
-                deliver_notifications=True if deliver is None else deliver,
-            )
+    incident = incident_change(
+        incident=incident,
+        actor=call.actor,
+        name=name,
+        impact=impact,
+        components=affected,
+        status=status,
+        body=body,
+        component_statuses=statuses,
+        deliver_notifications=True if deliver is None else deliver,
+    )
     return incident_json(incident)
 
 
@@ -489,39 +463,28 @@ def component_post(call: Call) -> dict:
     region_slug = call.str("region")
     display = _component_display_fields(call)
     region = _region(region_slug) if region_slug else None
-    with transaction.atomic():
-        if group_id:
-            service = Service.objects.filter(public_id=group_id).first()
-            if service is None:
-                raise invalid("group_id", f"unknown component group '{group_id}'.")
-            if region is None and name:
-                region = Region.objects.filter(Q(slug=name) | Q(name=name)).first()
-            if region is None:
-                raise invalid(
-                    "region", "is required with group_id: the slug of the component's region."
-                )
-            component = component_create(
-                service=service,
-                region=region,
-                actor=call.actor,
-                status=status or ComponentStatus.OPERATIONAL,
-                description=display.pop("description", None) or "",
+    service = None
+    if group_id:
+        service = Service.objects.filter(public_id=group_id).first()
+        if service is None:
+            raise invalid("group_id", f"unknown component group '{group_id}'.")
+        if region is None and name:
+            region = Region.objects.filter(Q(slug=name) | Q(name=name)).first()
+        if region is None:
+            raise invalid(
+                "region", "is required with group_id: the slug of the component's region."
             )
-        else:
-            if not name or not name.strip():
-                raise invalid("name", "is required.")
-            service = service_create(
-                name=name,
-                actor=call.actor,
-                regions=[region] if region else None,
-                description=display.pop("description", None) or "",
-            )
-            component = service.components.get()
-            if status and status != ComponentStatus.OPERATIONAL:
-                component_set_status(component=component, status=status, actor=call.actor)
-        if display:
-            component_update(component=component, actor=call.actor, **display)
-    return _component_json(component)
+    elif not name or not name.strip():
+        raise invalid("name", "is required.")
+    component = component_add(
+        actor=call.actor,
+        service=service,
+        region=region,
+        name=name or "",
+        status=status or ComponentStatus.OPERATIONAL,
+        **display,
+    )
+    return component_dict(component)
 
 
 def component_patch(call: Call, component_id: str) -> dict:
@@ -529,35 +492,25 @@ def component_patch(call: Call, component_id: str) -> dict:
     name = call.str("name", max_length=MAX_NAME)
     reason = call.str("reason", max_length=MAX_BODY) or ""
     if not Component.objects.filter(public_id=component_id).exists():
-        service = _group(component_id)
-        with transaction.atomic():
-            service_update(
-                service=service,
-                actor=call.actor,
-                name=name,
-                description=call.str("description"),
-                position=call.int("position"),
-            )
-            if status:
-                components_set_status_bulk(
-                    components=_group_children(service),
-                    status=status,
-                    actor=call.actor,
-                    reason=reason,
-                )
+        service = service_change(
+            service=_group(component_id),
+            actor=call.actor,
+            name=name,
+            description=call.str("description"),
+            position=call.int("position"),
+            status=status,
+            reason=reason,
+        )
         return group_dict(service, _group_children(service))
-    component = _component(component_id)
-    display = _component_display_fields(call)
-    with transaction.atomic():
-        if status:
-            component_set_status(
-                component=component, status=status, actor=call.actor, reason=reason
-            )
-        if name is not None and component.region_id is None and name != component.service.name:
-            service_update(service=component.service, actor=call.actor, name=name)
-        if display:
-            component_update(component=component, actor=call.actor, **display)
-    return _component_json(component)
+    component = component_change(
+        component=_component(component_id),
+        actor=call.actor,
+        status=status,
+        reason=reason,
+        name=name,
+        **_component_display_fields(call),
+    )
+    return component_dict(component)
 
 
 def component_remove(call: Call, component_id: str) -> None:
@@ -1027,7 +980,7 @@ def routes() -> list[Route]:
                 ),
                 "POST": op(
                     "POST",
-                    maintenance_create,
+                    maintenance_post,
                     W_INC,
                     "Schedule a maintenance",
                     envelope="scheduled_maintenance",

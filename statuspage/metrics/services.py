@@ -325,3 +325,15 @@ def metric_points_prune(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - RETENTION
     deleted, _ = MetricPoint.objects.filter(at__lt=cutoff).delete()
     return deleted
+
+
+@transaction.atomic
+def metric_points_record_many(
+    *, batches: Iterable[tuple[Metric, Iterable[tuple[datetime, float]]]], actor: Actor
+) -> list[RecordResult]:
+    """Points of several metrics in one transaction (the API's `metrics/data`): a batch
+    refused for one metric records nothing for the others."""
+    return [
+        metric_points_record(metric=metric, points=points, actor=actor)
+        for metric, points in batches
+    ]
