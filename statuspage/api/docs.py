@@ -7,57 +7,64 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from notifier.models import SubscriberKind
 from statuspage.api.framework import MAX_PER_PAGE, Operation, rate_limit, rate_window
 from statuspage.api.models import ApiScope
-from statuspage.api.views import ROUTES
+from statuspage.api.routes import ROUTES
+from statuspage.api.schema import (
+    CHANNEL_KIND,
+    COMPONENT_STATUS,
+    DATE,
+    IDS,
+    B,
+    I,
+    S,
+    T,
+    enum,
+    nullable,
+    ref,
+)
 from statuspage.markdown import render_markdown
 
-COMPONENT_STATUSES = [
-    "operational",
-    "degraded_performance",
-    "partial_outage",
-    "major_outage",
-    "under_maintenance",
-]
-_S = {"type": "string"}
-_NS = {"type": "string", "nullable": True}
-_T = {"type": "string", "format": "date-time", "nullable": True}
+# The response shapes (request bodies are described by each operation's `fields`).
+_NS = nullable(S)
+_T = nullable(T)
 
 SCHEMAS: dict[str, dict] = {
     "Error": {
         "type": "object",
         "properties": {
-            "message": _S,
-            "errors": {"type": "object", "additionalProperties": _S},
+            "message": S,
+            "errors": {"type": "object", "additionalProperties": S},
         },
         "required": ["message"],
     },
     "component": {
         "type": "object",
         "properties": {
-            "id": _S,
-            "name": _S,
-            "status": {"type": "string", "enum": COMPONENT_STATUSES},
+            "id": S,
+            "name": S,
+            "status": COMPONENT_STATUS,
             "created_at": _T,
             "updated_at": _T,
-            "position": {"type": "integer"},
+            "position": I,
             "description": _NS,
-            "showcase": {"type": "boolean"},
-            "start_date": {"type": "string", "format": "date", "nullable": True},
+            "showcase": B,
+            "start_date": nullable(DATE),
             "group_id": _NS,
-            "page_id": _S,
-            "group": {"type": "boolean"},
-            "only_show_if_degraded": {"type": "boolean"},
-            "components": {"type": "array", "items": _S, "description": "group only"},
+            "page_id": S,
+            "group": B,
+            "only_show_if_degraded": B,
+            "components": {"type": "array", "items": S, "description": "group only"},
         },
     },
     "incident_update": {
         "type": "object",
         "properties": {
-            "id": _S,
-            "status": _S,
-            "body": _S,
-            "incident_id": _S,
+            "id": S,
+            "status": S,
+            "body": S,
+            "incident_id": S,
             "created_at": _T,
             "updated_at": _T,
             "display_at": _T,
@@ -66,10 +73,10 @@ SCHEMAS: dict[str, dict] = {
                 "nullable": True,
                 "items": {
                     "type": "object",
-                    "properties": {"code": _S, "name": _S, "old_status": _S, "new_status": _S},
+                    "properties": {"code": S, "name": S, "old_status": S, "new_status": S},
                 },
             },
-            "deliver_notifications": {"type": "boolean"},
+            "deliver_notifications": B,
             "custom_tweet": _NS,
             "tweet_id": _NS,
         },
@@ -77,22 +84,22 @@ SCHEMAS: dict[str, dict] = {
     "incident": {
         "type": "object",
         "properties": {
-            "id": _S,
-            "name": _S,
-            "status": _S,
-            "impact": _S,
-            "shortlink": _S,
+            "id": S,
+            "name": S,
+            "status": S,
+            "impact": S,
+            "shortlink": S,
             "created_at": _T,
             "updated_at": _T,
             "monitoring_at": _T,
             "resolved_at": _T,
             "started_at": _T,
-            "page_id": _S,
+            "page_id": S,
             "incident_updates": {
                 "type": "array",
-                "items": {"$ref": "#/components/schemas/incident_update"},
+                "items": ref("incident_update"),
             },
-            "components": {"type": "array", "items": {"$ref": "#/components/schemas/component"}},
+            "components": {"type": "array", "items": ref("component")},
             "scheduled_for": _T,
             "scheduled_until": _T,
         },
@@ -100,9 +107,9 @@ SCHEMAS: dict[str, dict] = {
     "postmortem": {
         "type": "object",
         "properties": {
-            "incident_id": _S,
-            "body": _S,
-            "body_html": _S,
+            "incident_id": S,
+            "body": S,
+            "body_html": S,
             "published_at": _T,
             "updated_at": _T,
         },
@@ -110,12 +117,12 @@ SCHEMAS: dict[str, dict] = {
     "status_change": {
         "type": "object",
         "properties": {
-            "component_id": _S,
-            "old_status": _S,
-            "new_status": _S,
+            "component_id": S,
+            "old_status": S,
+            "new_status": S,
             "created_at": _T,
-            "actor": _S,
-            "reason": _S,
+            "actor": S,
+            "reason": S,
             "incident_id": _NS,
             "incident_update_id": _NS,
         },
@@ -123,48 +130,48 @@ SCHEMAS: dict[str, dict] = {
     "region": {
         "type": "object",
         "properties": {
-            "id": _S,
-            "slug": _S,
-            "name": _S,
-            "position": {"type": "integer"},
+            "id": S,
+            "slug": S,
+            "name": S,
+            "position": I,
             "created_at": _T,
         },
     },
     "service": {
         "type": "object",
         "properties": {
-            "id": _S,
-            "name": _S,
-            "slug": _S,
-            "description": _S,
-            "position": {"type": "integer"},
+            "id": S,
+            "name": S,
+            "slug": S,
+            "description": S,
+            "position": I,
             "created_at": _T,
             "updated_at": _T,
-            "regions": {"type": "array", "items": _S},
-            "components": {"type": "array", "items": {"$ref": "#/components/schemas/component"}},
+            "regions": IDS,
+            "components": {"type": "array", "items": ref("component")},
         },
     },
     "bulk_status": {
         "type": "object",
         "properties": {
-            "status": _S,
-            "matched": {"type": "integer"},
-            "changed": {"type": "integer"},
-            "components": {"type": "array", "items": {"$ref": "#/components/schemas/component"}},
+            "status": S,
+            "matched": I,
+            "changed": I,
+            "components": {"type": "array", "items": ref("component")},
         },
     },
     "subscriber": {
         "type": "object",
         "properties": {
-            "id": _S,
-            "mode": {"type": "string", "enum": ["email", "webhook"]},
-            "email": _S,
+            "id": S,
+            "mode": enum(SubscriberKind.values),
+            "email": S,
             "endpoint": _NS,
-            "components": {"type": "array", "items": _S},
-            "scope": _S,
-            "regions": {"type": "array", "items": _S},
-            "services": {"type": "array", "items": _S},
-            "component_changes": {"type": "boolean"},
+            "components": IDS,
+            "scope": S,
+            "regions": IDS,
+            "services": IDS,
+            "component_changes": B,
             "state": {
                 "type": "string",
                 "enum": ["active", "unconfirmed", "unsubscribed", "quarantined"],
@@ -178,15 +185,15 @@ SCHEMAS: dict[str, dict] = {
     "channel": {
         "type": "object",
         "properties": {
-            "id": _S,
-            "kind": {"type": "string", "enum": ["slack", "discord", "webhook"]},
-            "name": _S,
+            "id": S,
+            "kind": CHANNEL_KIND,
+            "name": S,
             "url": {**_NS, "description": "host only: the path carries the webhook's secret"},
             "target": _NS,
-            "uses_bot_token": {"type": "boolean"},
-            "enabled": {"type": "boolean"},
-            "scope": _S,
-            "healthy": {"type": "boolean"},
+            "uses_bot_token": B,
+            "enabled": B,
+            "scope": S,
+            "healthy": B,
             "last_success_at": _T,
             "last_error": _NS,
             "last_error_at": _T,
@@ -196,22 +203,22 @@ SCHEMAS: dict[str, dict] = {
     "credit_policy": {
         "type": "object",
         "properties": {
-            "id": _S,
-            "name": _S,
+            "id": S,
+            "name": S,
             "incident_id": _NS,
             "window_start": _T,
             "window_end": _T,
-            "regions": {"type": "array", "items": _S},
-            "invoice_month": _S,
+            "regions": IDS,
+            "invoice_month": S,
             "rules": {
                 "type": "array",
                 "items": {
                     "type": "object",
                     "properties": {
-                        "currency": _S,
-                        "minimum_cents": {"type": "integer"},
-                        "minimum": _S,
-                        "cap_cents": {"type": "integer", "nullable": True},
+                        "currency": S,
+                        "minimum_cents": I,
+                        "minimum": S,
+                        "cap_cents": nullable(I),
                         "cap": _NS,
                     },
                 },
@@ -221,22 +228,22 @@ SCHEMAS: dict[str, dict] = {
     "credit_report": {
         "type": "object",
         "properties": {
-            "id": _S,
-            "policy_id": _S,
+            "id": S,
+            "policy_id": S,
             "status": {"type": "string", "enum": ["running", "done", "failed"]},
-            "progress": {"type": "integer"},
-            "lines": {"type": "integer"},
+            "progress": I,
+            "lines": I,
             "totals": {
                 "type": "array",
                 "items": {
                     "type": "object",
                     "properties": {
-                        "currency": _S,
-                        "accounts": {"type": "integer"},
-                        "spend_cents": {"type": "integer"},
-                        "spend": _S,
-                        "credit_cents": {"type": "integer"},
-                        "credit": _S,
+                        "currency": S,
+                        "accounts": I,
+                        "spend_cents": I,
+                        "spend": S,
+                        "credit_cents": I,
+                        "credit": S,
                     },
                 },
             },
@@ -257,28 +264,21 @@ ERRORS = {
 }
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 def _operation_doc(route_name: str, operation: Operation, path_params: list[str]) -> dict:
     params = [
         *(
-            [{"name": "page_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+            [{"name": "page_id", "in": "path", "required": True, "schema": S}]
             if route_name != "pages"
             else []
         ),
-        *[
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in path_params
-        ],
+        *[{"name": p, "in": "path", "required": True, "schema": S} for p in path_params],
         *[
             {
                 "name": name,
                 "in": "query",
                 "required": False,
                 "description": description,
-                "schema": {"type": "string"},
+                "schema": S,
             }
             for name, description in operation.query.items()
         ],
@@ -289,7 +289,7 @@ def _operation_doc(route_name: str, operation: Operation, path_params: list[str]
                     "in": "header",
                     "required": False,
                     "description": "A retry with the same key gets the first answer again",
-                    "schema": {"type": "string", "maxLength": 200},
+                    "schema": {**S, "maxLength": 200},
                 }
             ]
             if operation.method == "POST"
@@ -306,7 +306,7 @@ def _operation_doc(route_name: str, operation: Operation, path_params: list[str]
         "responses": {
             code: {
                 "description": text,
-                "content": {"application/json": {"schema": _ref("Error")}},
+                "content": {"application/json": {"schema": ref("Error")}},
             }
             for code, text in ERRORS.items()
         },
@@ -330,7 +330,7 @@ def _operation_doc(route_name: str, operation: Operation, path_params: list[str]
     if operation.status == 204:
         doc["responses"]["204"] = {"description": "Deleted"}
     else:
-        body = _ref(operation.response)
+        body = ref(operation.response)
         if operation.many:
             body = {"type": "array", "items": body}
         doc["responses"][str(operation.status)] = {

@@ -1,6 +1,7 @@
 """The machinery of the v1 API: routes, authentication, scopes, rate limits, body parsing,
-pagination and errors. Handlers (statuspage/api/views.py) receive a `Call` and return plain
-data; everything about HTTP lives here, so the MCP server can call the same handlers.
+pagination and errors. Handlers (statuspage/api/resources/, one module per resource) receive
+a `Call` and return plain data; everything about HTTP lives here, so the MCP server can call
+the same handlers.
 
 Kept deliberately small instead of pulling in a REST framework: the v1 API's conventions
 (bare JSON arrays, Rails-style `incident[name]=…` form bodies, `.json` suffixes, `{"message"}`
@@ -16,7 +17,7 @@ import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -28,7 +29,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
-from statuspage.api.models import ApiToken
+from statuspage.api.models import ApiScope, ApiToken
 from statuspage.api.services import api_token_authenticate
 from statuspage.services import Actor
 
@@ -272,6 +273,63 @@ class Route:
             return r"^pages/(?P<page_id>[^/.]+)(?:\.json)?/?$"
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/.]+)", self.path)
         return rf"^pages/(?P<page_id>[^/]+)/{pattern}(?:\.json)?/?$"
+
+
+# Declaring routes: a resource module writes
+#
+#     ROUTES = [
+#         route("regions", "regions",
+#               get(regions_list, "List regions", paginated=True, ...),
+#               post(region_post, ApiScope.COMPONENTS, "Create a region", ...),
+#               tag="Regions"),
+#     ]
+#
+# Reads need the `read` scope unless told otherwise; a DELETE answers 204.
+
+
+def get(
+    handler: Callable[..., Any], summary: str, *, scope: str = ApiScope.READ, **kw: Any
+) -> Operation:
+    return Operation(method="GET", handler=handler, scope=scope, summary=summary, **kw)
+
+
+def post(handler: Callable[..., Any], scope: str, summary: str, **kw: Any) -> Operation:
+    return Operation(method="POST", handler=handler, scope=scope, summary=summary, **kw)
+
+
+def put(handler: Callable[..., Any], scope: str, summary: str, **kw: Any) -> Operation:
+    return Operation(method="PUT", handler=handler, scope=scope, summary=summary, **kw)
+
+
+def patch(handler: Callable[..., Any], scope: str, summary: str, **kw: Any) -> Operation:
+    return Operation(method="PATCH", handler=handler, scope=scope, summary=summary, **kw)
+
+
+def patch_and_put(
+    handler: Callable[..., Any], scope: str, summary: str, **kw: Any
+) -> tuple[Operation, Operation]:
+    """PATCH, and PUT as its synonym (v1 clients use either)."""
+    operation = patch(handler, scope, summary, **kw)
+    return operation, replace(operation, method="PUT")
+
+
+def delete(handler: Callable[..., Any], scope: str, summary: str, **kw: Any) -> Operation:
+    return Operation(
+        method="DELETE", handler=handler, scope=scope, summary=summary, **{"status": 204, **kw}
+    )
+
+
+def route(
+    path: str, name: str, *operations: Operation | tuple[Operation, ...], tag: str = ""
+) -> Route:
+    """A route from its operations (keyed by method, in the order given); `tag` is the
+    OpenAPI tag of those that name none."""
+    flat = [o for item in operations for o in (item if isinstance(item, tuple) else (item,))]
+    return Route(
+        path,
+        {o.method: o if o.tag or not tag else replace(o, tag=tag) for o in flat},
+        name=name,
+    )
 
 
 # --- Parsing bodies -----------------------------------------------------------------------

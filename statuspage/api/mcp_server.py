@@ -1,6 +1,6 @@
 """An MCP server (stdio) that gives AI assistants the actions of the automation API.
 
-Each tool runs the SAME operation of the API's route table (statuspage/api/views.py) with
+Each tool runs the SAME operation of the API's route table (statuspage/api/routes.py) with
 the same checks — token, scope, rate limit, validation — so an assistant can do exactly what a
 script with that token can do, and every write is audited as `api:<token name>`. The token
 is read from HELIOGRAPH_API_TOKEN (or `manage.py mcp_server --token`) and authenticated on
@@ -25,7 +25,7 @@ from statuspage.api.framework import (
     check_rate,
     run_operation,
 )
-from statuspage.api.views import ROUTES
+from statuspage.api.routes import ROUTES
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     (route.name, method): operation

@@ -1,10 +1,10 @@
-"""URLs of the automation API, mounted at /v1/: built from the route table in views.py."""
+"""URLs of the automation API, mounted at /v1/: built from the route table (routes.py)."""
 
 from django.urls import path, re_path
 
 from statuspage.api import docs
 from statuspage.api.framework import make_view
-from statuspage.api.views import ROUTES
+from statuspage.api.routes import ROUTES
 
 app_name = "api"
 

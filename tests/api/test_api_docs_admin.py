@@ -7,7 +7,7 @@ import re
 import pytest
 
 from statuspage.api.models import ApiToken
-from statuspage.api.views import ROUTES
+from statuspage.api.routes import ROUTES
 
 
 def test_openapi_lists_every_route_and_method(client, db):

@@ -1,4 +1,4 @@
-"""Credits through the API (scope `credits` for reads and writes: spend is customer data).
+"""Credits (scope `credits` for reads and writes: spend is customer data).
 
 Policies are created and changed with incidents.credits.services (credit_policy_create /
 credit_policy_update), reports are run with credit_report_enqueue (a worker computes it) or
@@ -25,16 +25,13 @@ from incidents.credits.services import (
     credit_policy_update,
     credit_report_enqueue,
     credit_report_run,
+    spend_import,
 )
 from incidents.documents import iso
 from incidents.models import Incident
-from statuspage.api.framework import Call, Operation, Page, Route, invalid, not_found, paginate
+from statuspage.api.framework import Call, Page, get, invalid, not_found, paginate, post, put, route
 from statuspage.api.models import ApiScope
-
-C = ApiScope.CREDITS
-S = {"type": "string"}
-T = {"type": "string", "format": "date-time"}
-PAGED = {"page": "Page number, from 1", "per_page": "Items per page, at most 100"}
+from statuspage.api.schema import PAGED, B, S, T
 
 
 def _money(cents: int | None) -> str | None:
@@ -233,8 +230,6 @@ def _import(call: Call, importer: Any) -> dict:
 
 
 def spend_import_post(call: Call) -> dict:
-    from incidents.credits.services import spend_import
-
     return _import(call, spend_import)
 
 
@@ -264,133 +259,121 @@ CSV_FIELDS = {
     }
 }
 
-
-def _op(method: str, handler: Any, summary: str, **kw: Any) -> Operation:
-    return Operation(method=method, handler=handler, scope=C, summary=summary, tag="Credits", **kw)
-
-
-CREDIT_ROUTES = [
-    Route(
+ROUTES = [
+    route(
         "credit-policies",
-        {
-            "GET": _op(
-                "GET",
-                policies_list,
-                "List credit policies",
-                paginated=True,
-                query=PAGED,
-                response="credit_policy",
-                many=True,
-            ),
-            "POST": _op(
-                "POST",
-                policy_post,
-                "Create a credit policy (window, regions, per-currency minimum and cap)",
-                envelope="credit_policy",
-                fields=POLICY_FIELDS,
-                required=["window_start", "window_end", "rules"],
-                status=201,
-                response="credit_policy",
-            ),
-        },
-        name="credit_policies",
+        "credit_policies",
+        get(
+            policies_list,
+            "List credit policies",
+            scope=ApiScope.CREDITS,
+            paginated=True,
+            query=PAGED,
+            response="credit_policy",
+            many=True,
+        ),
+        post(
+            policy_post,
+            ApiScope.CREDITS,
+            "Create a credit policy (window, regions, per-currency minimum and cap)",
+            envelope="credit_policy",
+            fields=POLICY_FIELDS,
+            required=["window_start", "window_end", "rules"],
+            status=201,
+            response="credit_policy",
+        ),
+        tag="Credits",
     ),
-    Route(
+    route(
         "credit-policies/{policy_id}/reports",
-        {
-            "GET": _op(
-                "GET",
-                policy_reports,
-                "Reports of a policy, newest first",
-                paginated=True,
-                query=PAGED,
-                response="credit_report",
-                many=True,
-            ),
-            "POST": _op(
-                "POST",
-                report_post,
-                "Run a credit report (queued; `wait: true` computes it in the request)",
-                envelope="credit_report",
-                fields={"wait": {"type": "boolean"}},
-                status=201,
-                response="credit_report",
-            ),
-        },
-        name="credit_policy_reports",
+        "credit_policy_reports",
+        get(
+            policy_reports,
+            "Reports of a policy, newest first",
+            scope=ApiScope.CREDITS,
+            paginated=True,
+            query=PAGED,
+            response="credit_report",
+            many=True,
+        ),
+        post(
+            report_post,
+            ApiScope.CREDITS,
+            "Run a credit report (queued; `wait: true` computes it in the request)",
+            envelope="credit_report",
+            fields={"wait": B},
+            status=201,
+            response="credit_report",
+        ),
+        tag="Credits",
     ),
-    Route(
+    route(
         "credit-policies/{policy_id}",
-        {
-            "GET": _op("GET", policy_get, "A credit policy", response="credit_policy"),
-            "PUT": _op(
-                "PUT",
-                policy_put,
-                "Replace a credit policy (reports already run keep their parameters)",
-                envelope="credit_policy",
-                fields=POLICY_FIELDS,
-                required=["window_start", "window_end", "rules"],
-                response="credit_policy",
-            ),
-        },
-        name="credit_policy",
+        "credit_policy",
+        get(policy_get, "A credit policy", scope=ApiScope.CREDITS, response="credit_policy"),
+        put(
+            policy_put,
+            ApiScope.CREDITS,
+            "Replace a credit policy (reports already run keep their parameters)",
+            envelope="credit_policy",
+            fields=POLICY_FIELDS,
+            required=["window_start", "window_end", "rules"],
+            response="credit_policy",
+        ),
+        tag="Credits",
     ),
-    Route(
+    route(
         "credit-reports/{report_id}/csv",
-        {
-            "GET": _op(
-                "GET",
-                report_csv,
-                "The report as CSV (text/csv), one line per credited account",
-                response="object",
-            )
-        },
-        name="credit_report_csv",
+        "credit_report_csv",
+        get(
+            report_csv,
+            "The report as CSV (text/csv), one line per credited account",
+            scope=ApiScope.CREDITS,
+            response="object",
+        ),
+        tag="Credits",
     ),
-    Route(
+    route(
         "credit-reports/{report_id}",
-        {
-            "GET": _op(
-                "GET",
-                report_get,
-                "A credit report: status, progress, totals per currency",
-                response="credit_report",
-            )
-        },
-        name="credit_report",
+        "credit_report",
+        get(
+            report_get,
+            "A credit report: status, progress, totals per currency",
+            scope=ApiScope.CREDITS,
+            response="credit_report",
+        ),
+        tag="Credits",
     ),
-    Route(
+    route(
         "spend-imports",
-        {
-            "POST": _op(
-                "POST",
-                spend_import_post,
-                "Import spend rows (account_id,amount,currency,…); a bad file is refused whole",
-                envelope="spend_import",
-                fields=CSV_FIELDS,
-                required=["csv"],
-                status=201,
-                response="object",
-                raw_body="csv",
-            )
-        },
-        name="spend_imports",
+        "spend_imports",
+        post(
+            spend_import_post,
+            ApiScope.CREDITS,
+            "Import spend rows (account_id,amount,currency,…); a bad file is refused whole",
+            envelope="spend_import",
+            fields=CSV_FIELDS,
+            required=["csv"],
+            status=201,
+            response="object",
+            raw_body="csv",
+        ),
+        tag="Credits",
     ),
-    Route(
+    route(
         "account-imports",
-        {
-            "POST": _op(
-                "POST",
-                accounts_import_post,
-                "Import accounts (account_id,name,plan,paying,currency)",
-                envelope="account_import",
-                fields=CSV_FIELDS,
-                required=["csv"],
-                status=201,
-                response="object",
-                raw_body="csv",
-            )
-        },
-        name="account_imports",
+        "account_imports",
+        post(
+            accounts_import_post,
+            ApiScope.CREDITS,
+            "Import accounts (account_id,name,plan,paying,currency)",
+            envelope="account_import",
+            fields=CSV_FIELDS,
+            required=["csv"],
+            status=201,
+            response="object",
+            raw_body="csv",
+        ),
+        tag="Credits",
     ),
 ]

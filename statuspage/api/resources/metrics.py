@@ -18,18 +18,17 @@ from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_datetime
 
 from incidents.documents import iso
-from statuspage.api.framework import ApiError, Call, Operation, Route, invalid, not_found, paginate
+from statuspage.api.framework import ApiError, Call, get, invalid, not_found, paginate, post, route
 from statuspage.api.models import ApiScope
+from statuspage.api.schema import NUMBER, B, S, enum
 from statuspage.metrics.models import Metric, MetricAlert
 from statuspage.metrics.selectors import alerts_open, metric_latest_points
-from statuspage.metrics.services import metric_create as metric_create_service
-from statuspage.metrics.services import metric_points_record_many
+from statuspage.metrics.services import metric_create, metric_points_record_many
 from statuspage.models import Component, ComponentStatus
 
-NUMBER = {"type": "number"}
 POINT = {
     "type": "object",
-    "properties": {"timestamp": {"oneOf": [NUMBER, {"type": "string"}]}, "value": NUMBER},
+    "properties": {"timestamp": {"oneOf": [NUMBER, S]}, "value": NUMBER},
 }
 
 
@@ -154,7 +153,7 @@ def _float(call: Call, name: str) -> float | None:
         raise invalid(name, "must be a number.") from None
 
 
-def metric_create(call: Call) -> dict:
+def metric_post(call: Call) -> dict:
     component = None
     if call.has("component_id"):
         component = Component.objects.filter(public_id=call.str("component_id")).first()
@@ -162,7 +161,7 @@ def metric_create(call: Call) -> dict:
             raise not_found("component", call.str("component_id") or "")
     name = call.str("name", required=True, max_length=200)
     try:
-        metric = metric_create_service(
+        metric = metric_create(
             name=name,
             slug=call.str("slug", required=True, max_length=100),
             actor=call.actor,
@@ -184,68 +183,56 @@ def metric_create(call: Call) -> dict:
     return metric_dict(metric)
 
 
-def _op(method: str, handler: Any, scope: str, summary: str, **kw: Any) -> Operation:
-    return Operation(
-        method=method, handler=handler, scope=scope, summary=summary, tag="Metrics", **kw
-    )
-
-
-R, W = ApiScope.READ, ApiScope.COMPONENTS
-
-METRIC_ROUTES = [
-    Route(
+ROUTES = [
+    # Before `metrics/{metric_id}`, which would match it too.
+    route(
         "metrics/data",
-        {"POST": _op("POST", metrics_data_post, W, "Push points of several metrics", many=True)},
-        name="metrics_data",
+        "metrics_data",
+        post(metrics_data_post, ApiScope.COMPONENTS, "Push points of several metrics", many=True),
+        tag="Metrics",
     ),
-    Route(
+    route(
         "metrics",
-        {
-            "GET": _op("GET", metrics_list, R, "List metrics", paginated=True, many=True),
-            "POST": _op(
-                "POST",
-                metric_create,
-                W,
-                "Create a metric (thresholds raise staff alerts)",
-                envelope="metric",
-                status=201,
-                required=["name", "slug"],
-                fields={
-                    "name": {"type": "string"},
-                    "slug": {"type": "string"},
-                    "suffix": {"type": "string"},
-                    "description": {"type": "string"},
-                    "component_id": {"type": "string"},
-                    "display": {"type": "boolean"},
-                    "direction": {"type": "string", "enum": ["above", "below"]},
-                    "warning_threshold": NUMBER,
-                    "critical_threshold": NUMBER,
-                    "critical_component_status": {
-                        "type": "string",
-                        "enum": list(ComponentStatus.values),
-                    },
-                },
-            ),
-        },
-        name="metrics",
+        "metrics",
+        get(metrics_list, "List metrics", paginated=True, many=True),
+        post(
+            metric_post,
+            ApiScope.COMPONENTS,
+            "Create a metric (thresholds raise staff alerts)",
+            envelope="metric",
+            status=201,
+            required=["name", "slug"],
+            fields={
+                "name": S,
+                "slug": S,
+                "suffix": S,
+                "description": S,
+                "component_id": S,
+                "display": B,
+                "direction": enum(["above", "below"]),
+                "warning_threshold": NUMBER,
+                "critical_threshold": NUMBER,
+                "critical_component_status": enum(ComponentStatus.values),
+            },
+        ),
+        tag="Metrics",
     ),
-    Route(
+    route(
         "metrics/{metric_id}/data",
-        {
-            "POST": _op(
-                "POST",
-                metric_data_post,
-                W,
-                "Push a point (or a list of points) of a metric",
-                fields={"data": POINT},
-                status=201,
-            )
-        },
-        name="metric_data",
+        "metric_data",
+        post(
+            metric_data_post,
+            ApiScope.COMPONENTS,
+            "Push a point (or a list of points) of a metric",
+            fields={"data": POINT},
+            status=201,
+        ),
+        tag="Metrics",
     ),
-    Route(
+    route(
         "metrics/{metric_id}",
-        {"GET": _op("GET", metric_get, R, "Get a metric with its last value and open alert")},
-        name="metric",
+        "metric",
+        get(metric_get, "Get a metric with its last value and open alert"),
+        tag="Metrics",
     ),
 ]
