@@ -31,7 +31,7 @@ from incidents.documents import iso
 from incidents.models import Incident
 from statuspage.api.framework import Call, Page, get, invalid, not_found, paginate, post, put, route
 from statuspage.api.models import ApiScope
-from statuspage.api.schema import PAGED, B, S, T
+from statuspage.api.schema import IDS, PAGED, B, S, T
 
 
 def _money(cents: int | None) -> str | None:
@@ -242,7 +242,7 @@ POLICY_FIELDS = {
     "incident_id": S,
     "window_start": T,
     "window_end": T,
-    "regions": {"type": "array", "items": S},
+    "regions": IDS,
     "invoice_month": {**S, "description": "YYYY-MM"},
     "rules": {
         "type": "array",
