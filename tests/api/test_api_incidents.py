@@ -361,3 +361,58 @@ def test_idempotency_key_makes_a_retried_post_safe(api, catalogue):
         url, json.dumps(body), "application/json", HTTP_IDEMPOTENCY_KEY="k3", **auth
     )
     assert fixed.status_code == 201 and Incident.objects.count() == 3
+
+
+def test_it_refuses_a_patch_whole_when_its_update_is_refused(api, catalogue):
+    """PATCH = edit + timeline update in ONE service call (incidents.services.incident_change):
+    a status the update refuses leaves the rename and the new affected components unwritten."""
+    incident = declare(api, catalogue)
+    response = api(
+        "PATCH",
+        f"incidents/{incident['id']}",
+        json_body={
+            "incident": {
+                "name": "Renamed",
+                "component_ids": [catalogue["api_global"].public_id],
+                "status": "in_progress",  # a maintenance status
+                "body": "x",
+            }
+        },
+    )
+    assert response.status_code == 422
+    assert response.json()["message"].startswith("status:")
+    stored = Incident.objects.get(public_id=incident["id"])
+    assert stored.name == "Runs not starting in us-east-1"
+    assert {c.public_id for c in stored.components.all()} == {catalogue["runs_us"].public_id}
+    assert not AuditEntry.objects.filter(action="incident.edit").exists()
+    assert IncidentUpdate.objects.count() == 1
+
+
+def test_a_window_already_begun_is_scheduled_and_started_in_one_call(api, catalogue):
+    """POST with a window and status in_progress: scheduled and moved on by ONE service call
+    (incidents.services.maintenance_create), its components under maintenance."""
+    runs_eu, api_global = catalogue["runs_eu"].public_id, catalogue["api_global"].public_id
+    response = api(
+        "POST",
+        "incidents",
+        json_body={
+            "incident": {
+                "name": "Emergency database patch",
+                "status": "in_progress",
+                "body": "Patching now.",
+                "scheduled_for": "2026-06-22T20:00:00Z",
+                "scheduled_until": "2099-06-22T22:00:00Z",
+                "components": {runs_eu: "under_maintenance"},
+                "component_ids": [api_global],
+            }
+        },
+    )
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert (data["status"], data["impact"]) == ("in_progress", "maintenance")
+    assert [u["status"] for u in data["incident_updates"]] == ["in_progress", "scheduled"]
+    assert {c["id"] for c in data["components"]} == {runs_eu, api_global}
+    assert Component.objects.get(public_id=runs_eu).status == "under_maintenance"
+    assert Component.objects.get(public_id=api_global).status == "operational"
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"maintenance.schedule", "incident.update"} <= actions
