@@ -1002,19 +1002,28 @@ def subscriber_update_preferences(
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
+    actor: Actor | None = None,
 ) -> Subscriber:
+    """Change what a subscriber hears about. The subscriber's own manage link passes no
+    actor (their choice is not an audited staff action); staff (admin) and API tokens pass
+    theirs, and the change is audited as `subscriber.update`."""
     _validate_scope(scope, regions, services, components)
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
     subscriber.scope = scope
     subscriber.component_changes = component_changes
     subscriber.save(update_fields=["scope", "component_changes"])
     _set_scope(subscriber, scope, regions, services, components)
+    if actor is not None:
+        audit_record(
+            actor=actor, action="subscriber.update", obj=subscriber, summary=str(subscriber)
+        )
     return subscriber
 
 
 @transaction.atomic
-def subscriber_unsubscribe(*, subscriber: Subscriber) -> Subscriber:
-    """One-click unsubscribe: nothing more is sent, including deliveries already queued."""
+def subscriber_unsubscribe(*, subscriber: Subscriber, actor: Actor | None = None) -> Subscriber:
+    """One-click unsubscribe: nothing more is sent, including deliveries already queued.
+    Audited as `subscriber.unsubscribe` when staff or an API token (`actor`) do it."""
     now = timezone.now()
     Subscriber.objects.filter(pk=subscriber.pk, unsubscribed_at__isnull=True).update(
         unsubscribed_at=now
@@ -1023,7 +1032,20 @@ def subscriber_unsubscribe(*, subscriber: Subscriber) -> Subscriber:
         status=DeliveryStatus.SKIPPED, last_error="The subscriber unsubscribed."
     )
     subscriber.refresh_from_db()
+    if actor is not None:
+        audit_record(
+            actor=actor, action="subscriber.unsubscribe", obj=subscriber, summary=str(subscriber)
+        )
     return subscriber
+
+
+@transaction.atomic
+def subscriber_delete(*, subscriber: Subscriber, actor: Actor) -> None:
+    """Staff forget a subscriber altogether (their address and their deliveries), audited.
+    Unsubscribing keeps the row, so a later confirmation link still knows them; this does
+    not."""
+    audit_record(actor=actor, action="subscriber.delete", obj=subscriber, summary=str(subscriber))
+    subscriber.delete()
 
 
 def subscribers_expire_unconfirmed(*, now: datetime | None = None) -> int:
