@@ -22,7 +22,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.models import IncidentUpdate
 from notifier import selectors, services
-from notifier.forms import PreferencesForm, SubscribeForm, channel_form_class
+from notifier.forms import PreferencesForm, SubscribeForm
+from notifier.integrations import channel_form_class
 from notifier.models import Channel, ChannelKind, DeliveryStatus, Medium
 from notifier.tokens import make_token
 from notifier.transports import TransportError
