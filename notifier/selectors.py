@@ -41,7 +41,7 @@ def channels_broken() -> QuerySet[Channel]:
 def subscribers_list(*, state: str = "") -> QuerySet[Subscriber]:
     rows = Subscriber.objects.all()
     if state == "confirmed":
-        rows = rows.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
+        rows = rows.active()
     elif state == "unconfirmed":
         rows = rows.filter(confirmed_at__isnull=True)
     elif state == "unsubscribed":
@@ -53,9 +53,7 @@ def subscribers_list(*, state: str = "") -> QuerySet[Subscriber]:
 
 def subscriber_counts() -> dict[str, int]:
     return {
-        "confirmed": Subscriber.objects.filter(
-            confirmed_at__isnull=False, unsubscribed_at__isnull=True, broken_at__isnull=True
-        ).count(),
+        "confirmed": Subscriber.objects.active().count(),
         "unconfirmed": Subscriber.objects.filter(confirmed_at__isnull=True).count(),
         "unsubscribed": Subscriber.objects.filter(unsubscribed_at__isnull=False).count(),
         "broken": Subscriber.objects.filter(broken_at__isnull=False).count(),
