@@ -254,6 +254,17 @@ class DeliveryStatus(models.TextChoices):
 CLAIMABLE_STATUSES = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
 
 
+class DeliveryQuerySet(models.QuerySet):
+    def dead_retryable(self) -> DeliveryQuerySet:
+        """Dead deliveries that a retry would send again: those of recipients that are not
+        broken (a broken one is fixed and saved first, which puts it back in service)."""
+        return (
+            self.filter(status=DeliveryStatus.DEAD)
+            .exclude(channel__broken_at__isnull=False)
+            .exclude(subscriber__broken_at__isnull=False)
+        )
+
+
 class Delivery(models.Model):
     """One event for one recipient: the outbox row.
 
@@ -298,6 +309,8 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

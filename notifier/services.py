@@ -543,14 +543,11 @@ def deliveries_retry_dead(
 ) -> int:
     """Staff: send the dead deliveries (of an update, of a medium) again, from attempt 0.
     Broken recipients are not retried: fix and re-enable the channel first."""
-    rows = Delivery.objects.filter(status=DeliveryStatus.DEAD)
+    rows = Delivery.objects.dead_retryable()
     if update is not None:
         rows = rows.filter(update=update)
     if medium:
         rows = rows.filter(medium=medium)
-    rows = rows.exclude(channel__broken_at__isnull=False).exclude(
-        subscriber__broken_at__isnull=False
-    )
     pairs = list(rows.values_list("pk", "medium"))
     if not pairs:
         return 0

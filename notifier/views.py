@@ -346,7 +346,7 @@ def console_update(request: HttpRequest, public_id: str) -> HttpResponse:
                 for medium, label in Medium.choices
             ],
             "errors": selectors.delivery_errors(update=update),
-            "dead_total": sum(c[DeliveryStatus.DEAD] for c in counts.values()),
+            "dead_total": counts.by_status()[DeliveryStatus.DEAD],
             "dead_retryable": selectors.dead_retryable_count(update=update),
         },
     )
