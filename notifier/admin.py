@@ -38,10 +38,16 @@ HEALTH_FIELDS = ("created_at", "last_success_at", "last_error", "last_error_at",
 class ServiceForm(forms.ModelForm):
     """A model form whose save is a service call, made as its last validation step.
 
+    Why in validation: the admin decides between "saved" and "show the form again" right
+    after `is_valid()`; a service refusing later, in `save_model`, could only be a server
+    error. The admin's view runs in one transaction, so a save that succeeded here and a
+    later failure still leave nothing behind.
+
     `actor` is set per request by `ServiceAdmin.get_form`. Subclasses implement
     `save_through_service()`, reading `cleaned_data` (and `self.instance` for a change)."""
 
     actor: Actor
+    saved_through_service = False
 
     def save_through_service(self) -> models.Model:
         raise NotImplementedError
@@ -54,6 +60,8 @@ class ServiceForm(forms.ModelForm):
             self.instance = self.save_through_service()
         except ValidationError as refused:
             self._add_service_errors(refused)
+        else:
+            self.saved_through_service = True
 
     def _add_service_errors(self, refused: ValidationError) -> None:
         """The service's errors on their fields; on the whole form for a field not shown."""
@@ -89,7 +97,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
         """Nothing to do: the form's validation saved `obj` through the service."""
-        if obj.pk is None:
+        if not getattr(form, "saved_through_service", False):
             raise RuntimeError(f"{type(self).__name__} saves only through its ServiceForm.")
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
