@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from notifier.models import ChannelKind, Scope, SubscriberKind
+from notifier.models import Scope, SubscriberKind
 from statuspage.models import Component, Region, Service
 
 
@@ -59,7 +59,8 @@ class PreferencesForm(ScopeFields):
 
 class ChannelBaseForm(ScopeFields):
     """What every channel has; each medium's form (notifier.integrations.<kind>.forms) adds
-    its destination fields and lists them in `destination_fields`."""
+    its destination fields and lists them in `destination_fields`, and
+    `notifier.integrations.channel_form_class` picks the form of a medium."""
 
     kind_value = ""
     destination_fields: tuple[str, ...] = ()
@@ -78,17 +79,3 @@ class ChannelBaseForm(ScopeFields):
             "target": data.get("target") or "",
             **self.scope_kwargs(),
         }
-
-
-def channel_form_class(kind: str) -> type[ChannelBaseForm]:
-    """The form of a medium (Slack when the kind is unknown)."""
-    from notifier.integrations.discord.forms import DiscordChannelForm
-    from notifier.integrations.slack.forms import SlackChannelForm
-    from notifier.integrations.webhook.forms import WebhookChannelForm
-
-    forms_by_kind = {
-        ChannelKind.SLACK: SlackChannelForm,
-        ChannelKind.DISCORD: DiscordChannelForm,
-        ChannelKind.WEBHOOK: WebhookChannelForm,
-    }
-    return forms_by_kind.get(kind, SlackChannelForm)

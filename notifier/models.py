@@ -81,6 +81,16 @@ class SubscriberKind(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
 
 
+class SubscriberQuerySet(models.QuerySet):
+    def active(self) -> SubscriberQuerySet:
+        """Subscribers who are sent notifications: confirmed, not unsubscribed, not broken.
+        The same rule as `Subscriber.inactive_reason` (one is SQL, one is Python; a test
+        checks they agree on every combination)."""
+        return self.filter(
+            confirmed_at__isnull=False, unsubscribed_at__isnull=True, broken_at__isnull=True
+        )
+
+
 class Subscriber(ScopedRecipient):
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
     kind = models.CharField(max_length=16, choices=SubscriberKind.choices)
@@ -91,6 +101,8 @@ class Subscriber(ScopedRecipient):
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     # When the (last) subscription request was made: unconfirmed ones expire 24 h after it.
     requested_at = models.DateTimeField(default=timezone.now)
+
+    objects = SubscriberQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -112,12 +124,20 @@ class Subscriber(ScopedRecipient):
         return self.url if self.kind == SubscriberKind.WEBHOOK else self.email
 
     @property
+    def inactive_reason(self) -> str:
+        """Why nothing is sent to this subscriber, or "" when it is active (the rule of
+        `SubscriberQuerySet.active`): kept on skipped deliveries."""
+        if self.unsubscribed_at is not None:
+            return "The subscriber unsubscribed."
+        if self.broken_at is not None:
+            return "The subscriber is broken: " + self.last_error
+        if self.confirmed_at is None:
+            return "The subscriber is not confirmed."
+        return ""
+
+    @property
     def is_active(self) -> bool:
-        return (
-            self.confirmed_at is not None
-            and self.unsubscribed_at is None
-            and self.broken_at is None
-        )
+        return not self.inactive_reason
 
     @property
     def medium(self) -> str:
@@ -128,6 +148,13 @@ class ChannelKind(models.TextChoices):
     SLACK = "slack", "Slack"
     DISCORD = "discord", "Discord"
     WEBHOOK = "webhook", "Webhook"
+
+
+class ChannelQuerySet(models.QuerySet):
+    def active(self) -> ChannelQuerySet:
+        """Channels that are sent notifications: enabled and not broken. The same rule as
+        `Channel.inactive_reason` (a test checks they agree)."""
+        return self.filter(enabled=True, broken_at__isnull=True)
 
 
 class Channel(ScopedRecipient):
@@ -146,6 +173,8 @@ class Channel(ScopedRecipient):
     secret = models.CharField(max_length=64, default=new_secret)
     enabled = models.BooleanField(default=True)
 
+    objects = ChannelQuerySet.as_manager()
+
     class Meta:
         ordering = ["name", "id"]
 
@@ -153,8 +182,18 @@ class Channel(ScopedRecipient):
         return f"{self.get_kind_display()}: {self.name}"
 
     @property
+    def inactive_reason(self) -> str:
+        """Why nothing is sent to this channel, or "" when it is active (the rule of
+        `ChannelQuerySet.active`): kept on skipped deliveries."""
+        if not self.enabled:
+            return "The channel is disabled."
+        if self.broken_at is not None:
+            return "The channel is broken: " + self.last_error
+        return ""
+
+    @property
     def is_active(self) -> bool:
-        return self.enabled and self.broken_at is None
+        return not self.inactive_reason
 
     @property
     def medium(self) -> str:
@@ -215,6 +254,17 @@ class DeliveryStatus(models.TextChoices):
 CLAIMABLE_STATUSES = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
 
 
+class DeliveryQuerySet(models.QuerySet):
+    def dead_retryable(self) -> DeliveryQuerySet:
+        """Dead deliveries that a retry would send again: those of recipients that are not
+        broken (a broken one is fixed and saved first, which puts it back in service)."""
+        return (
+            self.filter(status=DeliveryStatus.DEAD)
+            .exclude(channel__broken_at__isnull=False)
+            .exclude(subscriber__broken_at__isnull=False)
+        )
+
+
 class Delivery(models.Model):
     """One event for one recipient: the outbox row.
 
@@ -259,6 +309,8 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

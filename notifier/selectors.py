@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import Count, QuerySet
 
@@ -41,7 +42,7 @@ def channels_broken() -> QuerySet[Channel]:
 def subscribers_list(*, state: str = "") -> QuerySet[Subscriber]:
     rows = Subscriber.objects.all()
     if state == "confirmed":
-        rows = rows.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
+        rows = rows.active()
     elif state == "unconfirmed":
         rows = rows.filter(confirmed_at__isnull=True)
     elif state == "unsubscribed":
@@ -53,37 +54,79 @@ def subscribers_list(*, state: str = "") -> QuerySet[Subscriber]:
 
 def subscriber_counts() -> dict[str, int]:
     return {
-        "confirmed": Subscriber.objects.filter(
-            confirmed_at__isnull=False, unsubscribed_at__isnull=True, broken_at__isnull=True
-        ).count(),
+        "confirmed": Subscriber.objects.active().count(),
         "unconfirmed": Subscriber.objects.filter(confirmed_at__isnull=True).count(),
         "unsubscribed": Subscriber.objects.filter(unsubscribed_at__isnull=False).count(),
         "broken": Subscriber.objects.filter(broken_at__isnull=False).count(),
     }
 
 
-def delivery_counts(*, update: IncidentUpdate) -> dict[str, dict[str, int]]:
-    """{medium: {status: count}} for one update, every medium and status present (0s)."""
-    counts: dict[str, dict[str, int]] = {
-        m: dict.fromkeys(COUNTED_STATUSES, 0) for m in Medium.values
-    }
+@dataclass(frozen=True)
+class DeliveryCounts:
+    """The deliveries of one update by medium and status: every medium and every counted
+    status, 0 when there is none. `counts[medium][status]`, or the sums below."""
+
+    cells: dict[str, dict[str, int]]
+
+    def __getitem__(self, medium: str) -> dict[str, int]:
+        return self.cells[medium]
+
+    def by_status(self, *, omit_zero: bool = False) -> dict[str, int]:
+        sums = {s: sum(row[s] for row in self.cells.values()) for s in COUNTED_STATUSES}
+        return {s: n for s, n in sums.items() if n} if omit_zero else sums
+
+    def by_medium(self, *, omit_zero: bool = False) -> dict[str, int]:
+        sums = {m: sum(row.values()) for m, row in self.cells.items()}
+        return {m: n for m, n in sums.items() if n} if omit_zero else sums
+
+    def total(self) -> int:
+        return sum(self.by_medium().values())
+
+
+def _no_deliveries() -> DeliveryCounts:
+    return DeliveryCounts({m: dict.fromkeys(COUNTED_STATUSES, 0) for m in Medium.values})
+
+
+def delivery_counts_by_update(*, updates: Iterable[IncidentUpdate]) -> dict[int, DeliveryCounts]:
+    """{update id: its DeliveryCounts} for any number of updates, in one grouped query. The
+    one place deliveries are counted: the console pages and the API read their counts here."""
+    counts = {update.pk: _no_deliveries() for update in updates}
+    if not counts:
+        return counts
     rows = (
-        Delivery.objects.filter(update=update)
-        .values("medium", "status")
+        Delivery.objects.filter(update_id__in=list(counts))
+        .values("update_id", "medium", "status")
         .annotate(n=Count("id"))
         .order_by()
     )
     for row in rows:
-        counts[row["medium"]][row["status"]] = row["n"]
+        counts[row["update_id"]][row["medium"]][row["status"]] = row["n"]
     return counts
 
 
+def delivery_counts(*, update: IncidentUpdate) -> DeliveryCounts:
+    """The deliveries of one update by medium and status."""
+    return delivery_counts_by_update(updates=[update])[update.pk]
+
+
 def delivery_errors(*, update: IncidentUpdate, limit: int = 200) -> QuerySet[Delivery]:
+    """Deliveries of an update with an error or a skip reason, latest first (the console)."""
     return (
         Delivery.objects.filter(update=update)
         .exclude(last_error="")
         .select_related("subscriber", "channel")
         .order_by("-updated_at")[:limit]
+    )
+
+
+def delivery_failures(*, updates: Iterable[IncidentUpdate], limit: int = 200) -> QuerySet[Delivery]:
+    """Failed (will retry) and dead deliveries of some updates, oldest first (the API)."""
+    return (
+        Delivery.objects.filter(
+            update__in=list(updates), status__in=[DeliveryStatus.FAILED, DeliveryStatus.DEAD]
+        )
+        .select_related("subscriber", "channel", "update")
+        .order_by("id")[:limit]
     )
 
 
@@ -95,23 +138,11 @@ def updates_with_delivery_counts(*, limit: int = 30) -> list[dict]:
         .distinct()
         .order_by("-created_at", "-id")[:limit]
     )
-    totals: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTED_STATUSES, 0))
-    rows = (
-        Delivery.objects.filter(update__in=updates)
-        .values("update_id", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        totals[row["update_id"]][row["status"]] = row["n"]
-    return [{"update": u, "counts": totals[u.pk]} for u in updates]
+    counts = delivery_counts_by_update(updates=updates)
+    return [{"update": u, "counts": counts[u.pk].by_status()} for u in updates]
 
 
 def dead_retryable_count(*, update: IncidentUpdate) -> int:
-    """Dead deliveries of an update that a retry would send again (recipient not broken)."""
-    return (
-        Delivery.objects.filter(update=update, status=DeliveryStatus.DEAD)
-        .exclude(channel__broken_at__isnull=False)
-        .exclude(subscriber__broken_at__isnull=False)
-        .count()
-    )
+    """Dead deliveries of an update that a retry would send again (recipient not broken):
+    the rows `deliveries_retry_dead` takes."""
+    return Delivery.objects.dead_retryable().filter(update=update).count()

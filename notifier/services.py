@@ -118,14 +118,6 @@ def _scope_filter(components: Sequence[Component]) -> Q:
     return q
 
 
-def _active_subscribers() -> Q:
-    return Q(confirmed_at__isnull=False, unsubscribed_at__isnull=True, broken_at__isnull=True)
-
-
-def _active_channels() -> Q:
-    return Q(enabled=True, broken_at__isnull=True)
-
-
 def _write_deliveries(
     *,
     event_key: str,
@@ -182,18 +174,8 @@ def deliveries_create_for_update(*, update: IncidentUpdate) -> int:
     component_ids |= set(update.status_changes.values_list("component_id", flat=True))
     components = list(Component.objects.filter(pk__in=component_ids))
     scope = _scope_filter(components)
-    subscribers = (
-        Subscriber.objects.filter(_active_subscribers())
-        .filter(scope)
-        .values_list("pk", "kind")
-        .distinct()
-    )
-    channels = (
-        Channel.objects.filter(_active_channels())
-        .filter(scope)
-        .values_list("pk", "kind")
-        .distinct()
-    )
+    subscribers = Subscriber.objects.active().filter(scope).values_list("pk", "kind").distinct()
+    channels = Channel.objects.active().filter(scope).values_list("pk", "kind").distinct()
     return _write_deliveries(
         event_key=f"u{update.pk}",
         subscribers=list(subscribers),
@@ -210,13 +192,15 @@ def deliveries_create_for_component_change(*, change: ComponentStatusChange) -> 
         return 0
     scope = _scope_filter([change.component])
     subscribers = (
-        Subscriber.objects.filter(_active_subscribers(), component_changes=True)
+        Subscriber.objects.active()
+        .filter(component_changes=True)
         .filter(scope)
         .values_list("pk", "kind")
         .distinct()
     )
     channels = (
-        Channel.objects.filter(_active_channels(), component_changes=True)
+        Channel.objects.active()
+        .filter(component_changes=True)
         .filter(scope)
         .values_list("pk", "kind")
         .distinct()
@@ -396,24 +380,6 @@ def _mark_error(delivery: Delivery, error: TransportError) -> None:
         deliveries_enqueue(deliveries=[(delivery.pk, delivery.medium)], countdown=delay)
 
 
-def _recipient_inactive_reason(delivery: Delivery) -> str:
-    if delivery.subscriber_id:
-        sub = delivery.subscriber
-        if sub.unsubscribed_at:
-            return "The subscriber unsubscribed."
-        if sub.broken_at:
-            return "The subscriber is broken: " + sub.last_error
-        if not sub.confirmed_at:
-            return "The subscriber is not confirmed."
-        return ""
-    channel = delivery.channel
-    if not channel.enabled:
-        return "The channel is disabled."
-    if channel.broken_at:
-        return "The channel is broken: " + channel.last_error
-    return ""
-
-
 def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
     """Claim, send and mark the given deliveries. Returns counts by outcome.
 
@@ -431,7 +397,8 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
     relaxed = _relax_commits(len(deliveries) > 4)
     try:
         for delivery in deliveries:
-            reason = _recipient_inactive_reason(delivery)
+            # The recipient was active when the row was written; it may not be any more.
+            reason = delivery.recipient.inactive_reason
             if reason:
                 _mark_skipped(delivery, reason)
                 outcome["skipped"] += 1
@@ -576,14 +543,11 @@ def deliveries_retry_dead(
 ) -> int:
     """Staff: send the dead deliveries (of an update, of a medium) again, from attempt 0.
     Broken recipients are not retried: fix and re-enable the channel first."""
-    rows = Delivery.objects.filter(status=DeliveryStatus.DEAD)
+    rows = Delivery.objects.dead_retryable()
     if update is not None:
         rows = rows.filter(update=update)
     if medium:
         rows = rows.filter(medium=medium)
-    rows = rows.exclude(channel__broken_at__isnull=False).exclude(
-        subscriber__broken_at__isnull=False
-    )
     pairs = list(rows.values_list("pk", "medium"))
     if not pairs:
         return 0
@@ -607,6 +571,16 @@ def deliveries_retry_dead(
 # --- Recipient health -------------------------------------------------------------------------
 
 
+def _skip_queued_deliveries(recipient: Channel | Subscriber) -> int:
+    """A recipient that became inactive gets none of its queued deliveries, which are marked
+    skipped with the recipient's reason, the one the send-time check gives for a delivery
+    that was in flight meanwhile (`deliveries_send`)."""
+    field = "subscriber" if isinstance(recipient, Subscriber) else "channel"
+    return Delivery.objects.filter(**{field: recipient}, status__in=CLAIMABLE_STATUSES).update(
+        status=DeliveryStatus.SKIPPED, last_error=recipient.inactive_reason[:2000]
+    )
+
+
 def recipient_mark_broken(*, recipient: Channel | Subscriber, error: str) -> bool:
     """Stop sending to a recipient after a permanent error, and tell staff (audit trail; for
     channels also an email to staff). Returns False if it was already broken."""
@@ -619,9 +593,7 @@ def recipient_mark_broken(*, recipient: Channel | Subscriber, error: str) -> boo
         return False
     recipient.refresh_from_db()
     # Deliveries waiting for this recipient will not work either.
-    Delivery.objects.filter(
-        **{model.__name__.lower(): recipient}, status__in=CLAIMABLE_STATUSES
-    ).update(status=DeliveryStatus.SKIPPED, last_error=f"Recipient broken: {error[:1000]}")
+    _skip_queued_deliveries(recipient)
     kind = "channel" if isinstance(recipient, Channel) else "subscriber"
     audit_record(
         actor=SYSTEM,
@@ -1002,28 +974,48 @@ def subscriber_update_preferences(
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
+    actor: Actor | None = None,
 ) -> Subscriber:
+    """Change what a subscriber hears about. The subscriber's own manage link passes no
+    actor (their choice is not an audited staff action); staff (admin) and API tokens pass
+    theirs, and the change is audited as `subscriber.update`."""
     _validate_scope(scope, regions, services, components)
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
     subscriber.scope = scope
     subscriber.component_changes = component_changes
     subscriber.save(update_fields=["scope", "component_changes"])
     _set_scope(subscriber, scope, regions, services, components)
+    if actor is not None:
+        audit_record(
+            actor=actor, action="subscriber.update", obj=subscriber, summary=str(subscriber)
+        )
     return subscriber
 
 
 @transaction.atomic
-def subscriber_unsubscribe(*, subscriber: Subscriber) -> Subscriber:
-    """One-click unsubscribe: nothing more is sent, including deliveries already queued."""
+def subscriber_unsubscribe(*, subscriber: Subscriber, actor: Actor | None = None) -> Subscriber:
+    """One-click unsubscribe: nothing more is sent, including deliveries already queued.
+    Audited as `subscriber.unsubscribe` when staff or an API token (`actor`) do it."""
     now = timezone.now()
     Subscriber.objects.filter(pk=subscriber.pk, unsubscribed_at__isnull=True).update(
         unsubscribed_at=now
     )
-    Delivery.objects.filter(subscriber=subscriber, status__in=CLAIMABLE_STATUSES).update(
-        status=DeliveryStatus.SKIPPED, last_error="The subscriber unsubscribed."
-    )
     subscriber.refresh_from_db()
+    _skip_queued_deliveries(subscriber)
+    if actor is not None:
+        audit_record(
+            actor=actor, action="subscriber.unsubscribe", obj=subscriber, summary=str(subscriber)
+        )
     return subscriber
+
+
+@transaction.atomic
+def subscriber_delete(*, subscriber: Subscriber, actor: Actor) -> None:
+    """Staff forget a subscriber altogether (their address and their deliveries), audited.
+    Unsubscribing keeps the row, so a later confirmation link still knows them; this does
+    not."""
+    audit_record(actor=actor, action="subscriber.delete", obj=subscriber, summary=str(subscriber))
+    subscriber.delete()
 
 
 def subscribers_expire_unconfirmed(*, now: datetime | None = None) -> int:

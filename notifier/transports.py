@@ -16,11 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from notifier.messages import Notice
-    from notifier.models import Channel, Subscriber
+from notifier.messages import Notice
+from notifier.models import Channel, Subscriber
 
 
 class TransportError(Exception):

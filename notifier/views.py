@@ -22,7 +22,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.models import IncidentUpdate
 from notifier import selectors, services
-from notifier.forms import PreferencesForm, SubscribeForm, channel_form_class
+from notifier.forms import PreferencesForm, SubscribeForm
+from notifier.integrations import channel_form_class
 from notifier.models import Channel, ChannelKind, DeliveryStatus, Medium
 from notifier.tokens import make_token
 from notifier.transports import TransportError
@@ -345,7 +346,7 @@ def console_update(request: HttpRequest, public_id: str) -> HttpResponse:
                 for medium, label in Medium.choices
             ],
             "errors": selectors.delivery_errors(update=update),
-            "dead_total": sum(c[DeliveryStatus.DEAD] for c in counts.values()),
+            "dead_total": counts.by_status()[DeliveryStatus.DEAD],
             "dead_retryable": selectors.dead_retryable_count(update=update),
         },
     )

@@ -15,6 +15,7 @@ from email.utils import make_msgid
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.utils import DNS_NAME
 from django.template.loader import render_to_string
 
@@ -191,13 +192,7 @@ def send_one(message: EmailMultiAlternatives, connection: BaseEmailBackend) -> S
         raise classify_smtp_error(exc) from exc
     if not sent:
         raise TransportError("The email backend did not send the message.")
-    return SendResult(status_code=250 if isinstance(connection, _smtp_backend()) else None)
-
-
-def _smtp_backend() -> type:
-    from django.core.mail.backends.smtp import EmailBackend
-
-    return EmailBackend
+    return SendResult(status_code=250 if isinstance(connection, SmtpBackend) else None)
 
 
 class EmailTransport(Transport):
