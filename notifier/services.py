@@ -877,8 +877,12 @@ def subscriber_subscribe(
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
+    actor: Actor | None = None,
 ) -> None:
     """Ask for a subscription: a confirmation link goes to `email` (double opt-in).
+
+    The public form passes no actor; an API token passes its own and the request is audited
+    as `subscriber.subscribe` (the address still has to say yes).
 
     Returns nothing on purpose: the caller answers the same whether or not the address was
     known. A confirmed subscriber gets a "you are already subscribed" email with the
@@ -893,6 +897,8 @@ def subscriber_subscribe(
         services=services,
         components=components,
     )
+    if actor is not None:
+        audit_record(actor=actor, action="subscriber.subscribe", summary=email)
     subscriber = Subscriber.objects.select_for_update().filter(**lookup).first()
     if subscriber is not None and subscriber.is_active:
         _send_subscriber_email_after_commit(subscriber, "already")
@@ -1057,69 +1063,3 @@ def subscriber_send_email(*, subscriber_id: int, purpose: str) -> bool:
     message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
     message.send()
     return True
-
-
-# --- Subscribers changed by staff or an API token (audited) --------------------------------
-# The functions above serve the public pages, where the subscriber acts and nothing is
-# audited; when staff or a token act for a subscriber, these do the same and audit it.
-
-
-@transaction.atomic
-def subscriber_subscribe_audited(
-    *,
-    actor: Actor,
-    email: str,
-    kind: str = SubscriberKind.EMAIL,
-    url: str = "",
-    scope: str = Scope.ALL,
-    regions: Sequence[Region] = (),
-    services: Sequence[Service] = (),
-    components: Sequence[Component] = (),
-    component_changes: bool = False,
-) -> None:
-    """`subscriber_subscribe` (double opt-in: the address still has to say yes), audited."""
-    subscriber_subscribe(
-        email=email,
-        kind=kind,
-        url=url,
-        scope=scope,
-        regions=regions,
-        services=services,
-        components=components,
-        component_changes=component_changes,
-    )
-    audit_record(actor=actor, action="subscriber.subscribe", summary=email)
-
-
-@transaction.atomic
-def subscriber_update_preferences_audited(
-    *,
-    actor: Actor,
-    subscriber: Subscriber,
-    scope: str,
-    regions: Sequence[Region] = (),
-    services: Sequence[Service] = (),
-    components: Sequence[Component] = (),
-    component_changes: bool = False,
-) -> Subscriber:
-    """`subscriber_update_preferences`, audited."""
-    subscriber = subscriber_update_preferences(
-        subscriber=subscriber,
-        scope=scope,
-        regions=regions,
-        services=services,
-        components=components,
-        component_changes=component_changes,
-    )
-    audit_record(actor=actor, action="subscriber.update", obj=subscriber, summary=str(subscriber))
-    return subscriber
-
-
-@transaction.atomic
-def subscriber_unsubscribe_audited(*, actor: Actor, subscriber: Subscriber) -> Subscriber:
-    """`subscriber_unsubscribe` (queued deliveries are skipped), audited."""
-    subscriber = subscriber_unsubscribe(subscriber=subscriber)
-    audit_record(
-        actor=actor, action="subscriber.unsubscribe", obj=subscriber, summary=str(subscriber)
-    )
-    return subscriber

@@ -77,6 +77,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
         # Viewing only: a token is created or revoked, never edited.
         return obj is None and super().has_change_permission(request, obj)
 
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        # A token is revoked (api_token_revoke, audited), never deleted: its name stays
+        # behind the "api:<name>" of every history and audit row it wrote.
+        return False
+
     def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
         """Create through the service; the secret is shown once, here, and never again."""
         try:

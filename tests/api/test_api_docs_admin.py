@@ -8,6 +8,8 @@ import pytest
 
 from statuspage.api.models import ApiToken
 from statuspage.api.routes import ROUTES
+from statuspage.api.services import api_token_create
+from statuspage.services import Actor
 
 
 def test_openapi_lists_every_route_and_method(client, db):
@@ -109,3 +111,14 @@ def test_openapi_document_is_valid_and_responses_match_it(api, catalogue):
     check("Error", error)
     with pytest.raises(Exception, match="is not of type"):
         check("incident", {**incident, "name": 5})
+
+
+def test_it_refuses_to_delete_a_token_from_the_admin(client, staff_user):
+    """Tokens are revoked (audited), never deleted: the admin offers no delete."""
+    staff_user.is_superuser = True
+    staff_user.save()
+    client.force_login(staff_user)
+    token, _raw = api_token_create(name="old-bot", actor=Actor.system("test"))
+    response = client.post(f"/admin/api/apitoken/{token.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert ApiToken.objects.filter(pk=token.pk).exists()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count
-
 from incidents.documents import iso
-from notifier.models import Delivery, DeliveryStatus
+from notifier.models import Delivery
+from notifier.selectors import delivery_counts_by_update, delivery_failures
 from statuspage.api.framework import Call, get, route
 from statuspage.api.lookups import find_incident
 
@@ -21,28 +20,10 @@ def incident_deliveries(call: Call, incident_id: str) -> dict:
     """Per update of the incident: delivery counts by status and medium, and the failures."""
     incident = find_incident(incident_id)
     updates = list(incident.updates.order_by("display_at", "id"))
-    counts: dict[int, dict] = {u.pk: {} for u in updates}
-    rows = (
-        Delivery.objects.filter(update__in=updates)
-        .values("update_id", "status", "medium")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        by = counts[row["update_id"]]
-        by.setdefault("by_status", {}).setdefault(row["status"], 0)
-        by["by_status"][row["status"]] += row["n"]
-        by.setdefault("by_medium", {}).setdefault(row["medium"], 0)
-        by["by_medium"][row["medium"]] += row["n"]
-    failures = (
-        Delivery.objects.filter(
-            update__in=updates, status__in=[DeliveryStatus.FAILED, DeliveryStatus.DEAD]
-        )
-        .select_related("subscriber", "channel", "update")
-        .order_by("id")[:200]
-    )
-    by_update: dict[int, list] = {}
-    for d in failures:
-        by_update.setdefault(d.update_id, []).append(
+    counts = delivery_counts_by_update(updates=updates)
+    failures: dict[int, list] = {}
+    for d in delivery_failures(updates=updates):
+        failures.setdefault(d.update_id, []).append(
             {
                 "recipient": _recipient(d),
                 "medium": d.medium,
@@ -53,22 +34,22 @@ def incident_deliveries(call: Call, incident_id: str) -> dict:
                 "next_attempt_at": iso(d.next_attempt_at) if d.status == "failed" else None,
             }
         )
-    result = []
-    for update in updates:
-        by_status = counts[update.pk].get("by_status", {})
-        result.append(
+    return {
+        "incident_id": incident.public_id,
+        "incident_updates": [
             {
                 "incident_update_id": update.public_id,
                 "status": update.status,
                 "display_at": iso(update.display_at),
                 "deliver_notifications": update.deliver_notifications,
-                "total": sum(by_status.values()),
-                "by_status": by_status,
-                "by_medium": counts[update.pk].get("by_medium", {}),
-                "failures": by_update.get(update.pk, []),
+                "total": counts[update.pk].total(),
+                "by_status": counts[update.pk].by_status(omit_zero=True),
+                "by_medium": counts[update.pk].by_medium(omit_zero=True),
+                "failures": failures.get(update.pk, []),
             }
-        )
-    return {"incident_id": incident.public_id, "incident_updates": result}
+            for update in updates
+        ],
+    }
 
 
 ROUTES = [

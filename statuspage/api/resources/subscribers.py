@@ -2,7 +2,7 @@
 
 Writes go through notifier.services: `skip_confirmation_notification` adds a confirmed
 subscriber (subscriber_add_confirmed); otherwise the address gets the double opt-in email
-(subscriber_subscribe_audited). Changes and unsubscribes are audited as the token."""
+(subscriber_subscribe). Changes and unsubscribes are audited as the token."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from incidents.documents import iso
 from notifier.models import Subscriber, SubscriberKind
 from notifier.services import (
     subscriber_add_confirmed,
-    subscriber_subscribe_audited,
-    subscriber_unsubscribe_audited,
-    subscriber_update_preferences_audited,
+    subscriber_subscribe,
+    subscriber_unsubscribe,
+    subscriber_update_preferences,
 )
 from statuspage.api.framework import (
     ApiError,
@@ -81,9 +81,7 @@ def subscribers_list(call: Call) -> Page:
         qs = qs.filter(kind=kind)
     state = call.query.get("state", "active")
     filters = {
-        "active": Q(
-            confirmed_at__isnull=False, unsubscribed_at__isnull=True, broken_at__isnull=True
-        ),
+        "active": None,  # Subscriber.objects.active(): the notifier's one rule
         "unconfirmed": Q(confirmed_at__isnull=True, unsubscribed_at__isnull=True),
         "unsubscribed": Q(unsubscribed_at__isnull=False),
         "quarantined": Q(broken_at__isnull=False),
@@ -94,7 +92,8 @@ def subscribers_list(call: Call) -> Page:
     q = (call.query.get("q") or "").strip()
     if q:
         qs = qs.filter(Q(email__icontains=q) | Q(url__icontains=q))
-    return paginate(qs.filter(filters[state]), call, subscriber_dict)
+    qs = qs.active() if state == "active" else qs.filter(filters[state])
+    return paginate(qs, call, subscriber_dict)
 
 
 def subscriber_get(call: Call, subscriber_id: str) -> dict:
@@ -122,7 +121,7 @@ def subscriber_post(call: Call) -> dict:
                 **scope,
             )
             return subscriber_dict(subscriber)
-        subscriber_subscribe_audited(
+        subscriber_subscribe(
             actor=call.actor,
             email=email,
             kind=kind,
@@ -146,7 +145,7 @@ def subscriber_patch(call: Call, subscriber_id: str) -> dict:
     subscriber = _subscriber(subscriber_id)
     scope = recipient_scope(call)
     component_changes = call.bool("component_changes")
-    subscriber = subscriber_update_preferences_audited(
+    subscriber = subscriber_update_preferences(
         actor=call.actor,
         subscriber=subscriber,
         component_changes=(
@@ -158,7 +157,7 @@ def subscriber_patch(call: Call, subscriber_id: str) -> dict:
 
 
 def subscriber_remove(call: Call, subscriber_id: str) -> None:
-    subscriber_unsubscribe_audited(actor=call.actor, subscriber=_subscriber(subscriber_id))
+    subscriber_unsubscribe(actor=call.actor, subscriber=_subscriber(subscriber_id))
 
 
 SUBSCRIBER_FIELDS = {
