@@ -226,6 +226,8 @@ def deliveries_enqueue(*, deliveries: Iterable[tuple[int, str]], countdown: floa
     by_medium: dict[str, list[int]] = defaultdict(list)
     for pk, medium in deliveries:
         by_medium[medium].append(pk)
+    if not by_medium:
+        return 0  # no broker connection for nothing (most writes have no recipient)
     published = 0
     retry_policy = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
     # Email first: it is the biggest share of a fan-out, so its worker starts soonest.

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import reduce
 
 from statuspage.models import ComponentStatus
 
@@ -66,9 +67,22 @@ DESCRIPTIONS = {
 DEGRADED_DESCRIPTION = "Partially Degraded Service"
 
 
+_STATUS_RANK = {status: rank for rank, status in enumerate(STATUS_SEVERITY)}
+
+
+def worse_status(a: str | None, b: str | None) -> str | None:
+    """The more severe of two statuses; None (no status) loses to any status. Pairwise and
+    cheap: uptime calls it for every component, day and change of the 90-day window."""
+    if a is None:
+        return b
+    if b is None or _STATUS_RANK[a] >= _STATUS_RANK[b]:
+        return a
+    return b
+
+
 def worst_status(statuses: Iterable[str | None]) -> str | None:
     """The most severe of `statuses` (None entries are ignored); None when there is none."""
-    return max((s for s in statuses if s is not None), key=STATUS_SEVERITY.index, default=None)
+    return reduce(worse_status, statuses, None)
 
 
 @dataclass(frozen=True)

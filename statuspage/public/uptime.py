@@ -44,7 +44,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange
-from statuspage.status import worst_status
+from statuspage.status import worse_status
 
 DAYS = 90
 PARTIAL_OUTAGE_WEIGHT = Decimal("0.3")
@@ -102,7 +102,7 @@ class DayUptime:
         self.observed_us += other.observed_us
         self.major_us += other.major_us
         self.partial_us += other.partial_us
-        self.worst = worst_status([self.worst, other.worst])
+        self.worst = worse_status(self.worst, other.worst)
 
 
 @dataclass
@@ -205,7 +205,7 @@ def _component_series(
                 overlap = _us(min(seg_end, day_end) - max(seg_start, day_start))
                 if overlap > 0:
                     entry.observed_us += overlap
-                    entry.worst = worst_status([entry.worst, status])
+                    entry.worst = worse_status(entry.worst, status)
                     if status == ComponentStatus.MAJOR_OUTAGE:
                         entry.major_us += overlap
                     elif status == ComponentStatus.PARTIAL_OUTAGE:
