@@ -74,6 +74,7 @@ from notifier.validators import (
 from statuspage import hooks, queues
 from statuspage.models import Component, ComponentStatusChange, Region, Service
 from statuspage.services import Actor, audit_record
+from statuspage.text import clean_text, one_line
 
 log = logging.getLogger(__name__)
 
@@ -634,7 +635,7 @@ def staff_alert_send(*, channel_id: int, error: str) -> int:
     if not emails:
         return 0
     send_mail(
-        subject=f"[{settings.SITE_NAME}] Notification channel broken: {channel.name}",
+        subject=one_line(f"[{settings.SITE_NAME}] Notification channel broken: {channel.name}"),
         message=(
             f"The {channel.get_kind_display()} channel “{channel.name}” failed permanently and "
             f"is no longer used:\n\n{error}\n\nFix it and re-enable it at "
@@ -712,7 +713,8 @@ def channel_create(
     component_changes: bool = False,
 ) -> Channel:
     """Add a channel. URLs are checked (see notifier.validators); bad input writes nothing."""
-    url, token, target, name = url.strip(), token.strip(), target.strip(), name.strip()
+    name = clean_text(name, field="name", single_line=True)
+    url, token, target = url.strip(), token.strip(), target.strip()
     errors = _validate_channel(kind, url, token, target)
     if not name:
         errors["name"] = "The name is required."
@@ -750,7 +752,8 @@ def channel_update(
     component_changes: bool = False,
 ) -> Channel:
     """Change a channel. Saving it clears the broken state: staff fixed it (or want to try)."""
-    url, token, target, name = url.strip(), token.strip(), target.strip(), name.strip()
+    name = clean_text(name, field="name", single_line=True)
+    url, token, target = url.strip(), token.strip(), target.strip()
     errors = _validate_channel(channel.kind, url, token, target)
     if not name:
         errors["name"] = "The name is required."
@@ -819,7 +822,7 @@ def _validated_subscription(
 ) -> tuple[str, str, dict]:
     """Check a subscription request; return the normalised email and URL and the lookup of an
     existing subscriber (webhooks by URL, email subscribers by address)."""
-    email = email.strip().lower()
+    email = clean_text(email, field="email", single_line=True).lower()
     errors: dict[str, str] = {}
     try:
         validate_email(email)
