@@ -46,7 +46,9 @@ _ANSI = (
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: ESC [ parameters intermediates final (colours, cursor)
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC: ESC ] … BEL or ST (titles, hyperlinks)
     r"|\x1b[PX^_][^\x1b]*\x1b\\"  # DCS, SOS, PM, APC strings, ended by ST
-    r"|\x1b[ -/]*[0-~]"  # other escapes: ESC intermediates final (ESC ( B, ESC 7, ESC =)
+    # Other escapes: ESC, intermediates, final (ESC ( B, ESC 7, ESC =). A space is not taken
+    # as an intermediate: "ESC " is a stray ESC before a word, not a sequence.
+    r"|\x1b[!-/]*[0-~]"
 )
 ANSI_SEQUENCE = re.compile(_ANSI)
 
