@@ -13,13 +13,20 @@ Storage, in `settings.SNAPSHOT_DIR`:
   was rendered; written last (temp + `os.replace`), so a reader sees either the old snapshot
   or the new one, never a mix. Blobs no longer referenced by the new or the previous manifest
   are deleted afterwards;
-- `state.json`: the last failed publish (e.g. the database was unreachable). While it is newer
-  than the manifest, the snapshot is served marked stale.
+- `state.json`: what went wrong. `last_failure_at`/`failing_since`/`error`: the last publish
+  failed as a whole (e.g. the database was unreachable); while that is newer than the
+  manifest, the snapshot is served marked stale. `documents`: per path, a document the last
+  publish could not render (`error`, `since`, `last_at`). Each document is rendered on its
+  own (`_attempt`): one that raises keeps its last good version in the manifest (or stays
+  absent if it never rendered) and only it is served marked stale; every other document is
+  published. A database error still fails the whole publish. The console dashboard shows
+  both (`console_dashboard`, an `incidents.console` provider). Gone after a clean publish.
 
 Read side: `SnapshotStore` keeps the manifest and bodies in memory and re-checks the manifest
 file at most once a second, so a request costs a dict lookup and no database query. A
-document is stale when the last publish failed after it was rendered, or when the snapshot is
-older than `settings.SNAPSHOT_STALE_AFTER` seconds (beat or the workers are gone); stale HTML
+document is stale when the last publish failed after it was rendered, when the last publish
+could not render that document, or when the snapshot is older than
+`settings.SNAPSHOT_STALE_AFTER` seconds (beat or the workers are gone); stale HTML
 carries a visible banner ("may be out of date since …"), stale JSON an `X-Snapshot-Stale`
 header.
 """
