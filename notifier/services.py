@@ -66,11 +66,7 @@ from notifier.models import (
 )
 from notifier.tokens import CONFIRM_MAX_AGE, confirm_url, manage_url, unsubscribe_url
 from notifier.transports import SendResult, TransportError
-from notifier.validators import (
-    validate_discord_webhook_url,
-    validate_slack_webhook_url,
-    validate_webhook_url,
-)
+from notifier.validators import DISCORD, SLACK, WEBHOOK, check_target
 from statuspage import hooks, queues
 from statuspage.models import Component, ComponentStatusChange, Region, Service
 from statuspage.services import Actor, audit_record
@@ -671,6 +667,8 @@ def _set_scope(recipient, scope, regions, services, components) -> None:
 
 
 def _validate_channel(kind: str, url: str, token: str, target: str) -> dict[str, str]:
+    """The destination of a channel; URLs by `notifier.validators.check_target`, the one rule
+    of where Heliograph may send."""
     errors: dict[str, str] = {}
     try:
         if kind == ChannelKind.SLACK:
@@ -684,11 +682,11 @@ def _validate_channel(kind: str, url: str, token: str, target: str) -> dict[str,
             elif not url:
                 errors["url"] = "Give an incoming webhook URL, or a bot token and a channel id."
             else:
-                validate_slack_webhook_url(url)
+                check_target(url, kind=SLACK)
         elif kind == ChannelKind.DISCORD:
-            validate_discord_webhook_url(url)
+            check_target(url, kind=DISCORD)
         elif kind == ChannelKind.WEBHOOK:
-            validate_webhook_url(url)
+            check_target(url, kind=WEBHOOK)
         else:
             errors["kind"] = f"'{kind}' is not a kind of channel."
     except ValidationError as exc:
@@ -829,7 +827,7 @@ def _validated_subscription(
         errors["kind"] = f"'{kind}' is not a kind of subscription."
     elif kind == SubscriberKind.WEBHOOK:
         try:
-            url = validate_webhook_url(url)
+            url = check_target(url, kind=WEBHOOK)
         except ValidationError as exc:
             errors["url"] = exc.messages[0]
     else:
