@@ -703,13 +703,15 @@ def channel_create(
     url: str = "",
     token: str = "",
     target: str = "",
+    enabled: bool = True,
     scope: str = Scope.ALL,
     regions: Sequence[Region] = (),
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
 ) -> Channel:
-    """Add a channel. URLs are checked (see notifier.validators); bad input writes nothing."""
+    """Add a channel. URLs are checked (see notifier.validators); bad input writes nothing.
+    A channel added disabled (`enabled=False`) is kept but sent nothing until enabled."""
     url, token, target, name = url.strip(), token.strip(), target.strip(), name.strip()
     errors = _validate_channel(kind, url, token, target)
     if not name:
@@ -723,6 +725,7 @@ def channel_create(
         url=url,
         token=token,
         target=target,
+        enabled=enabled,
         scope=scope,
         component_changes=component_changes,
     )

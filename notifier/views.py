@@ -255,7 +255,10 @@ def _channel_form_view(request: HttpRequest, channel: Channel | None) -> HttpRes
             try:
                 if channel is None:
                     channel = services.channel_create(
-                        kind=kind, actor=actor, **form.channel_kwargs()
+                        kind=kind,
+                        actor=actor,
+                        enabled=form.cleaned_data["enabled"],
+                        **form.channel_kwargs(),
                     )
                     messages.success(request, f"Channel “{channel.name}” added.")
                 else:

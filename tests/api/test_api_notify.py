@@ -254,3 +254,48 @@ def test_a_private_endpoint_is_refused_naming_endpoint(api_as, catalogue, settin
         )
         assert response.status_code == 422, response.content
         assert response.json()["message"].startswith("endpoint:")
+
+
+def test_it_honours_enabled_false_when_a_channel_is_created(api, catalogue, hook):
+    """Finding 9 of issue 9: `"enabled": false` was ignored and the channel sent at once."""
+    paused = api(
+        "POST",
+        "channels",
+        json_body={
+            "channel": {
+                "kind": "webhook",
+                "name": "Paused",
+                "url": f"{hook.url}/p",
+                "enabled": False,
+            }
+        },
+    )
+    assert paused.status_code == 201, paused.content
+    assert paused.json()["enabled"] is False
+    form = api(
+        "POST",
+        "channels",
+        form={
+            "channel[kind]": "webhook",
+            "channel[name]": "Form",
+            "channel[url]": f"{hook.url}/f",
+            "channel[enabled]": "false",
+        },
+    )
+    assert form.status_code == 201 and form.json()["enabled"] is False
+    default = api(
+        "POST",
+        "channels",
+        json_body={"channel": {"kind": "webhook", "name": "On", "url": f"{hook.url}/o"}},
+    )
+    assert default.json()["enabled"] is True
+    assert dict(Channel.objects.values_list("name", "enabled")) == {
+        "Paused": False,
+        "Form": False,
+        "On": True,
+    }
+    declared = api(
+        "POST", "incidents", json_body={"incident": {"name": "x", "status": "investigating"}}
+    )
+    assert declared.status_code == 201, declared.content
+    assert set(Delivery.objects.values_list("channel__name", flat=True)) == {"On"}

@@ -118,6 +118,16 @@ def test_staff_add_a_channel_and_bad_urls_are_refused_with_the_reason(admin_clie
 
 
 @pytest.mark.usefixtures("loopback")
+def test_it_adds_a_channel_disabled_when_its_enabled_box_is_unticked(admin_client):
+    form = {"kind": "webhook", "url": "http://127.0.0.1:9/h", "scope": "all"}
+    admin_client.post("/console/notifications/channels/new/", {**form, "name": "paused"})
+    admin_client.post(
+        "/console/notifications/channels/new/", {**form, "name": "on", "enabled": "on"}
+    )
+    assert dict(Channel.objects.values_list("name", "enabled")) == {"paused": False, "on": True}
+
+
+@pytest.mark.usefixtures("loopback")
 def test_send_test_message_reaches_the_channel_and_shows_health(admin_client, sink, actor):
     channel = slack_channel(sink, actor, name="support")
     response = admin_client.post(f"/console/notifications/channels/{channel.pk}/test/", follow=True)
