@@ -963,14 +963,22 @@ def subscriber_add_confirmed(
 
 
 @transaction.atomic
-def subscriber_confirm(*, subscriber: Subscriber) -> Subscriber:
-    """The confirmation link was followed (the view checked its signature and age)."""
+def subscriber_confirm(*, subscriber: Subscriber, requested_at: datetime) -> Subscriber:
+    """The confirmation link of the request made at `requested_at` was followed (the view
+    checked its signature and age, `selectors.subscriber_from_token`).
+
+    It confirms that request only if it is still the subscriber's latest and still pending:
+    a link of an older request, or of a subscriber who has unsubscribed since, raises
+    ValidationError and changes nothing — unsubscribing is undone only by asking again and
+    confirming the new link (a new double opt-in). Following the link twice is harmless."""
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-    if subscriber.confirmed_at is None or subscriber.unsubscribed_at is not None:
+    if subscriber.requested_at != requested_at:
+        raise ValidationError("This confirmation link was replaced by a newer one.")
+    if subscriber.unsubscribed_at is not None:
+        raise ValidationError("This subscription was cancelled after the link was sent.")
+    if subscriber.confirmed_at is None:
         subscriber.confirmed_at = timezone.now()
-        subscriber.unsubscribed_at = None
-        subscriber.broken_at = None
-        subscriber.save(update_fields=["confirmed_at", "unsubscribed_at", "broken_at"])
+        subscriber.save(update_fields=["confirmed_at"])
     return subscriber
 
 
@@ -1047,7 +1055,7 @@ def subscriber_send_email(*, subscriber_id: int, purpose: str) -> bool:
         "subscriber": subscriber,
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
-        "confirm_url": confirm_url(subscriber.public_id),
+        "confirm_url": confirm_url(subscriber.public_id, subscriber.requested_at),
         "manage_url": manage_url(subscriber.public_id),
         "unsubscribe_url": unsubscribe_url(subscriber.public_id),
     }
