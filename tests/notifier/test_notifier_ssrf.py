@@ -35,7 +35,7 @@ from notifier.integrations import transport_for
 from notifier.messages import notice_for_test
 from notifier.models import Channel, Delivery, DeliveryStatus, Subscriber
 from notifier.transports import TransportError
-from notifier.validators import address_allowed, check_target
+from notifier.validators import address_allowed, check_host_addresses, check_target
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +125,14 @@ def test_it_refuses_every_address_that_is_not_globally_reachable(address):
 )
 def test_it_allows_public_addresses(address):
     assert address_allowed(address)
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0177.0.0.1", "0x7f000001", "0x7f.1", "127.1"])
+def test_the_address_check_reads_every_numeric_spelling_as_the_address_it_is(host):
+    """These are not valid URLs anyway; were one to get through, the address check sees the
+    address the resolver makes of it."""
+    with pytest.raises(ValidationError, match="resolves to 127.0.0.1"):
+        check_host_addresses(host, 443)
 
 
 # --- Saved: staff, API, anonymous /subscribe/ -------------------------------------------------
