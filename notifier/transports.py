@@ -97,7 +97,7 @@ def redirect_error(medium: str, status_code: int) -> TransportError:
     """A 3xx answer. Transports never follow redirects (the place a redirect points to was
     never checked: see notifier.outgoing), and a URL that redirects will not start working
     by itself, so it is permanent: the recipient is marked broken and staff are told to put
-    in the final URL. The body of the answer is not kept (it is not the receiver's word)."""
+    in the final URL. Neither the body of the answer nor its Location is kept."""
     return TransportError(
         f"{medium} answered {status_code}, a redirect: Heliograph does not follow redirects; "
         "use the final URL.",
