@@ -194,6 +194,7 @@ CELERY_TASK_ROUTES = {
     "notifier.tasks.deliver_email": {"queue": "email"},
     "notifier.tasks.subscriber_email": {"queue": "email"},
     "notifier.tasks.staff_alert": {"queue": "email"},
+    "notifier.tasks.staff_notice_email": {"queue": "email"},
     "notifier.tasks.deliver_chat": {"queue": "chat"},
     "notifier.tasks.deliver_webhook": {"queue": "webhooks"},
 }
