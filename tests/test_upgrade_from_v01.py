@@ -42,6 +42,18 @@ MOVED = {
 }
 
 
+# Tables added by issue 11 (detection: alert sources, check-ins, alerts, intakes, drafts; the
+# notifier's staff notices).
+NEW_IN_DETECTION = {
+    "notifier_staffnotice",
+    "metrics_alertsource",
+    "metrics_checkin",
+    "metrics_alert",
+    "metrics_alertintake",
+    "metrics_incidentdraft",
+}
+
+
 def _extract_v01(target: Path) -> None:
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", "--format=tar", V01],
@@ -147,14 +159,17 @@ def test_migrate_keeps_every_row_of_a_v01_database_with_the_demo(tmp_path):
         # The current code migrates it, then does what `make run` does on start.
         _manage(ROOT, env, "migrate", "--no-input")
         after_tables = _tables(query, sqlite)
-        # No table is renamed or dropped; the only new one is the notifier's event stamps.
-        assert set(after_tables) - set(before_tables) == {"notifier_event"}
+        # No table is renamed or dropped; the new ones are the notifier's event stamps and
+        # staff notices, and detection's (issue 11).
+        assert set(after_tables) - set(before_tables) == {"notifier_event", *NEW_IN_DETECTION}
         assert set(before_tables) <= set(after_tables)
         after = _counts(query, before_tables)
         assert after.pop("django_migrations") > before.pop("django_migrations")
-        # One new model (notifier.Event): its content type and its four default permissions.
-        assert after.pop("django_content_type") == before.pop("django_content_type") + 1
-        assert after.pop("auth_permission") == before.pop("auth_permission") + 4
+        # New models (notifier.Event, and detection's): a content type and four default
+        # permissions each.
+        new_models = 1 + len(NEW_IN_DETECTION)
+        assert after.pop("django_content_type") == before.pop("django_content_type") + new_models
+        assert after.pop("auth_permission") == before.pop("auth_permission") + 4 * new_models
         assert after == before, "every row of every table is kept"
         assert before["incidents_incident"] > 0 and before["incidents_spendrecord"] > 0
         assert before["statuspage_metricpoint"] > 0 and before["statuspage_apitoken"] == 1

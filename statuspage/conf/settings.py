@@ -176,6 +176,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "statuspage.metrics.tasks.metric_points_prune",
         "schedule": 3600.0,
     },
+    # Missed check-ins, held alerts whose hold-down is over, Prometheus queries due.
+    "detection-tick": {
+        "task": "statuspage.metrics.tasks.detection_tick",
+        "schedule": float(os.environ.get("HELIOGRAPH_DETECTION_TICK", "10")),
+    },
     "snapshot-refresh": {
         "task": "statuspage.public.tasks.snapshot_refresh",
         "schedule": 300.0,
@@ -294,6 +299,19 @@ HELIOGRAPH_API_RATE_WINDOW = int(os.environ.get("HELIOGRAPH_API_RATE_WINDOW", "6
 HELIOGRAPH_API_MAX_BODY = int(os.environ.get("HELIOGRAPH_API_MAX_BODY", str(1024 * 1024)))
 # The token `manage.py mcp_server` uses when --token is not given.
 HELIOGRAPH_API_TOKEN = os.environ.get("HELIOGRAPH_API_TOKEN", "")
+
+# --- Detection (alert sources, check-ins, Prometheus-fed metrics) --------------------------------
+
+# Seconds a resolved alert is held before its component is given back (the default of new
+# alert sources): an alert that fires again meanwhile does not flap the page.
+HELIOGRAPH_ALERT_HOLD_DOWN = int(os.environ.get("HELIOGRAPH_ALERT_HOLD_DOWN", "60"))
+# How often beat looks for missed check-ins, held alerts to release and Prometheus queries
+# due (seconds): a missed check-in is seen at most this long after its deadline.
+HELIOGRAPH_DETECTION_TICK = float(os.environ.get("HELIOGRAPH_DETECTION_TICK", "10"))
+# Largest body an intake URL reads, in bytes; larger gets 413.
+HELIOGRAPH_INTAKE_MAX_BODY = int(os.environ.get("HELIOGRAPH_INTAKE_MAX_BODY", str(1024 * 1024)))
+# Seconds a Prometheus query may take.
+HELIOGRAPH_PROMETHEUS_TIMEOUT = float(os.environ.get("HELIOGRAPH_PROMETHEUS_TIMEOUT", "5"))
 
 # --- Credits ------------------------------------------------------------------------------------
 
