@@ -9,6 +9,7 @@ urlpatterns = [
     path("console/metrics/", include("statuspage.metrics.urls")),
     path("console/", include("incidents.urls")),
     path("v1/", include("statuspage.api.urls")),
+    path("", include("statuspage.metrics.intake_urls")),
     path("", include("notifier.urls")),
     path("", include("statuspage.public.urls")),
 ]
