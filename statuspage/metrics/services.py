@@ -962,10 +962,13 @@ def _give_back(alert: Alert) -> list[str]:
     ]
     demanded = worst_status(o.component_status for o in others)
     restore = alert.restore_status or ComponentStatus.OPERATIONAL
-    if demanded is not None and worse_status(demanded, restore) == demanded and demanded != restore:
+    if demanded is not None:
+        # Another open alert still asks for a status: the component goes to the worse of
+        # that and what it had before, and that alert gives it back when it is over.
+        target = worse_status(demanded, restore)
         heir = next(o for o in others if o.component_status == demanded)
         component.refresh_from_db()
-        if component.status == demanded:
+        if component.status == target:
             last = (
                 ComponentStatusChange.objects.filter(component=component)
                 .order_by("-created_at", "-id")
@@ -974,13 +977,14 @@ def _give_back(alert: Alert) -> list[str]:
             heir_change = taken if last is not None and last.pk == taken.pk else None
         else:
             heir_change = component_drive(
-                component=component, status=demanded, taken=taken, actor=actor, reason=reason
+                component=component, status=target, taken=taken, actor=actor, reason=reason
             )
         if heir_change is None:
             return [f"{component.name} was changed by someone since: left as it is"]
-        heir.taken_change, heir.restore_status = heir_change, restore
+        heir.taken_change = heir_change
+        heir.restore_status = heir.restore_status or restore
         heir.save(update_fields=["taken_change", "restore_status"])
-        return [f"{component.name}: {demanded}, as {heir.name} still asks"]
+        return [f"{component.name}: {target}, as {heir.name} still asks"]
     change = component_drive(
         component=component, status=restore, taken=taken, actor=actor, reason=reason
     )
