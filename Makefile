@@ -44,7 +44,20 @@ $(CHROMIUM):
 		echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
 	fi
 
-test: $(STAMP) $(CHROMIUM)
+# The detection tests start Debian's Prometheus Alertmanager and Prometheus on loopback.
+ALERTMANAGER ?= /usr/bin/prometheus-alertmanager
+PROMETHEUS ?= /usr/bin/prometheus
+
+$(ALERTMANAGER) $(PROMETHEUS):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends prometheus-alertmanager prometheus; \
+	else \
+		echo "The detection tests need Debian's prometheus-alertmanager and prometheus:" \
+			"sudo apt-get install prometheus-alertmanager prometheus" >&2; exit 1; \
+	fi
+
+test: $(STAMP) $(CHROMIUM) $(ALERTMANAGER) $(PROMETHEUS)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
