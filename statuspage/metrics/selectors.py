@@ -45,6 +45,15 @@ def metric_series(
     return [Bucket(start=start + i * width, value=v) for i, v in enumerate(values)]
 
 
+def metric_points_between(
+    metric: Metric, *, start: datetime, end: datetime, limit: int
+) -> list[tuple[datetime, float]]:
+    """The points of `metric` from `start` to `end` (both included), oldest first, at most
+    `limit` of them."""
+    rows = MetricPoint.objects.filter(metric=metric, at__gte=start, at__lte=end).order_by("at")
+    return list(rows.values_list("at", "value")[:limit])
+
+
 def metrics_public():
     return Metric.objects.filter(public=True).select_related(
         "component__service", "component__region"

@@ -202,6 +202,8 @@ def metric_update(
     empty `prometheus_query` makes it a pushed metric again."""
     name, unit, description = _clean_texts(name=name, unit=unit, description=description)
     metric = Metric.objects.select_for_update(of=("self",)).get(pk=metric.pk)
+    if prometheus_query == "" and prometheus_url is None:
+        prometheus_url = ""  # no query: a pushed metric again
     url, query = _validate_prometheus(
         metric.prometheus_url if prometheus_url is None else prometheus_url,
         metric.prometheus_query if prometheus_query is None else prometheus_query,

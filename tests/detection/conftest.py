@@ -15,6 +15,7 @@ from statuspage.metrics.services import alert_source_create, checkin_create
 # The notifier's loopback Slack/Discord sink (tests/notifier/sinks.py) and this folder's
 # servers (Alertmanager, Prometheus, an exporter).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "notifier"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
