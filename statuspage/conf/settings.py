@@ -34,13 +34,17 @@ DEBUG = env_bool("DEBUG", False)
 # Where runtime files live (SQLite file, snapshots, broker folders, emails written to files).
 VAR_DIR = Path(os.environ.get("HELIOGRAPH_VAR_DIR", BASE_DIR / "var"))
 
+# The key used when SECRET_KEY is unset: in development (DEBUG=1), or with DEBUG=0 when
+# HELIOGRAPH_INSECURE_DEV_KEY=1 says so (benchmarks on production settings). It is public (it
+# is written here), so `manage.py check --deploy` refuses it with an error (heliograph.E001).
+INSECURE_DEV_SECRET_KEY = "insecure-development-key-do-not-use-in-production-" + "x" * 20
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG and os.environ.get("HELIOGRAPH_INSECURE_DEV_KEY") != "1":
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set SECRET_KEY, or DEBUG=1 for local development."
         )
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production-" + "x" * 20
+    SECRET_KEY = INSECURE_DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -70,6 +74,8 @@ INSTALLED_APPS = [
     "statuspage.public",
     "statuspage.api",
     "statuspage.demo",
+    # The top: the project configuration, registered as an app for its deployment checks.
+    "statuspage.conf",
 ]
 
 MIDDLEWARE = [
@@ -300,6 +306,7 @@ CELERY_CONCURRENCY = int(os.environ.get("CELERY_CONCURRENCY", "2"))
 
 # --- Security (production) --------------------------------------------------------------------
 
+SILENCED_SYSTEM_CHECKS: list[str] = []
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -310,8 +317,15 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    # Opt-in: a status page usually lives on a subdomain (status.example.com); includeSubDomains
+    # and preload would commit the whole parent domain to HTTPS-only, for years, unasked.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    # Django's deployment checks warn when these are off; off is the deliberate default here.
+    if not SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        SILENCED_SYSTEM_CHECKS.append("security.W005")
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS.append("security.W021")
 
 LOGGING = {
     "version": 1,
