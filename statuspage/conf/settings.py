@@ -296,8 +296,13 @@ HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS = int(
 
 # --- Demo and `make run` -----------------------------------------------------------------------
 
-# Password of the demo `admin` user that `load_demo` creates.
-HELIOGRAPH_ADMIN_PASSWORD = os.environ.get("HELIOGRAPH_ADMIN_PASSWORD") or "heliograph"
+# Password of the demo `admin` login that `load_demo` creates. Unset, it is the documented
+# `heliograph` in development (DEBUG=1, as `make run` runs) and empty otherwise: with DEBUG=0
+# `load_demo` creates no `admin` login unless this is set, so no production database ever
+# gets a login whose password is printed in the README.
+HELIOGRAPH_ADMIN_PASSWORD = os.environ.get("HELIOGRAPH_ADMIN_PASSWORD") or (
+    "heliograph" if DEBUG else ""
+)
 # Where `manage.py run_heliograph` (make run) listens, and how many processes it starts.
 RUN_HOST = os.environ.get("HOST", "127.0.0.1")
 RUN_PORT = int(os.environ.get("PORT", "8000"))
