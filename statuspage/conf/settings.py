@@ -9,6 +9,7 @@ and Redis. Set DEBUG=0 for production; `manage.py check --deploy` is then clean.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Login throttling (see "Login throttling" below).
+    "axes",
     # Bottom up, in the order of the layers (docs/architecture.md): each app imports only
     # the apps above it in this list.
     "statuspage",
@@ -87,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "statuspage.conf.urls"
@@ -222,6 +227,36 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/console/login/"
 LOGIN_REDIRECT_URL = "/console/"
+
+# --- Login throttling (django-axes) -------------------------------------------------------------
+
+# django-axes watches every password login (console and admin): after AXES_FAILURE_LIMIT
+# failures for one username from one address, that pair is refused, even with the right
+# password, until AXES_COOLOFF_TIME has passed without another try. Attempts are kept in the
+# database (axes' DB handler), so every web process sees them, on SQLite and PostgreSQL alike.
+# Staff unlock a pair early in the admin (Axes → Access attempts) or with
+# `manage.py axes_reset_username NAME`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("HELIOGRAPH_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("HELIOGRAPH_LOGIN_COOLOFF_MINUTES", "15")))
+# Per username and address together: a stranger guessing the admin's password locks only
+# themselves out of that account, not the admin, nor the others behind their address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a successful login forgets the earlier typos
+AXES_VERBOSE = False  # no banner on every process start; failures and lockouts are still logged
+# The log of failures and lockouts names the username and address (never the password): the
+# operator needs them to tell a typo from an attack and to unlock the right pair.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# The login page again (status 429) with the lockout as the form's error, not a bare text page.
+AXES_LOCKOUT_CALLABLE = "statuspage.conf.lockout.lockout_response"
+AXES_COOLOFF_MESSAGE = (
+    f"Too many failed logins for this username from your address: logging in is locked for "
+    f"{AXES_COOLOFF_TIME.total_seconds() / 60:.0f} minutes after the last try. Wait, or ask an "
+    f"administrator to unlock it."
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
