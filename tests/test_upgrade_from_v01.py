@@ -101,6 +101,15 @@ def _manage(cwd: Path, env: dict, *args: str) -> str:
     return result.stdout
 
 
+# django-axes' tables (login throttling, issue 9): one per model.
+AXES_TABLES = {
+    "axes_accessattempt",
+    "axes_accessattemptexpiration",
+    "axes_accesslog",
+    "axes_accessfailurelog",
+}
+
+
 def _tables(query, vendor_sqlite: bool) -> list[str]:
     if vendor_sqlite:
         rows = query(
@@ -147,14 +156,17 @@ def test_migrate_keeps_every_row_of_a_v01_database_with_the_demo(tmp_path):
         # The current code migrates it, then does what `make run` does on start.
         _manage(ROOT, env, "migrate", "--no-input")
         after_tables = _tables(query, sqlite)
-        # No table is renamed or dropped; the only new one is the notifier's event stamps.
-        assert set(after_tables) - set(before_tables) == {"notifier_event"}
+        # No table is renamed or dropped; the only new ones are the notifier's event stamps
+        # and django-axes' login attempts (login throttling).
+        assert set(after_tables) - set(before_tables) == {"notifier_event", *AXES_TABLES}
         assert set(before_tables) <= set(after_tables)
         after = _counts(query, before_tables)
         assert after.pop("django_migrations") > before.pop("django_migrations")
-        # One new model (notifier.Event): its content type and its four default permissions.
-        assert after.pop("django_content_type") == before.pop("django_content_type") + 1
-        assert after.pop("auth_permission") == before.pop("auth_permission") + 4
+        # New models (notifier.Event and axes' four): a content type and four default
+        # permissions each.
+        new_models = 1 + len(AXES_TABLES)
+        assert after.pop("django_content_type") == before.pop("django_content_type") + new_models
+        assert after.pop("auth_permission") == before.pop("auth_permission") + 4 * new_models
         assert after == before, "every row of every table is kept"
         assert before["incidents_incident"] > 0 and before["incidents_spendrecord"] > 0
         assert before["statuspage_metricpoint"] > 0 and before["statuspage_apitoken"] == 1
