@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # `%00` in a path or query string: 400 before any view (statuspage/conf/middleware.py).
+    "statuspage.conf.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -81,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The database or Redis down: 503 with Retry-After and a sentence, not a bare 500.
+    "statuspage.conf.middleware.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "statuspage.conf.urls"
