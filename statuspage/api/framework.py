@@ -278,6 +278,12 @@ class Call:
         return page, per_page
 
 
+def is_number(ident: str) -> bool:
+    """Whether a path's id can be a row number: ASCII digits only (`"²".isdigit()` is true, and
+    int() refuses it), at most 18 of them (a 64-bit integer)."""
+    return ident.isascii() and ident.isdigit() and len(ident) <= 18
+
+
 def _query_int(
     query: dict[str, str], name: str, default: int, *, minimum: int, maximum: int
 ) -> int:

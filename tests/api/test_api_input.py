@@ -219,3 +219,11 @@ def test_an_idempotency_key_reused_with_another_body_is_a_422_naming_the_key(api
     region = post_with_key(api, {"region": {"slug": "ap-1", "name": "AP"}}, "deploy-7", "regions")
     assert_names(region, 422, "Idempotency-Key")
     assert Incident.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["credit-policies/²", "credit-reports/²", "channels/²", "credit-policies/" + "9" * 40]
+)
+def test_a_number_id_that_int_refuses_is_a_404(api, path):
+    response = api("GET", path)
+    assert response.status_code == 404, response.content
