@@ -48,6 +48,8 @@ MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000
 # No field of the API takes a number beyond a 64-bit integer (what the database stores).
 MAX_INT = 2**63 - 1
+# The whole-number fields of the API are positions: a PostgreSQL integer.
+MAX_FIELD_INT = 2**31 - 1
 # The deepest JSON a body may be: the deepest real body (metrics/data) is 4 levels.
 MAX_DEPTH = 32
 # Times the API accepts: from the epoch to the end of year 9999 (what every database stores).
@@ -211,7 +213,7 @@ class Call:
             return bool(value)
         raise invalid(name, "must be true or false.")
 
-    def int(self, name: str, *, minimum: int = 0, maximum: int = MAX_INT) -> int | None:
+    def int(self, name: str, *, minimum: int = 0, maximum: int = MAX_FIELD_INT) -> int | None:
         value = self.data.get(name)
         if value is None or value == "":
             return None
