@@ -8,16 +8,19 @@ port of loopback."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import OperationalError
 from test_snapshot import closed_port, database_unreachable
 
 from incidents.credits.models import CreditPolicy, CreditReport
 from incidents.credits.services import CurrencyRule, credit_policy_create
 from statuspage.api.services import api_token_create
 from statuspage.conf import celery_app
+from statuspage.conf.middleware import server_error
 from statuspage.outage import DATABASE_DOWN, REDIS_DOWN
 from statuspage.public.snapshot import snapshot_publish
 from statuspage.services import Actor
@@ -205,3 +208,22 @@ def test_a_nul_in_a_path_or_query_string_is_a_400(client, staff, catalogue):
     assert api.status_code == 400
     assert api.json()["errors"] == {"q": api.json()["message"]}
     assert client.get("/console/incidents/?q=%2500").status_code == 200  # the text "%00"
+
+
+def test_an_outage_met_outside_a_view_is_a_503_and_anything_else_a_500(rf):
+    """handler500 (statuspage.conf.urls): what fails in a middleware, e.g. the session saved
+    after the view, never reaches OutageMiddleware."""
+    try:
+        raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
+    except OperationalError:
+        response = server_error(rf.get("/console/"))
+    assert_unavailable(response)
+    try:
+        raise KeyError("a bug")
+    except KeyError:
+        assert server_error(rf.get("/console/")).status_code == 500
+    try:
+        raise OperationalError("down")
+    except OperationalError:
+        api = server_error(rf.get("/v1/pages/heliograph/incidents"))
+    assert api.status_code == 503 and json.loads(api.content) == {"message": DATABASE_DOWN}
