@@ -49,9 +49,10 @@ class RefuseNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         where = None
+        query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path_info:
             where = "path"
-        else:
+        elif "%00" in query or "\x00" in query:  # the only spellings of NUL; else no parsing
             for name, values in request.GET.lists():
                 if "\x00" in name or any("\x00" in value for value in values):
                     where = name.replace("\x00", "\\x00")
