@@ -452,9 +452,9 @@ def _json_int(text: str) -> int | _OutOfRange:
     return int(text) if len(text) <= 20 else _OutOfRange(text)
 
 
-def body_error(message: str, status: int = 400) -> ApiError:
+def body_error(message: str) -> ApiError:
     """A body that cannot be read at all (not UTF-8, not JSON, too deep): 400, `errors.body`."""
-    return ApiError(status, message, errors={"body": message})
+    return ApiError(400, message, errors={"body": message})
 
 
 def printable(text: str) -> str:
