@@ -43,6 +43,7 @@ from statuspage.services import (
     component_set_status,
     validate_component_status,
 )
+from statuspage.text import clean_text, one_line
 
 MAX_NAME = 255
 MAX_BODY = 25000
@@ -50,7 +51,11 @@ MAX_BODY = 25000
 ComponentStatuses = Mapping[Component, str]
 
 
-def _validate_common(*, name: str | None = None, body: str | None = None) -> None:
+def _clean_common(*, name: str | None = None, body: str | None = None) -> tuple[str, str]:
+    """The name (one line) and body (Markdown) to store, cleaned by `clean_text` and checked
+    (a name is required; both have a length limit). None stays None: not given."""
+    name = clean_text(name, field="name", single_line=True)
+    body = clean_text(body, field="body")
     errors: dict[str, str] = {}
     if name is not None:
         if not name.strip():
@@ -61,6 +66,7 @@ def _validate_common(*, name: str | None = None, body: str | None = None) -> Non
         errors["body"] = f"The message is {len(body)} characters long; at most {MAX_BODY}."
     if errors:
         raise ValidationError(errors)
+    return name, body
 
 
 def _validate_impact(impact: str) -> None:
@@ -108,7 +114,7 @@ def _apply_component_statuses(
             component=component,
             status=status,
             actor=actor,
-            reason=f"{incident.name}: {update.get_status_display()}",
+            reason=f"{one_line(incident.name)}: {update.get_status_display()}",
             incident=incident,
             incident_update=update,
             at=at,
@@ -210,14 +216,14 @@ def incident_declare(
 
     `components` are affected components whose status is left as it is.
     """
-    _validate_common(name=name, body=body)
+    name, body = _clean_common(name=name, body=body)
     _validate_impact(impact)
     _validate_status(IncidentKind.INCIDENT, status)
     _validate_component_statuses(component_statuses)
     at = display_at or timezone.now()
     incident = Incident.objects.create(
         kind=IncidentKind.INCIDENT,
-        name=name.strip(),
+        name=name,
         status=status,
         impact=impact,
         created_at=at,
@@ -265,7 +271,7 @@ def incident_post_update(
         raise ValidationError(
             {"status": f"'{incident.name}' is {incident.status}: it takes no more updates."}
         )
-    _validate_common(body=body)
+    _name, body = _clean_common(body=body)
     _validate_status(incident.kind, status)
     if impact is not None:
         _validate_impact(impact)
@@ -334,12 +340,12 @@ def incident_edit(
     components: Iterable[Component] | None = None,
 ) -> Incident:
     """Change an incident's name, impact or affected components without a timeline update."""
-    _validate_common(name=name)
+    name, _body = _clean_common(name=name)
     if impact is not None:
         _validate_impact(impact)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if name is not None:
-        incident.name = name.strip()
+        incident.name = name
     if impact is not None:
         incident.impact = impact
     incident.updated_at = timezone.now()
@@ -360,7 +366,7 @@ def incident_update_edit(
     deliver_notifications: bool | None = None,
 ) -> IncidentUpdate:
     """Correct the text of a timeline entry (a typo); it is not sent again."""
-    _validate_common(body=body)
+    _name, body = _clean_common(body=body)
     update = IncidentUpdate.objects.select_for_update().get(pk=update.pk)
     if body is not None:
         update.body = body
@@ -397,7 +403,7 @@ def maintenance_schedule(
 ) -> Incident:
     """Schedule maintenance. Beat moves it to in progress at the start (components go under
     maintenance) and to completed at the end (components go back) when auto_* are set."""
-    _validate_common(name=name, body=body)
+    name, body = _clean_common(name=name, body=body)
     if scheduled_for is None or scheduled_until is None:
         raise ValidationError({"scheduled_for": "A maintenance needs a start and an end."})
     if scheduled_until <= scheduled_for:
@@ -405,7 +411,7 @@ def maintenance_schedule(
     now = timezone.now()
     incident = Incident.objects.create(
         kind=IncidentKind.MAINTENANCE,
-        name=name.strip(),
+        name=name,
         status=IncidentStatus.SCHEDULED,
         impact=Impact.MAINTENANCE,
         created_at=now,
@@ -491,7 +497,7 @@ def postmortem_publish(
         raise ValidationError(
             {"incident": "A postmortem is published once the incident is resolved."}
         )
-    _validate_common(body=body)
+    _name, body = _clean_common(body=body)
     if not body.strip():
         raise ValidationError({"body": "The postmortem is empty."})
     now = timezone.now()
@@ -530,9 +536,11 @@ def postmortem_publish(
 
 
 def _validate_template(template: IncidentTemplate) -> None:
-    """A template must be usable as it stands: the status and impact it suggests are ones the
-    console accepts for its kind, and so is the component status."""
-    _validate_common(name=template.name, body=template.body)
+    """A template must be usable as it stands: its text is clean (the name and the title are
+    one line each), the status and impact it suggests are ones the console accepts for its
+    kind, and so is the component status."""
+    template.name, template.body = _clean_common(name=template.name, body=template.body)
+    template.title = clean_text(template.title, field="title", single_line=True)
     if template.kind not in IncidentKind.values:
         raise ValidationError(
             {
@@ -564,7 +572,7 @@ def template_create(
 ) -> IncidentTemplate:
     """Prepared text a commander starts an incident (or a maintenance) from."""
     template = IncidentTemplate(
-        name=name.strip(),
+        name=name,
         body=body,
         kind=kind,
         title=title,
@@ -594,7 +602,7 @@ def template_update(
     """Change a template; incidents declared from it keep the text they were declared with."""
     template = IncidentTemplate.objects.select_for_update().get(pk=template.pk)
     for field, value in (
-        ("name", name.strip() if name is not None else None),
+        ("name", name),
         ("body", body),
         ("kind", kind),
         ("title", title),

@@ -185,7 +185,11 @@ class ChannelForm(ServiceForm):
         }
         if self.instance.pk is None:
             return services.channel_create(
-                kind=data["kind"], actor=self.actor, **destination, **self.scope_kwargs()
+                kind=data["kind"],
+                actor=self.actor,
+                enabled=bool(data.get("enabled")),
+                **destination,
+                **self.scope_kwargs(),
             )
         return services.channel_update(
             channel=self.instance,
@@ -213,10 +217,6 @@ class ChannelAdmin(ServiceAdmin):
         fields = tuple(super().get_readonly_fields(request, obj))
         # A channel's medium is what it is; another medium is another channel.
         return ("kind", *fields) if obj is not None else fields
-
-    def get_exclude(self, request: HttpRequest, obj=None):
-        # A new channel starts enabled (channel_create); disabling is a change.
-        return ("enabled",) if obj is None else ()
 
     def delete_model(self, request: HttpRequest, obj: Channel) -> None:
         services.channel_delete(channel=obj, actor=Actor.for_user(request.user))

@@ -9,7 +9,7 @@ from django.db.models import Count, QuerySet
 
 from incidents.models import IncidentUpdate
 from notifier.models import Channel, Delivery, DeliveryStatus, Medium, Subscriber
-from notifier.tokens import read_token
+from notifier.tokens import read_token, request_stamp
 
 COUNTED_STATUSES = [
     DeliveryStatus.SENT,
@@ -22,11 +22,18 @@ COUNTED_STATUSES = [
 
 
 def subscriber_from_token(purpose: str, token: str) -> Subscriber | None:
-    """The subscriber a signed link names, or None (forged, expired, wrong purpose, gone)."""
-    public_id = read_token(purpose, token)
-    if public_id is None:
+    """The subscriber a signed link names, or None (forged, expired, wrong purpose, gone, or
+    a confirmation link of a request that is no longer the subscriber's latest)."""
+    read = read_token(purpose, token)
+    if read is None:
         return None
-    return Subscriber.objects.filter(public_id=public_id).first()
+    public_id, stamp = read
+    subscriber = Subscriber.objects.filter(public_id=public_id).first()
+    if subscriber is None:
+        return None
+    if purpose == "confirm" and request_stamp(subscriber.requested_at) != stamp:
+        return None
+    return subscriber
 
 
 def channels_with_health() -> QuerySet[Channel]:

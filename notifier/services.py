@@ -66,14 +66,11 @@ from notifier.models import (
 )
 from notifier.tokens import CONFIRM_MAX_AGE, confirm_url, manage_url, unsubscribe_url
 from notifier.transports import SendResult, TransportError
-from notifier.validators import (
-    validate_discord_webhook_url,
-    validate_slack_webhook_url,
-    validate_webhook_url,
-)
+from notifier.validators import DISCORD, SLACK, WEBHOOK, check_target
 from statuspage import hooks, queues
 from statuspage.models import Component, ComponentStatusChange, Region, Service
 from statuspage.services import Actor, audit_record
+from statuspage.text import clean_text, one_line
 
 log = logging.getLogger(__name__)
 
@@ -634,7 +631,7 @@ def staff_alert_send(*, channel_id: int, error: str) -> int:
     if not emails:
         return 0
     send_mail(
-        subject=f"[{settings.SITE_NAME}] Notification channel broken: {channel.name}",
+        subject=one_line(f"[{settings.SITE_NAME}] Notification channel broken: {channel.name}"),
         message=(
             f"The {channel.get_kind_display()} channel “{channel.name}” failed permanently and "
             f"is no longer used:\n\n{error}\n\nFix it and re-enable it at "
@@ -671,6 +668,8 @@ def _set_scope(recipient, scope, regions, services, components) -> None:
 
 
 def _validate_channel(kind: str, url: str, token: str, target: str) -> dict[str, str]:
+    """The destination of a channel; URLs by `notifier.validators.check_target`, the one rule
+    of where Heliograph may send."""
     errors: dict[str, str] = {}
     try:
         if kind == ChannelKind.SLACK:
@@ -684,11 +683,11 @@ def _validate_channel(kind: str, url: str, token: str, target: str) -> dict[str,
             elif not url:
                 errors["url"] = "Give an incoming webhook URL, or a bot token and a channel id."
             else:
-                validate_slack_webhook_url(url)
+                check_target(url, kind=SLACK)
         elif kind == ChannelKind.DISCORD:
-            validate_discord_webhook_url(url)
+            check_target(url, kind=DISCORD)
         elif kind == ChannelKind.WEBHOOK:
-            validate_webhook_url(url)
+            check_target(url, kind=WEBHOOK)
         else:
             errors["kind"] = f"'{kind}' is not a kind of channel."
     except ValidationError as exc:
@@ -705,14 +704,17 @@ def channel_create(
     url: str = "",
     token: str = "",
     target: str = "",
+    enabled: bool = True,
     scope: str = Scope.ALL,
     regions: Sequence[Region] = (),
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
 ) -> Channel:
-    """Add a channel. URLs are checked (see notifier.validators); bad input writes nothing."""
-    url, token, target, name = url.strip(), token.strip(), target.strip(), name.strip()
+    """Add a channel. URLs are checked (see notifier.validators); bad input writes nothing.
+    A channel added disabled (`enabled=False`) is kept but sent nothing until enabled."""
+    name = clean_text(name, field="name", single_line=True)
+    url, token, target = url.strip(), token.strip(), target.strip()
     errors = _validate_channel(kind, url, token, target)
     if not name:
         errors["name"] = "The name is required."
@@ -725,6 +727,7 @@ def channel_create(
         url=url,
         token=token,
         target=target,
+        enabled=enabled,
         scope=scope,
         component_changes=component_changes,
     )
@@ -750,7 +753,8 @@ def channel_update(
     component_changes: bool = False,
 ) -> Channel:
     """Change a channel. Saving it clears the broken state: staff fixed it (or want to try)."""
-    url, token, target, name = url.strip(), token.strip(), target.strip(), name.strip()
+    name = clean_text(name, field="name", single_line=True)
+    url, token, target = url.strip(), token.strip(), target.strip()
     errors = _validate_channel(channel.kind, url, token, target)
     if not name:
         errors["name"] = "The name is required."
@@ -819,7 +823,7 @@ def _validated_subscription(
 ) -> tuple[str, str, dict]:
     """Check a subscription request; return the normalised email and URL and the lookup of an
     existing subscriber (webhooks by URL, email subscribers by address)."""
-    email = email.strip().lower()
+    email = clean_text(email, field="email", single_line=True).lower()
     errors: dict[str, str] = {}
     try:
         validate_email(email)
@@ -829,7 +833,7 @@ def _validated_subscription(
         errors["kind"] = f"'{kind}' is not a kind of subscription."
     elif kind == SubscriberKind.WEBHOOK:
         try:
-            url = validate_webhook_url(url)
+            url = check_target(url, kind=WEBHOOK)
         except ValidationError as exc:
             errors["url"] = exc.messages[0]
     else:
@@ -962,14 +966,22 @@ def subscriber_add_confirmed(
 
 
 @transaction.atomic
-def subscriber_confirm(*, subscriber: Subscriber) -> Subscriber:
-    """The confirmation link was followed (the view checked its signature and age)."""
+def subscriber_confirm(*, subscriber: Subscriber, requested_at: datetime) -> Subscriber:
+    """The confirmation link of the request made at `requested_at` was followed (the view
+    checked its signature and age, `selectors.subscriber_from_token`).
+
+    It confirms that request only if it is still the subscriber's latest and still pending:
+    a link of an older request, or of a subscriber who has unsubscribed since, raises
+    ValidationError and changes nothing — unsubscribing is undone only by asking again and
+    confirming the new link (a new double opt-in). Following the link twice is harmless."""
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-    if subscriber.confirmed_at is None or subscriber.unsubscribed_at is not None:
+    if subscriber.requested_at != requested_at:
+        raise ValidationError("This confirmation link was replaced by a newer one.")
+    if subscriber.unsubscribed_at is not None:
+        raise ValidationError("This subscription was cancelled after the link was sent.")
+    if subscriber.confirmed_at is None:
         subscriber.confirmed_at = timezone.now()
-        subscriber.unsubscribed_at = None
-        subscriber.broken_at = None
-        subscriber.save(update_fields=["confirmed_at", "unsubscribed_at", "broken_at"])
+        subscriber.save(update_fields=["confirmed_at"])
     return subscriber
 
 
@@ -1046,7 +1058,7 @@ def subscriber_send_email(*, subscriber_id: int, purpose: str) -> bool:
         "subscriber": subscriber,
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
-        "confirm_url": confirm_url(subscriber.public_id),
+        "confirm_url": confirm_url(subscriber.public_id, subscriber.requested_at),
         "manage_url": manage_url(subscriber.public_id),
         "unsubscribe_url": unsubscribe_url(subscriber.public_id),
     }

@@ -1,40 +1,82 @@
-"""Signed links for subscribers: confirm (valid 24 h), manage preferences and unsubscribe.
+"""Signed links for subscribers: confirm, manage preferences and unsubscribe.
 
 The links carry the subscriber's opaque public id signed with SECRET_KEY
-(`django.core.signing`), one salt per purpose, so a manage link cannot be replayed as a
-confirmation and nobody can forge a link for another address. No login, no cookie.
+(`django.core.signing`, which also stamps the time of signing), one salt per purpose, so a
+manage link cannot be replayed as a confirmation and nobody can forge a link for another
+address. No login, no cookie. Each lives as long as its purpose needs:
+
+- **confirm**: 24 hours, and bound to the subscription request it answers (the request's
+  `requested_at` is signed into it). Only the newest request's link works, and a subscriber
+  who unsubscribed is not subscribed again by an old link still in their mailbox: asking
+  again sends a new link (`notifier.services.subscriber_confirm` checks the state).
+- **manage**: 90 days (`MANAGE_MAX_AGE`). The page shows a webhook's signing secret and
+  changes what is sent, so a forwarded or leaked link must not work for ever; every email
+  carries a fresh one, and asking to subscribe again emails one to a subscribed address.
+- **unsubscribe** (the RFC 8058 one-click link of every email): never expires. All it can do
+  is stop mail to that one address, and stopping must stay possible from any old email.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
 CONFIRM_MAX_AGE = 24 * 60 * 60
+MANAGE_MAX_AGE = 90 * 24 * 60 * 60
+MAX_AGE: dict[str, int | None] = {
+    "confirm": CONFIRM_MAX_AGE,
+    "manage": MANAGE_MAX_AGE,
+    "unsubscribe": None,
+}
 
 _SALTS = {
     "confirm": "notifier.subscriber.confirm",
     "manage": "notifier.subscriber.manage",
     "unsubscribe": "notifier.subscriber.unsubscribe",
 }
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def make_token(purpose: str, public_id: str) -> str:
-    return signing.dumps(public_id, salt=_SALTS[purpose], compress=False)
+def request_stamp(requested_at: datetime) -> int:
+    """A subscription request's time as whole microseconds (exact, unlike a float)."""
+    return (requested_at - _EPOCH) // timedelta(microseconds=1)
 
 
-def read_token(purpose: str, token: str) -> str | None:
-    """The public id in `token`, or None if it is forged, for another purpose, or expired."""
-    max_age = CONFIRM_MAX_AGE if purpose == "confirm" else None
+def make_token(purpose: str, public_id: str, *, requested_at: datetime | None = None) -> str:
+    """A signed token; a confirmation token also names its request (`requested_at`)."""
+    if purpose == "confirm":
+        if requested_at is None:
+            raise ValueError("A confirmation token needs the request's requested_at.")
+        payload: str | list = [public_id, request_stamp(requested_at)]
+    else:
+        payload = public_id
+    return signing.dumps(payload, salt=_SALTS[purpose], compress=False)
+
+
+def read_token(purpose: str, token: str) -> tuple[str, int | None] | None:
+    """(public id, request stamp or None) of a token, or None if it is forged, for another
+    purpose, expired, or of an older format (a confirmation token naming no request)."""
     try:
-        return signing.loads(token, salt=_SALTS[purpose], max_age=max_age)
+        payload = signing.loads(token, salt=_SALTS[purpose], max_age=MAX_AGE[purpose])
     except signing.BadSignature:
         return None
+    if purpose == "confirm":
+        if (
+            isinstance(payload, list)
+            and len(payload) == 2
+            and isinstance(payload[0], str)
+            and isinstance(payload[1], int)
+        ):
+            return payload[0], payload[1]
+        return None
+    return (payload, None) if isinstance(payload, str) else None
 
 
-def confirm_url(public_id: str) -> str:
-    token = make_token("confirm", public_id)
+def confirm_url(public_id: str, requested_at: datetime) -> str:
+    token = make_token("confirm", public_id, requested_at=requested_at)
     return settings.SITE_URL + reverse("notifier:confirm", args=[token])
 
 

@@ -17,15 +17,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from django.core.exceptions import ValidationError
+
 from notifier.messages import Notice
 from notifier.models import Channel, Subscriber
+from notifier.outgoing import refusal_in
+from notifier.validators import check_target
 
 
 class TransportError(Exception):
     """A send that did not work.
 
     permanent: the recipient will not accept this (unknown channel, revoked token, a 5xx for
-    the address): stop retrying and mark the recipient broken.
+    the address, a redirect, a target that is not allowed): stop retrying and mark the
+    recipient broken.
     retry_after: seconds the remote asked us to wait (HTTP 429), used as the exact delay.
     """
 
@@ -64,6 +69,41 @@ class Transport:
     def send(self, notice: Notice) -> SendResult:
         """Send, or raise TransportError."""
         raise NotImplementedError
+
+
+def check_target_now(url: str, *, kind: str) -> str:
+    """`notifier.validators.check_target` again at send time (a DNS answer, or the rules,
+    may have changed since the URL was saved): a URL no longer allowed is a permanent error."""
+    try:
+        return check_target(url, kind=kind)
+    except ValidationError as exc:
+        raise TransportError(exc.messages[0], permanent=True) from exc
+
+
+def unreachable(message: str, error: BaseException) -> TransportError:
+    """A network error of an HTTP library: worth another try, unless the connection was
+    refused because the host now resolves to an address Heliograph does not send to."""
+    refused = refusal_in(error)
+    if refused is not None:
+        return TransportError(str(refused), permanent=True)
+    return TransportError(message)
+
+
+def is_redirect(status_code: int | None) -> bool:
+    return status_code is not None and 300 <= status_code < 400
+
+
+def redirect_error(medium: str, status_code: int) -> TransportError:
+    """A 3xx answer. Transports never follow redirects (the place a redirect points to was
+    never checked: see notifier.outgoing), and a URL that redirects will not start working
+    by itself, so it is permanent: the recipient is marked broken and staff are told to put
+    in the final URL. Neither the body of the answer nor its Location is kept."""
+    return TransportError(
+        f"{medium} answered {status_code}, a redirect: Heliograph does not follow redirects; "
+        "use the final URL.",
+        permanent=True,
+        status_code=status_code,
+    )
 
 
 def truncate(text: str, limit: int, *, suffix: str = "…") -> str:

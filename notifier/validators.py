@@ -1,13 +1,33 @@
-"""Checks on the URLs Heliograph will send to.
+"""Where Heliograph may send: the one rule for every outgoing URL (`check_target`) and every
+address it connects to (`address_allowed`).
 
 A status page that POSTs to any URL it is given is a server-side request forgery tool: a
-webhook pointing at 127.0.0.1 or 169.254.169.254 would let anyone who can subscribe reach
-internal services. So webhook URLs must be https and must not resolve to a private,
-loopback, link-local, multicast or reserved address (checked when saved and again before
-each send, against DNS rebinding); Slack and Discord URLs must be on their own hosts.
+webhook pointing at 127.0.0.1, 10.0.0.5 or a cloud metadata service (169.254.169.254,
+100.100.100.200) would let anyone who can subscribe reach internal services. So:
 
-`settings.HELIOGRAPH_ALLOW_PRIVATE_TARGETS` lifts the host and address checks, for tests
-and benchmarks that point everything at loopback sinks.
+- the scheme is http or https (webhooks: https), with no backslash (parsers disagree on it);
+- Slack URLs are on `hooks.slack.com`, Discord URLs on Discord's hosts, both https on the
+  default port and without a user name: they are their vendors' webhooks, nothing else;
+- other URLs use port 80 or 443, or one an administrator allowed in
+  `settings.HELIOGRAPH_ALLOWED_TARGET_PORTS`;
+- every address the host resolves to is *globally reachable* (`ipaddress`'s `is_global`,
+  not multicast), and so is the IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`),
+  6to4 (`2002::/16`), Teredo (`2001::/32`) or NAT64 (`64:ff9b::/96`) address. Asking
+  "is it global" rather than "is it private" refuses every range that is not public —
+  carrier-grade NAT (100.64/10), benchmarking, documentation, reserved, site-local — not
+  only the ones someone remembered to list. Numeric hosts in other spellings (2130706433,
+  0177.0.0.1, 0x7f000001, 0x7f.1) are refused as URLs, and would resolve to the same
+  refused address anyway.
+
+The rule runs when a URL is saved (every write goes through `notifier.services`: console,
+admin, API, MCP, `/subscribe/`) and again before each send (a DNS answer may have changed);
+and `notifier.outgoing` applies `address_allowed` to the very address each connection is
+made to, so a name that resolves to a public address for the check and to a private one a
+moment later (DNS rebinding) is still refused.
+
+`settings.HELIOGRAPH_ALLOW_PRIVATE_TARGETS` is the explicit escape hatch for tests and
+benchmarks that point everything at loopback sinks: it lifts the scheme, vendor-host, port
+and address rules (a URL must still be an http(s) URL, and redirects are still not followed).
 """
 
 from __future__ import annotations
@@ -21,10 +41,18 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+WEBHOOK = "webhook"
+SLACK = "slack"
+DISCORD = "discord"
+KINDS = (WEBHOOK, SLACK, DISCORD)
+
 SLACK_WEBHOOK_HOSTS = {"hooks.slack.com"}
 DISCORD_WEBHOOK_HOSTS = {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"}
 DISCORD_PATH = re.compile(r"^/api(?:/v\d+)?/webhooks/(?P<id>\d{5,25})/(?P<token>[\w-]{20,200})/?$")
+DEFAULT_PORTS = frozenset({80, 443})
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix
+_IPV6_LOW = ipaddress.IPv6Network("::/8")  # unspecified, loopback, IPv4-compatible, local NAT64
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
@@ -32,89 +60,116 @@ def _allow_private() -> bool:
     return settings.HELIOGRAPH_ALLOW_PRIVATE_TARGETS
 
 
-def _check_syntax(url: str) -> None:
+def allowed_ports() -> frozenset[int]:
+    """80, 443 and the ports an administrator allowed (`HELIOGRAPH_ALLOWED_TARGET_PORTS`)."""
+    return DEFAULT_PORTS | frozenset(settings.HELIOGRAPH_ALLOWED_TARGET_PORTS)
+
+
+def _ipv4_allowed(ip: ipaddress.IPv4Address) -> bool:
+    return ip.is_global and not ip.is_multicast
+
+
+def address_allowed(address: str) -> bool:
+    """Whether Heliograph may connect to this IP address (a string as `getaddrinfo` gives it,
+    maybe with an IPv6 zone): globally reachable, and so is any IPv4 address inside it."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _ipv4_allowed(ip)
+    if ip.ipv4_mapped is not None:
+        return _ipv4_allowed(ip.ipv4_mapped)
+    if ip in _NAT64:
+        return _ipv4_allowed(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip in _IPV6_LOW or ip.is_multicast or ip.is_site_local or not ip.is_global:
+        return False
+    if ip.sixtofour is not None and not _ipv4_allowed(ip.sixtofour):
+        return False
+    if ip.teredo is not None and not all(_ipv4_allowed(v4) for v4 in ip.teredo):
+        return False
+    return True
+
+
+def refusal(host: str, address: str) -> str:
+    """The message of a host refused for one of its addresses (at save, send or connect)."""
+    return (
+        f"The host “{host}” resolves to {address}, which is not a public address (a private, "
+        "loopback or link-local address, or another range that is not globally reachable); "
+        "Heliograph only sends to public addresses."
+    )
+
+
+def check_host_addresses(host: str, port: int) -> None:
+    """Refuse a host that does not resolve, or that resolves to any address not allowed."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise ValidationError(f"The host “{host}” does not resolve.") from None
+    for info in infos:
+        address = info[4][0]
+        if not address_allowed(address):
+            raise ValidationError(refusal(host, address))
+
+
+def _vendor_message(kind: str) -> str:
+    if kind == SLACK:
+        return "A Slack incoming webhook URL starts with https://hooks.slack.com/services/."
+    return "A Discord webhook URL starts with https://discord.com/api/webhooks/."
+
+
+def check_target(url: str, *, kind: str) -> str:
+    """The one rule of where Heliograph may send (see the module's docstring): the cleaned
+    URL, or ValidationError with the reason. `kind` is `webhook`, `slack` or `discord`.
+
+    Slack and Discord hosts are fixed vendor names: they are not looked up here (their
+    addresses are checked when connecting, as every connection's are); a webhook's host is
+    anyone's choice and is looked up, so a bad one is refused when it is saved."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown kind of target: {kind!r}")
+    url = url.strip()
     try:
         _url_validator(url)
     except ValidationError:
         raise ValidationError(f"“{url}” is not a valid URL.") from None
-
-
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-
-
-def check_public_host(url: str) -> None:
-    """Refuse a URL whose host resolves to a non-public address (or does not resolve)."""
-    if _allow_private():
-        return
+    if "\\" in url:
+        raise ValidationError(f"“{url}” is not a valid URL (it contains a backslash).")
     parts = urlsplit(url)
-    host = parts.hostname or ""
     try:
-        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise ValidationError(f"The host “{host}” does not resolve.") from None
-    for info in infos:
-        address = info[4][0]
-        if not _is_public(address):
-            raise ValidationError(
-                f"The host “{host}” resolves to {address}, a private, loopback or link-local "
-                "address; Heliograph only sends to public addresses."
-            )
-
-
-def validate_webhook_url(url: str) -> str:
-    """A webhook URL: https, on a public address."""
-    url = url.strip()
-    _check_syntax(url)
-    if not _allow_private():
-        if urlsplit(url).scheme != "https":
-            raise ValidationError("Webhook URLs must use https.")
-        check_public_host(url)
-    return url
-
-
-def validate_slack_webhook_url(url: str) -> str:
-    """A Slack incoming webhook: https://hooks.slack.com/services/…"""
-    url = url.strip()
-    _check_syntax(url)
-    if not _allow_private():
-        parts = urlsplit(url)
-        if parts.scheme != "https" or parts.hostname not in SLACK_WEBHOOK_HOSTS:
-            raise ValidationError(
-                "A Slack incoming webhook URL starts with https://hooks.slack.com/services/."
-            )
-    return url
-
-
-def parse_discord_webhook_url(url: str) -> tuple[int, str]:
-    """The (webhook id, token) of a Discord webhook URL, or ValidationError."""
-    url = url.strip()
-    _check_syntax(url)
-    parts = urlsplit(url)
-    if not _allow_private() and (
-        parts.scheme != "https" or parts.hostname not in DISCORD_WEBHOOK_HOSTS
-    ):
+        port = parts.port
+    except ValueError:
+        raise ValidationError(f"“{url}” is not a valid URL (bad port).") from None
+    if kind == DISCORD and not DISCORD_PATH.match(parts.path):
         raise ValidationError(
-            "A Discord webhook URL starts with https://discord.com/api/webhooks/."
+            "A Discord webhook URL looks like https://discord.com/api/webhooks/<id>/<token>."
         )
-    match = DISCORD_PATH.match(parts.path)
+    if _allow_private():
+        return url
+    host = parts.hostname or ""
+    if kind in (SLACK, DISCORD):
+        hosts = SLACK_WEBHOOK_HOSTS if kind == SLACK else DISCORD_WEBHOOK_HOSTS
+        if parts.scheme != "https" or host not in hosts or parts.username is not None:
+            raise ValidationError(_vendor_message(kind))
+        if port not in (None, 443):
+            raise ValidationError(f"{_vendor_message(kind)} It uses the default port (443).")
+        return url
+    if parts.scheme != "https":
+        raise ValidationError("Webhook URLs must use https.")
+    if port is not None and port not in allowed_ports():
+        ports = ", ".join(str(p) for p in sorted(allowed_ports()))
+        raise ValidationError(
+            f"Port {port} is not allowed: Heliograph sends to ports {ports} only (an "
+            "administrator can allow more with HELIOGRAPH_ALLOWED_TARGET_PORTS)."
+        )
+    check_host_addresses(host, port or 443)
+    return url
+
+
+def discord_webhook_parts(url: str) -> tuple[int, str]:
+    """The (webhook id, token) of a Discord webhook URL that `check_target` accepted."""
+    match = DISCORD_PATH.match(urlsplit(url.strip()).path)
     if not match:
         raise ValidationError(
             "A Discord webhook URL looks like https://discord.com/api/webhooks/<id>/<token>."
         )
     return int(match["id"]), match["token"]
-
-
-def validate_discord_webhook_url(url: str) -> str:
-    parse_discord_webhook_url(url)
-    return url.strip()

@@ -92,17 +92,28 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     return _no_store(render(request, "notifier/subscribe.html", {"form": form}, status=400))
 
 
-def _bad_link(request: HttpRequest) -> HttpResponse:
+_BAD_LINK = {
+    "confirm": (
+        "The link is broken or has expired: confirmation links are valid for 24 hours, only "
+        "the newest one works, and none after unsubscribing. You can subscribe again."
+    ),
+    "manage": (
+        "The link is broken or has expired: links to manage a subscription are valid for 90 "
+        "days, and every email we send carries a fresh one. Subscribe again with your "
+        "address: if it is subscribed, we email it a new link."
+    ),
+    "unsubscribe": "The link is broken. You can subscribe again, or unsubscribe from any email.",
+}
+
+
+def _bad_link(request: HttpRequest, purpose: str) -> HttpResponse:
     return _no_store(
         render(
             request,
             "notifier/message.html",
             {
                 "title": "This link is not valid",
-                "message": (
-                    "The link is broken or has expired (confirmation links are valid for 24 "
-                    "hours). You can subscribe again."
-                ),
+                "message": _BAD_LINK[purpose],
                 "subscribe_link": True,
             },
             status=404,
@@ -114,8 +125,11 @@ def _bad_link(request: HttpRequest) -> HttpResponse:
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = selectors.subscriber_from_token("confirm", token)
     if subscriber is None:
-        return _bad_link(request)
-    services.subscriber_confirm(subscriber=subscriber)
+        return _bad_link(request, "confirm")
+    try:
+        services.subscriber_confirm(subscriber=subscriber, requested_at=subscriber.requested_at)
+    except ValidationError:
+        return _bad_link(request, "confirm")
     return _no_store(
         render(
             request,
@@ -143,7 +157,7 @@ def _initial_scope(subscriber_or_channel) -> dict:
 def manage(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = selectors.subscriber_from_token("manage", token)
     if subscriber is None:
-        return _bad_link(request)
+        return _bad_link(request, "manage")
     if request.method == "POST":
         form = PreferencesForm(request.POST)
         if form.is_valid():
@@ -176,7 +190,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     with or without cookies (RFC 8058 one-click: body `List-Unsubscribe=One-Click`)."""
     subscriber = selectors.subscriber_from_token("unsubscribe", token)
     if subscriber is None:
-        return _bad_link(request)
+        return _bad_link(request, "unsubscribe")
     if request.method == "POST":
         services.subscriber_unsubscribe(subscriber=subscriber)
         return _no_store(
@@ -255,7 +269,10 @@ def _channel_form_view(request: HttpRequest, channel: Channel | None) -> HttpRes
             try:
                 if channel is None:
                     channel = services.channel_create(
-                        kind=kind, actor=actor, **form.channel_kwargs()
+                        kind=kind,
+                        actor=actor,
+                        enabled=form.cleaned_data["enabled"],
+                        **form.channel_kwargs(),
                     )
                     messages.success(request, f"Channel “{channel.name}” added.")
                 else:

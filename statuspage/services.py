@@ -28,6 +28,7 @@ from statuspage.models import (
     Service,
     ServiceGroup,
 )
+from statuspage.text import clean_text
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -97,6 +98,7 @@ def component_set_status(
     `incident` and `incident_update` (an `incidents.Incident` and `IncidentUpdate`) say which
     incident made the change; they are kept with it in the history."""
     validate_component_status(status)
+    reason = clean_text(reason, field="reason")
     component = (
         Component.objects.select_for_update(of=("self",))
         .select_related("service", "region")
@@ -133,6 +135,7 @@ def component_set_status(
 
 @transaction.atomic
 def region_create(*, slug: str, name: str, actor: Actor, position: int = 0) -> Region:
+    name = clean_text(name, field="name", single_line=True)
     region = Region(slug=slug, name=name, position=position)
     region.full_clean()
     region.save()
@@ -153,6 +156,8 @@ def service_create(
     slug: str = "",
 ) -> Service:
     """Create a service and its components: one per region given, or one global component."""
+    name = clean_text(name, field="name", single_line=True)
+    description = clean_text(description, field="description")
     service = Service(
         name=name,
         slug=slug or slugify(name)[:100],
@@ -179,6 +184,7 @@ def component_create(
     description: str = "",
 ) -> Component:
     validate_component_status(status)
+    description = clean_text(description, field="description")
     component = Component(service=service, region=region, status=status, description=description)
     component.full_clean()
     component.save()
@@ -206,6 +212,7 @@ def component_update(
     start_date: Any = UNSET,
 ) -> Component:
     """Change a component's display fields (not its status: that is component_set_status)."""
+    description = clean_text(description, field="description")
     component = Component.objects.select_for_update(of=("self",)).get(pk=component.pk)
     for field, value in (
         ("description", description),
@@ -249,9 +256,11 @@ def service_update(
 ) -> Service:
     """Rename or describe a service (its components' names follow), or move it to another
     group heading (`group=None`: no group)."""
+    name = clean_text(name, field="name", single_line=True)
+    description = clean_text(description, field="description")
     service = Service.objects.select_for_update().get(pk=service.pk)
     if name is not None:
-        service.name = name.strip()
+        service.name = name
     if description is not None:
         service.description = description
     if position is not None:
@@ -285,6 +294,7 @@ def region_update(
     position: int | None = None,
 ) -> Region:
     """Rename a region or move it on the page (its components follow: they point at it)."""
+    name = clean_text(name, field="name", single_line=True)
     region = Region.objects.select_for_update().get(pk=region.pk)
     if slug is not None:
         region.slug = slug
@@ -322,7 +332,7 @@ def region_delete(*, region: Region, actor: Actor) -> None:
 @transaction.atomic
 def service_group_create(*, name: str, actor: Actor, position: int = 0) -> ServiceGroup:
     """A heading to list services under. An empty one is not shown, so the page is unchanged."""
-    group = ServiceGroup(name=name.strip(), position=position)
+    group = ServiceGroup(name=clean_text(name, field="name", single_line=True), position=position)
     group.full_clean()
     group.save()
     audit_record(actor=actor, action="service_group.create", obj=group, summary=group.name)
@@ -338,9 +348,10 @@ def service_group_update(
     position: int | None = None,
 ) -> ServiceGroup:
     """Rename a group heading or move it on the page."""
+    name = clean_text(name, field="name", single_line=True)
     group = ServiceGroup.objects.select_for_update().get(pk=group.pk)
     if name is not None:
-        group.name = name.strip()
+        group.name = name
     if position is not None:
         group.position = position
     group.full_clean()
@@ -374,6 +385,7 @@ def components_set_status_bulk(
 ) -> int:
     """Set many components to one status, all or nothing. Returns how many changed."""
     validate_component_status(status)
+    reason = clean_text(reason, field="reason")
     if not components:
         raise ValidationError({"component_ids": "No component matches."})
     if len(components) > MAX_BULK_ITEMS:

@@ -42,6 +42,7 @@ from incidents.credits.models import (
 from incidents.models import Incident
 from statuspage import queues
 from statuspage.services import Actor, audit_record
+from statuspage.text import clean_text, one_line
 
 
 def _stale_after() -> timedelta:
@@ -148,11 +149,21 @@ def _clean_policy(
             errors["cap"] = f"the cap {rule.cap} {currency} is below the minimum {rule.minimum}"
             continue
         clean_rules.append((currency, minimum, cap))
-    clean_regions = sorted({r.strip() for r in regions or [] if r and r.strip()})
+    clean_regions = sorted(
+        {
+            region
+            for region in (
+                _collect(errors, lambda r=r: clean_text(r, field="regions", single_line=True))
+                for r in regions or []
+                if r
+            )
+            if region
+        }
+    )
     for region in clean_regions:
         if len(region) > 64:
             errors["regions"] = f"region '{region[:20]}…' is longer than 64 characters"
-    name = (name or "").strip()
+    name = _collect(errors, lambda: clean_text(name or "", field="name", single_line=True)) or ""
     if len(name) > 200:
         errors["name"] = "the name is longer than 200 characters"
     month = ""
@@ -184,7 +195,7 @@ def credit_policy_create(
 ) -> CreditPolicy:
     """Create a credit policy with its per-currency minimums and caps."""
     name, start, end, clean_rules, clean_regions, month = _clean_policy(
-        name=name or (f"Credits for {incident.name}" if incident else ""),
+        name=name or (f"Credits for {one_line(incident.name)}" if incident else ""),
         window_start=window_start,
         window_end=window_end,
         rules=rules,

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from statuspage.api.models import ApiScope, ApiToken
 from statuspage.services import Actor, audit_record
+from statuspage.text import clean_text
 
 TOKEN_PREFIX = "hg_"
 # Audit and history rows keep "api:<name>" in 200 characters.
@@ -35,7 +36,7 @@ def api_token_create(
 ) -> tuple[ApiToken, str]:
     """Create a token and return it with its secret, which is not stored and cannot be shown
     again. All scopes when `scopes` is None."""
-    name = (name or "").strip()
+    name = clean_text(name or "", field="name", single_line=True)
     if not name:
         raise ValidationError({"name": "The token needs a name."})
     if len(name) > MAX_TOKEN_NAME:

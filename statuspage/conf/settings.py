@@ -261,8 +261,22 @@ EMAIL_FILE_PATH = str(VAR_DIR / "emails")
 
 # --- Outgoing targets (notifier) ---------------------------------------------------------------
 
-# Lift the private-address and host checks on channel and webhook URLs (tests, benchmarks).
+# Lift the address, vendor-host, port and https checks on channel and webhook URLs: the
+# explicit escape hatch for tests and benchmarks that point everything at loopback sinks.
 HELIOGRAPH_ALLOW_PRIVATE_TARGETS = env_bool("HELIOGRAPH_ALLOW_PRIVATE_TARGETS", False)
+
+
+def _env_ports(name: str) -> list[int]:
+    ports = env_list(name, "")
+    for port in ports:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(f"{name}: “{port}” is not a port number (1–65535).")
+    return [int(port) for port in ports]
+
+
+# Ports webhook URLs may use besides 80 and 443 (comma-separated, e.g. "8443,9000"). Slack and
+# Discord URLs always use 443. See docs/security.md, "Outgoing requests".
+HELIOGRAPH_ALLOWED_TARGET_PORTS = _env_ports("HELIOGRAPH_ALLOWED_TARGET_PORTS")
 # Base of the Slack Web API (bot-token channels); tests point it at loopback.
 HELIOGRAPH_SLACK_API_URL = os.environ.get("HELIOGRAPH_SLACK_API_URL", "https://slack.com/api/")
 # Base of the Discord API (webhook channels); tests point it at loopback.

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 
 from statuspage.metrics.models import MetricAlert
+from statuspage.text import one_line
 
 
 def metric_alert_email_staff(*, alert_id: int) -> int:
@@ -25,7 +26,10 @@ def metric_alert_email_staff(*, alert_id: int) -> int:
     if not recipients:
         return 0
     state = "cleared" if alert.closed_at else alert.level
-    subject = f"[{settings.SITE_NAME}] {metric.name}: {state} ({alert.last_value:g}{metric.unit})"
+    # One line: a name stored before `clean_text` must not make the Subject a BadHeaderError.
+    subject = one_line(
+        f"[{settings.SITE_NAME}] {metric.name}: {state} ({alert.last_value:g}{metric.unit})"
+    )
     body = (
         f"{metric.name} crossed its {alert.level} threshold at {alert.opened_at:%Y-%m-%d %H:%M} UTC.\n"
         f"First value {alert.first_value:g}{metric.unit}, peak {alert.peak_value:g}{metric.unit}, "

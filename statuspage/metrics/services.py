@@ -22,6 +22,7 @@ from statuspage import hooks, queues
 from statuspage.metrics.models import AlertLevel, Metric, MetricAlert, MetricPoint
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.services import UNSET, Actor, audit_record, component_set_status
+from statuspage.text import clean_text, one_line
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,17 @@ def _validate_thresholds(
         raise ValidationError(errors)
 
 
+def _clean_texts(
+    *, name: str | None, unit: str | None, description: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """A metric's texts as stored (`clean_text`): name and unit are one line each."""
+    return (
+        clean_text(name, field="name", single_line=True),
+        clean_text(unit, field="unit", single_line=True, strip=False),
+        clean_text(description, field="description"),
+    )
+
+
 @transaction.atomic
 def metric_create(
     *,
@@ -80,6 +92,7 @@ def metric_create(
     critical_component_status: str = "",
     position: int = 0,
 ) -> Metric:
+    name, unit, description = _clean_texts(name=name, unit=unit, description=description)
     _validate_thresholds(
         direction,
         warning_threshold,
@@ -127,6 +140,7 @@ def metric_update(
 ) -> Metric:
     """Change a metric's definition. `component` and the thresholds may be set to None (no
     component, no threshold); the new thresholds apply from the next point recorded."""
+    name, unit, description = _clean_texts(name=name, unit=unit, description=description)
     metric = Metric.objects.select_for_update(of=("self",)).get(pk=metric.pk)
     was_public = metric.public
     for field, value in (
@@ -215,12 +229,14 @@ def _drive_component(metric: Metric, alert: MetricAlert, actor: Actor, *, openin
     target = metric.critical_component_status
     if component is None or not target:
         return
+    # As one line: a name stored before `clean_text` must not make the reason refused.
+    name, unit = one_line(metric.name), one_line(metric.unit)
     if opening:
         component_set_status(
             component=component,
             status=target,
             actor=actor,
-            reason=f"{metric.name} is {alert.last_value:g}{metric.unit} "
+            reason=f"{name} is {alert.last_value:g}{unit} "
             f"({metric.direction} {metric.critical_threshold:g})",
         )
         return
@@ -236,7 +252,7 @@ def _drive_component(metric: Metric, alert: MetricAlert, actor: Actor, *, openin
             component=component,
             status=last.old_status,
             actor=actor,
-            reason=f"{metric.name} is back to normal ({alert.last_value:g}{metric.unit})",
+            reason=f"{name} is back to normal ({alert.last_value:g}{unit})",
         )
 
 

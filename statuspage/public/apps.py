@@ -10,8 +10,11 @@ class PublicConfig(AppConfig):
 
     def ready(self) -> None:
         """Republish after every transaction that changed what the public sees (see
-        statuspage.hooks), and register the beat task."""
+        statuspage.hooks), register the beat task, and show the publish's failures on the
+        console dashboard (incidents.console)."""
+        from incidents import console
         from statuspage import hooks
         from statuspage.public import snapshot, tasks  # noqa: F401 - registers the tasks
 
         hooks.after_commit(hooks.PUBLISH, snapshot.publish_committed)
+        console.dashboard_provider(snapshot.console_dashboard)

@@ -13,13 +13,20 @@ Storage, in `settings.SNAPSHOT_DIR`:
   was rendered; written last (temp + `os.replace`), so a reader sees either the old snapshot
   or the new one, never a mix. Blobs no longer referenced by the new or the previous manifest
   are deleted afterwards;
-- `state.json`: the last failed publish (e.g. the database was unreachable). While it is newer
-  than the manifest, the snapshot is served marked stale.
+- `state.json`: what went wrong. `last_failure_at`/`failing_since`/`error`: the last publish
+  failed as a whole (e.g. the database was unreachable); while that is newer than the
+  manifest, the snapshot is served marked stale. `documents`: per path, a document the last
+  publish could not render (`error`, `since`, `last_at`). Each document is rendered on its
+  own (`_attempt`): one that raises keeps its last good version in the manifest (or stays
+  absent if it never rendered) and only it is served marked stale; every other document is
+  published. A database error still fails the whole publish. The console dashboard shows
+  both (`console_dashboard`, an `incidents.console` provider). Gone after a clean publish.
 
 Read side: `SnapshotStore` keeps the manifest and bodies in memory and re-checks the manifest
 file at most once a second, so a request costs a dict lookup and no database query. A
-document is stale when the last publish failed after it was rendered, or when the snapshot is
-older than `settings.SNAPSHOT_STALE_AFTER` seconds (beat or the workers are gone); stale HTML
+document is stale when the last publish failed after it was rendered, when the last publish
+could not render that document, or when the snapshot is older than
+`settings.SNAPSHOT_STALE_AFTER` seconds (beat or the workers are gone); stale HTML
 carries a visible banner ("may be out of date since …"), stale JSON an `X-Snapshot-Stale`
 header.
 """
@@ -36,16 +43,19 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
+from functools import cached_property
 from itertools import groupby
 from pathlib import Path
 
 from django.conf import settings
+from django.db import Error as DbError
 from django.db import connection, transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import feedgenerator, timezone
 
 from incidents import selectors
@@ -62,6 +72,7 @@ from statuspage.metrics.selectors import metrics_for_page
 from statuspage.public import uptime
 from statuspage.public.uptime import format_duration, series_sum
 from statuspage.selectors import component_matrix, components_for_page, regions_for_page
+from statuspage.text import xml_safe
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +173,16 @@ def _publish_locked(directory: Path, *, full: bool) -> dict:
         or now.timestamp() - previous.get("full_at", 0) > FULL_REFRESH_EVERY
     )
     try:
-        documents, versions = _render_all(previous=previous, full=full, now=now)
+        documents, versions, failures = _render_all(previous=previous, full=full, now=now)
     except Exception as exc:
-        _write_state(directory, {"last_failure_at": time.time(), "error": repr(exc)[:500]})
+        state = read_state(directory)
+        at = time.time()
+        state.update(
+            last_failure_at=at,
+            failing_since=state.get("failing_since", at),
+            error=repr(exc)[:500],
+        )
+        _write_state(directory, state)
         store.invalidate()
         raise
     manifest = _store(
@@ -176,10 +194,34 @@ def _publish_locked(directory: Path, *, full: bool) -> dict:
         full=full,
         fingerprint=fingerprint,
     )
-    with contextlib.suppress(FileNotFoundError):
-        (directory / STATE).unlink()
+    _record_document_failures(directory, failures)
     store.invalidate()
     return manifest
+
+
+def _record_document_failures(directory: Path, failures: dict[str, str]) -> None:
+    """After a publish: state.json keeps only the documents that failed this time (since
+    when, and the error), or goes if none did; the publish itself succeeded."""
+    before = read_state(directory).get("documents", {})
+    at = time.time()
+    documents = {
+        path: {"error": error, "since": before.get(path, {}).get("since", at), "last_at": at}
+        for path, error in sorted(failures.items())
+    }
+    if documents:
+        _write_state(directory, {"documents": documents})
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            (directory / STATE).unlink()
+
+
+def read_state(directory: Path | None = None) -> dict:
+    """What went wrong in the last publish (see the module docstring); {} when nothing did."""
+    try:
+        state = json.loads(((directory or snapshot_dir()) / STATE).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 @contextlib.contextmanager
@@ -317,12 +359,18 @@ def render_fingerprint() -> str:
 
 
 def _json(data: dict) -> tuple[bytes, str]:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(), JSON
+    # json escapes every control character; "backslashreplace" writes a lone surrogate (which
+    # no database stores, but a str can hold) as its valid JSON escape instead of raising.
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8", "backslashreplace"), JSON
+
+
+Rendered = dict[str, tuple[bytes, str] | tuple[dict, str]]
 
 
 def _render_all(
     *, previous: dict | None, full: bool, now: datetime
-) -> tuple[dict[str, tuple[bytes, str] | tuple[dict, str]], dict[str, str]]:
+) -> tuple[Rendered, dict[str, str], dict[str, str]]:
     """Read everything in one transaction (a consistent snapshot on PostgreSQL) and render."""
     outer = connection.in_atomic_block
     with transaction.atomic():
@@ -332,120 +380,227 @@ def _render_all(
         return _render_all_in_transaction(previous=previous, full=full, now=now)
 
 
-def _render_all_in_transaction(*, previous: dict | None, full: bool, now: datetime):
-    components = list(components_for_page())
-    regions = list(regions_for_page())
-    open_incidents = list(incidents_for_json(selectors.incidents_open()))
-    active = list(incidents_for_json(selectors.maintenances_active()))
-    upcoming = list(incidents_for_json(selectors.maintenances_upcoming()))
-    overall = selectors.page_status(
-        component_statuses=[c.status for c in components],
-        open_incident_impacts=[i.impact for i in open_incidents],
-        maintenance_in_progress=bool(active),
-    )
-    updated_at = selectors.page_updated_at(components)
-    page = page_dict(updated_at=updated_at)
-    status = status_dict(overall)
-    components_json = components_list(components)
-    open_json = incidents_list(open_incidents)
-    active_json = incidents_list(active)
-    upcoming_json = incidents_list(upcoming)
-    recent_incidents = list(
-        incidents_for_json(selectors.incidents_recent(kind=IncidentKind.INCIDENT, limit=50))
-    )
-    recent_maintenances = list(
-        incidents_for_json(selectors.incidents_recent(kind=IncidentKind.MAINTENANCE, limit=50))
-    )
+class _Inputs:
+    """What several documents are rendered from, each read once, on first use.
 
-    docs: dict = {
-        "/api/v2/summary.json": _json(
-            {
-                "page": page,
-                "status": status,
-                "components": components_json,
-                "incidents": open_json,
-                "scheduled_maintenances": active_json + upcoming_json,
-            }
-        ),
-        "/api/v2/status.json": _json({"page": page, "status": status}),
-        "/api/v2/components.json": _json({"page": page, "components": components_json}),
-        "/api/v2/incidents.json": _json(
-            {"page": page, "incidents": incidents_list(recent_incidents)}
-        ),
-        "/api/v2/incidents/unresolved.json": _json({"page": page, "incidents": open_json}),
-        "/api/v2/scheduled-maintenances.json": _json(
-            {"page": page, "scheduled_maintenances": incidents_list(recent_maintenances)}
-        ),
-        "/api/v2/scheduled-maintenances/upcoming.json": _json(
-            {"page": page, "scheduled_maintenances": upcoming_json}
-        ),
-        "/api/v2/scheduled-maintenances/active.json": _json(
-            {"page": page, "scheduled_maintenances": active_json}
-        ),
-    }
+    Lazy so that a part that raises fails only the documents that use it (each of them tries
+    it and fails the same way) while the others are still rendered."""
 
-    common = {
-        "site_name": settings.SITE_NAME,
-        "site_url": settings.SITE_URL,
-        "generated_at": now,
-        "updated_at": updated_at,
-    }
-    everything = list(
-        selectors.incidents_recent().only(
-            "public_id",
-            "kind",
-            "name",
-            "status",
-            "impact",
-            "created_at",
-            "updated_at",
-            "resolved_at",
-            "scheduled_for",
-            "scheduled_until",
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    @cached_property
+    def components(self) -> list:
+        return list(components_for_page())
+
+    @cached_property
+    def regions(self) -> list:
+        return list(regions_for_page())
+
+    @cached_property
+    def open_incidents(self) -> list:
+        return list(incidents_for_json(selectors.incidents_open()))
+
+    @cached_property
+    def active(self) -> list:
+        return list(incidents_for_json(selectors.maintenances_active()))
+
+    @cached_property
+    def upcoming(self) -> list:
+        return list(incidents_for_json(selectors.maintenances_upcoming()))
+
+    @cached_property
+    def overall(self):
+        return selectors.page_status(
+            component_statuses=[c.status for c in self.components],
+            open_incident_impacts=[i.impact for i in self.open_incidents],
+            maintenance_in_progress=bool(self.active),
         )
-    )
-    series = uptime.component_uptime(components=components, now=now)
+
+    @cached_property
+    def updated_at(self) -> datetime:
+        return selectors.page_updated_at(self.components)
+
+    @cached_property
+    def page(self) -> dict:
+        return page_dict(updated_at=self.updated_at)
+
+    @cached_property
+    def status(self) -> dict:
+        return status_dict(self.overall)
+
+    @cached_property
+    def components_json(self) -> list:
+        return components_list(self.components)
+
+    @cached_property
+    def open_json(self) -> list:
+        return incidents_list(self.open_incidents)
+
+    @cached_property
+    def active_json(self) -> list:
+        return incidents_list(self.active)
+
+    @cached_property
+    def upcoming_json(self) -> list:
+        return incidents_list(self.upcoming)
+
+    @cached_property
+    def common(self) -> dict:
+        return {
+            "site_name": settings.SITE_NAME,
+            "site_url": settings.SITE_URL,
+            "generated_at": self.now,
+            "updated_at": self.updated_at,
+        }
+
+    @cached_property
+    def everything(self) -> list:
+        return list(
+            selectors.incidents_recent().only(
+                "public_id",
+                "kind",
+                "name",
+                "status",
+                "impact",
+                "created_at",
+                "updated_at",
+                "resolved_at",
+                "scheduled_for",
+                "scheduled_until",
+            )
+        )
+
+    @cached_property
+    def feed_items(self) -> list:
+        return list(incidents_for_json(selectors.incidents_recent(limit=50)))
+
+
+def _recent_json(kind: str) -> list:
+    return incidents_list(list(incidents_for_json(selectors.incidents_recent(kind=kind, limit=50))))
+
+
+def _page(i: _Inputs) -> tuple[bytes, str]:
+    series = uptime.component_uptime(components=i.components, now=i.now)
     # As in the status-page JSON: `showcase` puts a component's uptime on the page, and
     # `only_show_if_degraded` hides it from the matrix while it is operational.
-    showcased = [c for c in components if c.showcase]
-    docs["/"] = _html(
+    showcased = [c for c in i.components if c.showcase]
+    return _html(
         "public/index.html",
         {
-            **common,
-            "overall": overall,
-            "overall_icon": OVERALL_ICON[overall.indicator],
+            **i.common,
+            "overall": i.overall,
+            "overall_icon": OVERALL_ICON[i.overall.indicator],
             "matrix": component_matrix(
                 components=[
                     c
-                    for c in components
+                    for c in i.components
                     if c.status != "operational" or not c.only_show_if_degraded
                 ],
-                regions=regions,
+                regions=i.regions,
             ),
-            "open_incidents": [_incident_summary(i) for i in open_incidents],
-            "active_maintenances": [_incident_summary(i) for i in active],
-            "upcoming_maintenances": [_incident_summary(i) for i in upcoming],
+            "open_incidents": [_incident_summary(x) for x in i.open_incidents],
+            "active_maintenances": [_incident_summary(x) for x in i.active],
+            "upcoming_maintenances": [_incident_summary(x) for x in i.upcoming],
             "uptime_services": _uptime_rows(showcased, series, by="service"),
             "uptime_regions": _uptime_rows(showcased, series, by="region"),
             "uptime_formula": uptime.FORMULA,
             "uptime_days": uptime.DAYS,
-            "recent": [i for i in everything if not i.is_open][:RECENT_ON_PAGE],
-            "metrics": metrics_for_page(now=now),
+            "recent": [x for x in i.everything if not x.is_open][:RECENT_ON_PAGE],
+            "metrics": metrics_for_page(now=i.now),
         },
     )
 
+
+def _history(i: _Inputs) -> tuple[bytes, str]:
     months = [
         {"month": month, "incidents": list(items)}
-        for month, items in groupby(everything, key=lambda i: i.created_at.date().replace(day=1))
+        for month, items in groupby(i.everything, key=lambda x: x.created_at.date().replace(day=1))
     ]
-    docs["/history"] = _html("public/history.html", {**common, "months": months})
-    feed_items = list(incidents_for_json(selectors.incidents_recent(limit=50)))
-    docs["/history.atom"] = (_feed(feedgenerator.Atom1Feed, feed_items, updated_at), ATOM)
-    docs["/history.rss"] = (_feed(feedgenerator.Rss201rev2Feed, feed_items, updated_at), RSS)
+    return _html("public/history.html", {**i.common, "months": months})
+
+
+def _renderers(i: _Inputs) -> dict[str, Callable[[], tuple[bytes, str]]]:
+    """How each page-wide document is rendered; each is tried on its own (`_attempt`)."""
+    return {
+        "/api/v2/summary.json": lambda: _json(
+            {
+                "page": i.page,
+                "status": i.status,
+                "components": i.components_json,
+                "incidents": i.open_json,
+                "scheduled_maintenances": i.active_json + i.upcoming_json,
+            }
+        ),
+        "/api/v2/status.json": lambda: _json({"page": i.page, "status": i.status}),
+        "/api/v2/components.json": lambda: _json({"page": i.page, "components": i.components_json}),
+        "/api/v2/incidents.json": lambda: _json(
+            {"page": i.page, "incidents": _recent_json(IncidentKind.INCIDENT)}
+        ),
+        "/api/v2/incidents/unresolved.json": lambda: _json(
+            {"page": i.page, "incidents": i.open_json}
+        ),
+        "/api/v2/scheduled-maintenances.json": lambda: _json(
+            {"page": i.page, "scheduled_maintenances": _recent_json(IncidentKind.MAINTENANCE)}
+        ),
+        "/api/v2/scheduled-maintenances/upcoming.json": lambda: _json(
+            {"page": i.page, "scheduled_maintenances": i.upcoming_json}
+        ),
+        "/api/v2/scheduled-maintenances/active.json": lambda: _json(
+            {"page": i.page, "scheduled_maintenances": i.active_json}
+        ),
+        "/": lambda: _page(i),
+        "/history": lambda: _history(i),
+        "/history.atom": lambda: (_feed(feedgenerator.Atom1Feed, i.feed_items), ATOM),
+        "/history.rss": lambda: (_feed(feedgenerator.Rss201rev2Feed, i.feed_items), RSS),
+    }
+
+
+def _attempt(
+    path: str,
+    render: Callable[[], tuple[bytes, str]],
+    *,
+    docs: Rendered,
+    failures: dict[str, str],
+    old_docs: dict,
+) -> bool:
+    """Render one document into `docs`. If it raises, keep its last good version (or leave it
+    out if it never rendered) and record the error in `failures`: one bad document must not
+    stop the others. A database error is not the document's fault: it is re-raised, and the
+    whole publish fails (the snapshot is then served marked stale)."""
+    try:
+        docs[path] = render()
+        return True
+    except DbError:  # any of the database's errors (Error is their base), not the document's
+        raise
+    except Exception as exc:
+        old = old_docs.get(path)
+        log.exception(
+            "snapshot: %s could not be rendered; %s",
+            path,
+            "its last good version stays published" if old else "it is not published",
+        )
+        failures[path] = f"{type(exc).__name__}: {exc}"[:500]
+        if old is not None:
+            docs[path] = (old, old["content_type"])
+        return False
+
+
+def _render_all_in_transaction(
+    *, previous: dict | None, full: bool, now: datetime
+) -> tuple[Rendered, dict[str, str], dict[str, str]]:
+    """Every document, each rendered in isolation. Returns the documents (bytes, or the
+    previous manifest's entry for one carried over), the incident versions rendered, and the
+    documents that failed (path → error)."""
+    inputs = _Inputs(now)
+    old_docs = (previous or {}).get("documents", {})
+    docs: Rendered = {}
+    failures: dict[str, str] = {}
+    for path, render in _renderers(inputs).items():
+        _attempt(path, render, docs=docs, failures=failures, old_docs=old_docs)
 
     versions = selectors.incident_versions()
     old_versions = (previous or {}).get("incidents", {})
-    old_docs = (previous or {}).get("documents", {})
     changed = [
         public_id
         for public_id, version in versions.items()
@@ -463,10 +618,19 @@ def _render_all_in_transaction(*, previous: dict | None, full: bool, now: dateti
             )
         )
         for incident in batch:
-            docs[f"/incidents/{incident.public_id}"] = _html(
-                "public/incident.html", {**common, **_incident_page(incident)}
+            rendered = _attempt(
+                f"/incidents/{incident.public_id}",
+                lambda incident=incident: _html(
+                    "public/incident.html", {**inputs.common, **_incident_page(incident)}
+                ),
+                docs=docs,
+                failures=failures,
+                old_docs=old_docs,
             )
-    return docs, versions
+            if not rendered:
+                # Not recorded as rendered at this version: the next publish tries it again.
+                versions.pop(incident.public_id, None)
+    return docs, versions, failures
 
 
 def _html(template: str, context: dict) -> tuple[bytes, str]:
@@ -548,12 +712,15 @@ def _incident_page(incident) -> dict:
     }
 
 
-def _feed(feed_class, incidents, updated_at) -> bytes:
+def _feed(feed_class, incidents) -> bytes:
+    """An Atom or RSS feed of `incidents`. Every text goes through `xml_safe`: XML 1.0 cannot
+    carry most control characters (the writer raises), and rows stored before
+    `statuspage.text.clean_text` may hold them, so they are dropped here."""
     site = settings.SITE_URL
     feed = feed_class(
-        title=f"{settings.SITE_NAME} status: incident history",
+        title=xml_safe(f"{settings.SITE_NAME} status: incident history"),
         link=f"{site}/history",
-        description=f"Incidents and scheduled maintenance of {settings.SITE_NAME}",
+        description=xml_safe(f"Incidents and scheduled maintenance of {settings.SITE_NAME}"),
         language="en",
         feed_url=f"{site}/history.{'atom' if feed_class is feedgenerator.Atom1Feed else 'rss'}",
     )
@@ -566,9 +733,9 @@ def _feed(feed_class, incidents, updated_at) -> bytes:
             for u in updates
         )
         feed.add_item(
-            title=f"{incident.name} [{incident.get_status_display()}]",
+            title=xml_safe(f"{incident.name} [{incident.get_status_display()}]"),
             link=f"{site}/incidents/{incident.public_id}",
-            description=description,
+            description=xml_safe(description),
             unique_id=f"{site}/incidents/{incident.public_id}",
             pubdate=incident.created_at,
             updateddate=max(
@@ -576,6 +743,38 @@ def _feed(feed_class, incidents, updated_at) -> bytes:
             ),
         )
     return feed.writeString("utf-8").encode()
+
+
+# --- The console dashboard ------------------------------------------------------------------------
+
+
+def console_dashboard() -> dict:
+    """What the console dashboard shows of the publish (an `incidents.console` provider): the
+    documents that could not be rendered, and a failing publish (the database or something
+    every document needs); both as a red banner until the next publish succeeds."""
+    state = read_state()
+    failures = []
+    for path, failure in sorted((state.get("documents") or {}).items()):
+        public_id = path.removeprefix("/incidents/") if path.startswith("/incidents/") else ""
+        failures.append(
+            {
+                "path": path,
+                "console_url": reverse("console:incident", args=[public_id]) if public_id else "",
+                "error": failure.get("error", ""),
+                "since": _utc(failure.get("since")),
+            }
+        )
+    publish = None
+    if state.get("last_failure_at"):
+        publish = {
+            "error": state.get("error", ""),
+            "since": _utc(state.get("failing_since") or state["last_failure_at"]),
+        }
+    return {"snapshot_failures": failures, "snapshot_publish_failure": publish}
+
+
+def _utc(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch else None
 
 
 # --- Read side ---------------------------------------------------------------------------------
@@ -628,9 +827,10 @@ class SnapshotStore:
         self._state_signature: tuple | None = None
         self._manifest: dict | None = None
         self._failure_at = 0.0
+        self._failed: frozenset[str] = frozenset()  # documents whose last render failed
         self._bodies: dict[str, bytes] = {}
-        self._variants: dict[tuple[str, bool, bool], bytes] = {}
-        self._served_cache: dict[tuple[str, bool, bool], Served] = {}
+        self._variants: dict[tuple[str, float, bool], bytes] = {}
+        self._served_cache: dict[tuple[str, bool, bool, bool], Served] = {}
         self._served_manifest: dict | None = None
 
     def invalidate(self) -> None:
@@ -666,10 +866,12 @@ class SnapshotStore:
             if state_signature != self._state_signature:
                 self._state_signature = state_signature
                 self._failure_at = 0.0
+                self._failed = frozenset()
                 if state_signature:
-                    with contextlib.suppress(OSError, ValueError):
-                        state = json.loads((directory / STATE).read_bytes())
+                    state = read_state(directory)
+                    with contextlib.suppress(TypeError, ValueError):
                         self._failure_at = float(state.get("last_failure_at", 0))
+                    self._failed = frozenset(state.get("documents") or ())
             self._checked = time.monotonic()
 
     def _blob(self, name: str) -> bytes:
@@ -689,6 +891,11 @@ class SnapshotStore:
             raise SnapshotMissing()
         return self._manifest
 
+    def is_failing(self, path: str) -> bool:
+        """The last publish could not render this document: its last good version is served
+        (marked stale), the rest of the snapshot is fresh."""
+        return path in self._failed
+
     def is_stale(self, manifest: dict) -> bool:
         generated_at = manifest["generated_at"]
         if self._failure_at > generated_at:
@@ -700,8 +907,9 @@ class SnapshotStore:
 
         The hot path: a clock check, a staleness check and one dict lookup."""
         manifest = self.manifest()
-        stale = self.is_stale(manifest)
-        key = (path, accept_gzip, stale)
+        failing = path in self._failed
+        stale = failing or self.is_stale(manifest)
+        key = (path, accept_gzip, stale, failing)
         served = self._served_cache.get(key)
         if served is not None and self._served_manifest is manifest:
             return served
@@ -710,7 +918,7 @@ class SnapshotStore:
             if entry is None:
                 return None  # not cached: unknown paths must not grow the cache
             try:
-                served = self._served(manifest, entry, accept_gzip, stale)
+                served = self._served(manifest, entry, accept_gzip, stale, failing)
                 break
             except FileNotFoundError:
                 if attempt == 2:
@@ -723,18 +931,21 @@ class SnapshotStore:
         self._served_cache[key] = served
         return served
 
-    def _served(self, manifest: dict, entry: dict, accept_gzip: bool, stale: bool) -> Served:
+    def _served(
+        self, manifest: dict, entry: dict, accept_gzip: bool, stale: bool, failing: bool
+    ) -> Served:
         digest = entry["sha256"]
         etag = entry["etag"]
         gzipped = accept_gzip and entry["gzip"]
         is_html = entry["content_type"] == HTML
         if stale and is_html:
-            key = (digest, True, gzipped)
+            # A document that failed to render is as of its own last render; otherwise the
+            # whole snapshot is as of its last publish.
+            as_of = entry["generated_at"] if failing else manifest["generated_at"]
+            key = (digest, as_of, gzipped)
             body = self._variants.get(key)
             if body is None:
-                plain = self._blob(digest).replace(
-                    STALE_MARKER, stale_banner(manifest["generated_at"]), 1
-                )
+                plain = self._blob(digest).replace(STALE_MARKER, stale_banner(as_of), 1)
                 body = gzip.compress(plain, 6, mtime=0) if gzipped else plain
                 self._variants[key] = body
             etag = f'"{digest[:32]}-stale"'

@@ -254,3 +254,84 @@ def test_a_private_endpoint_is_refused_naming_endpoint(api_as, catalogue, settin
         )
         assert response.status_code == 422, response.content
         assert response.json()["message"].startswith("endpoint:")
+
+
+def test_it_honours_enabled_false_when_a_channel_is_created(api, catalogue, hook):
+    """Finding 9 of issue 9: `"enabled": false` was ignored and the channel sent at once."""
+    paused = api(
+        "POST",
+        "channels",
+        json_body={
+            "channel": {
+                "kind": "webhook",
+                "name": "Paused",
+                "url": f"{hook.url}/p",
+                "enabled": False,
+            }
+        },
+    )
+    assert paused.status_code == 201, paused.content
+    assert paused.json()["enabled"] is False
+    form = api(
+        "POST",
+        "channels",
+        form={
+            "channel[kind]": "webhook",
+            "channel[name]": "Form",
+            "channel[url]": f"{hook.url}/f",
+            "channel[enabled]": "false",
+        },
+    )
+    assert form.status_code == 201 and form.json()["enabled"] is False
+    default = api(
+        "POST",
+        "channels",
+        json_body={"channel": {"kind": "webhook", "name": "On", "url": f"{hook.url}/o"}},
+    )
+    assert default.json()["enabled"] is True
+    assert dict(Channel.objects.values_list("name", "enabled")) == {
+        "Paused": False,
+        "Form": False,
+        "On": True,
+    }
+    declared = api(
+        "POST", "incidents", json_body={"incident": {"name": "x", "status": "investigating"}}
+    )
+    assert declared.status_code == 201, declared.content
+    assert set(Delivery.objects.values_list("channel__name", flat=True)) == {"On"}
+
+
+def test_it_refuses_internal_targets_that_v01_took_for_public(api_as, catalogue, settings):
+    """Finding 3 of issue 9: carrier-grade NAT, a metadata service and 6to4 of loopback and
+    link-local passed as public addresses (the rule: docs/security.md)."""
+    settings.HELIOGRAPH_ALLOW_PRIVATE_TARGETS = False
+    admin = api_as("subs", ["subscribers"])
+    for url in (
+        "https://100.64.0.1/hook",
+        "https://100.100.100.200/latest/meta-data",
+        "https://[2002:7f00:1::]/hook",
+        "https://[2002:a9fe:a9fe::]/hook",
+    ):
+        channel = admin(
+            "POST", "channels", json_body={"channel": {"kind": "webhook", "name": "x", "url": url}}
+        )
+        assert channel.status_code == 422 and "url" in channel.json()["errors"], url
+        subscriber = admin(
+            "POST",
+            "subscribers",
+            json_body={"subscriber": {"email": "ops@example.com", "endpoint": url}},
+        )
+        assert subscriber.status_code == 422 and "endpoint" in subscriber.json()["message"], url
+    slack = admin(
+        "POST",
+        "channels",
+        json_body={
+            "channel": {
+                "kind": "slack",
+                "name": "x",
+                "url": "https://hooks.slack.com:8443/services/T0/B0/x",
+            }
+        },
+    )
+    assert slack.status_code == 422
+    assert not Channel.objects.exists() and not Subscriber.objects.exists()

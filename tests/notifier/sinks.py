@@ -7,6 +7,7 @@ HTTP (`ChatSink`, a threaded HTTP server):
 - `POST /api/v10/webhooks/<id>/<token>` Discord execute webhook: 200 JSON message
   (`id`, `channel_id`, `type`, `content`, `embeds`), Content-Type exactly application/json
 - anything else                 a webhook receiver: 200 `{}`
+GET is answered and recorded the same way (what a client following a redirect would send).
 A script per path prefix overrides the default answers, one answer per request (e.g. a 429
 with Retry-After, then 200), and `delay` makes every answer slow.
 
@@ -19,6 +20,7 @@ import asyncio
 import itertools
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,7 +50,9 @@ class Received:
 
 
 class ChatSink:
-    def __init__(self, delay: float = 0.0) -> None:
+    """`tls`: a server-side SSL context; the sink then speaks HTTPS at https://localhost:…"""
+
+    def __init__(self, delay: float = 0.0, tls: ssl.SSLContext | None = None) -> None:
         self.delay = delay
         self.received: list[Received] = []
         self._scripts: dict[str, list[Answer]] = {}
@@ -86,10 +90,17 @@ class ChatSink:
                 self.end_headers()
                 self.wfile.write(payload)
 
+            # A client that follows a redirect may come back with GET (302, 303); the sink
+            # records it like any request, so a test can assert it never came.
+            do_GET = do_POST
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.request_queue_size = 256
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://localhost:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 

@@ -317,3 +317,13 @@ def test_a_delivery_is_not_edited_in_the_admin(admin_client, actor):
     assert response.status_code == 403
     delivery.refresh_from_db()
     assert delivery.status == "pending"
+
+
+def test_it_adds_a_channel_disabled_in_the_admin_when_enabled_is_unticked(
+    admin_client, no_private_targets
+):
+    data = _channel_post(name="paused", url=SLACK_URL)
+    del data["enabled"]
+    response = admin_client.post("/admin/notifier/channel/add/", data)
+    assert response.status_code == 302, response.context and _form_errors(response)
+    assert Channel.objects.get().enabled is False

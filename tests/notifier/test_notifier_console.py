@@ -11,11 +11,7 @@ from sinks import Answer
 from incidents import services as incidents
 from notifier import services
 from notifier.models import Channel, Delivery, DeliveryStatus
-from notifier.validators import (
-    parse_discord_webhook_url,
-    validate_slack_webhook_url,
-    validate_webhook_url,
-)
+from notifier.validators import check_target, discord_webhook_parts
 from statuspage.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -46,30 +42,34 @@ def admin_client(client, django_user_model):
 )
 def test_webhook_urls_must_be_https_and_public(url, reason):
     with pytest.raises(ValidationError, match=reason):
-        validate_webhook_url(url)
+        check_target(url, kind="webhook")
 
 
 def test_public_webhook_urls_are_accepted():
-    assert validate_webhook_url("https://93.184.215.14/hook") == "https://93.184.215.14/hook"
+    assert (
+        check_target("https://93.184.215.14/hook", kind="webhook") == "https://93.184.215.14/hook"
+    )
 
 
 def test_slack_and_discord_urls_must_be_on_their_hosts():
-    validate_slack_webhook_url("https://hooks.slack.com/services/T0/B0/abc")
+    check_target("https://hooks.slack.com/services/T0/B0/abc", kind="slack")
     with pytest.raises(ValidationError, match="hooks.slack.com"):
-        validate_slack_webhook_url("https://evil.example.com/services/T0/B0/abc")
-    assert parse_discord_webhook_url(
-        f"https://discord.com/api/webhooks/{DISCORD_ID}/{DISCORD_TOKEN}"
-    ) == (int(DISCORD_ID), DISCORD_TOKEN)
+        check_target("https://evil.example.com/services/T0/B0/abc", kind="slack")
+    discord = f"https://discord.com/api/webhooks/{DISCORD_ID}/{DISCORD_TOKEN}"
+    assert check_target(discord, kind="discord") == discord
+    assert discord_webhook_parts(discord) == (int(DISCORD_ID), DISCORD_TOKEN)
     with pytest.raises(ValidationError, match="discord.com"):
-        parse_discord_webhook_url(f"https://example.com/api/webhooks/{DISCORD_ID}/{DISCORD_TOKEN}")
+        check_target(
+            f"https://example.com/api/webhooks/{DISCORD_ID}/{DISCORD_TOKEN}", kind="discord"
+        )
     with pytest.raises(ValidationError, match="looks like"):
-        parse_discord_webhook_url("https://discord.com/api/channels/1/messages")
+        check_target("https://discord.com/api/channels/1/messages", kind="discord")
 
 
 def test_allow_private_targets_lifts_the_host_checks(settings):
     settings.HELIOGRAPH_ALLOW_PRIVATE_TARGETS = True
-    assert validate_webhook_url("http://127.0.0.1:8080/hook")
-    assert validate_slack_webhook_url("http://127.0.0.1:8080/services/x")
+    assert check_target("http://127.0.0.1:8080/hook", kind="webhook")
+    assert check_target("http://127.0.0.1:8080/services/x", kind="slack")
 
 
 def test_a_private_channel_url_is_refused_when_saved_and_nothing_is_written(actor):
@@ -115,6 +115,16 @@ def test_staff_add_a_channel_and_bad_urls_are_refused_with_the_reason(admin_clie
     channel = Channel.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/{channel.pk}/")
     assert AuditEntry.objects.filter(action="channel.create").exists()
+
+
+@pytest.mark.usefixtures("loopback")
+def test_it_adds_a_channel_disabled_when_its_enabled_box_is_unticked(admin_client):
+    form = {"kind": "webhook", "url": "http://127.0.0.1:9/h", "scope": "all"}
+    admin_client.post("/console/notifications/channels/new/", {**form, "name": "paused"})
+    admin_client.post(
+        "/console/notifications/channels/new/", {**form, "name": "on", "enabled": "on"}
+    )
+    assert dict(Channel.objects.values_list("name", "enabled")) == {"paused": False, "on": True}
 
 
 @pytest.mark.usefixtures("loopback")

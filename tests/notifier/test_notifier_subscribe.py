@@ -15,7 +15,7 @@ from django.utils import timezone
 from incidents import services as incidents
 from notifier import services
 from notifier.models import Delivery, DeliveryStatus, Scope, Subscriber
-from notifier.tokens import make_token
+from notifier.tokens import make_token, request_stamp
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 
@@ -54,21 +54,26 @@ def test_double_opt_in_confirms_with_a_signed_link(
     assert Delivery.objects.filter(subscriber=subscriber).count() == 1
 
 
-def signed_at(public_id: str, seconds_ago: int) -> str:
-    """A confirmation token as make_token would have made it `seconds_ago`."""
-    signer = signing.TimestampSigner(salt="notifier.subscriber.confirm")
-    data = signing.b64_encode(json.dumps(public_id).encode()).decode()
+def signed_at(payload, seconds_ago: int, purpose: str = "confirm") -> str:
+    """A token as make_token would have made it `seconds_ago` (the payload of a confirmation
+    token names the subscriber and its request)."""
+    signer = signing.TimestampSigner(salt=f"notifier.subscriber.{purpose}")
+    data = signing.b64_encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
     value = f"{data}:{signing.b62_encode(int(time.time()) - seconds_ago)}"
     return f"{value}:{signer.signature(value)}"
 
 
+def request_of(subscriber: Subscriber) -> list:
+    return [subscriber.public_id, request_stamp(subscriber.requested_at)]
+
+
 def test_confirmation_links_expire_after_24_hours(client, catalogue):
     subscriber = Subscriber.objects.create(kind="email", email="ada@example.com")
-    response = client.get(f"/subscribe/confirm/{signed_at(subscriber.public_id, 25 * 3600)}/")
+    response = client.get(f"/subscribe/confirm/{signed_at(request_of(subscriber), 25 * 3600)}/")
     assert response.status_code == 404 and b"expired" in response.content
     subscriber.refresh_from_db()
     assert subscriber.confirmed_at is None
-    response = client.get(f"/subscribe/confirm/{signed_at(subscriber.public_id, 23 * 3600)}/")
+    response = client.get(f"/subscribe/confirm/{signed_at(request_of(subscriber), 23 * 3600)}/")
     assert response.status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.confirmed_at is not None
@@ -274,3 +279,99 @@ def test_webhook_subscription_confirms_by_email(
     # The manage page shows the secret the payloads are signed with.
     manage = re.search(r'href="(/subscriptions/[^"]+)"', page.content.decode()).group(1)
     assert subscriber.secret in client.get(manage).content.decode()
+
+
+# --- Link lifetimes (issue 9, finding 10) -----------------------------------------------------
+
+
+def unsubscribe_with(path: str) -> None:
+    """What a mail client does with the one-click link: POST, no cookies, no CSRF token."""
+    response = Client(enforce_csrf_checks=True).post(
+        path, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200
+
+
+def test_it_refuses_an_old_confirm_link_after_the_address_unsubscribed(
+    client, django_capture_on_commit_callbacks, catalogue
+):
+    subscribe(client, django_capture_on_commit_callbacks, email="ada@example.com")
+    (confirmation,) = mail.outbox
+    first_link = link_in(confirmation, "subscribe/confirm/")
+    assert client.get(first_link).status_code == 200
+    subscriber = Subscriber.objects.get()
+    unsubscribe_with(
+        f"/subscriptions/{make_token('unsubscribe', subscriber.public_id)}/unsubscribe/"
+    )
+
+    # The confirmation email is still in the mailbox, its link not 24 hours old.
+    response = client.get(first_link)
+    assert response.status_code == 404
+    subscriber.refresh_from_db()
+    assert subscriber.unsubscribed_at is not None and not subscriber.is_active
+
+    # Subscribing again is a new double opt-in: a new link, and only the new one works.
+    mail.outbox.clear()
+    subscribe(client, django_capture_on_commit_callbacks, email="ada@example.com")
+    (again,) = mail.outbox
+    assert "Confirm" in again.subject
+    subscriber.refresh_from_db()
+    assert not subscriber.is_active
+    assert client.get(first_link).status_code == 404
+    assert client.get(link_in(again, "subscribe/confirm/")).status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.is_active
+
+
+def test_only_the_newest_confirmation_link_works(
+    client, django_capture_on_commit_callbacks, catalogue
+):
+    subscribe(client, django_capture_on_commit_callbacks, email="ada@example.com")
+    subscribe(client, django_capture_on_commit_callbacks, email="ada@example.com")
+    older, newer = mail.outbox
+    assert client.get(link_in(older, "subscribe/confirm/")).status_code == 404
+    assert Subscriber.objects.get().confirmed_at is None
+    assert client.get(link_in(newer, "subscribe/confirm/")).status_code == 200
+    assert Subscriber.objects.get().is_active
+    # Following the right link twice (a mail scanner, a double click) is harmless.
+    assert client.get(link_in(newer, "subscribe/confirm/")).status_code == 200
+
+
+def test_manage_links_expire_after_90_days(client, catalogue):
+    subscriber = Subscriber.objects.create(
+        kind="email", email="ada@example.com", confirmed_at=timezone.now()
+    )
+    old = client.get(f"/subscriptions/{signed_at(subscriber.public_id, 91 * 86400, 'manage')}/")
+    assert old.status_code == 404 and b"90" in old.content
+    response = client.post(
+        f"/subscriptions/{signed_at(subscriber.public_id, 91 * 86400, 'manage')}/",
+        {"scope": "regions", "regions": [catalogue["eu"].pk]},
+    )
+    assert response.status_code == 404
+    subscriber.refresh_from_db()
+    assert subscriber.scope == Scope.ALL
+    recent = signed_at(subscriber.public_id, 89 * 86400, "manage")
+    assert client.get(f"/subscriptions/{recent}/").status_code == 200
+
+
+def test_every_email_carries_a_fresh_manage_link(django_capture_on_commit_callbacks, catalogue):
+    subscriber = Subscriber.objects.create(
+        kind="email", email="ada@example.com", confirmed_at=timezone.now()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        incidents.incident_declare(name="x", body="y", actor=services.SYSTEM)
+    (message,) = mail.outbox
+    token = link_in(message, "subscriptions/").split("/")[2]
+    # Signed when the email was sent (within the last minute), not when they subscribed.
+    signed = signing.loads(token, salt="notifier.subscriber.manage", max_age=60)
+    assert signed == subscriber.public_id
+
+
+def test_the_one_click_unsubscribe_link_of_an_old_email_still_works(catalogue):
+    subscriber = Subscriber.objects.create(
+        kind="email", email="ada@example.com", confirmed_at=timezone.now()
+    )
+    years_old = signed_at(subscriber.public_id, 3 * 365 * 86400, "unsubscribe")
+    unsubscribe_with(f"/subscriptions/{years_old}/unsubscribe/")
+    subscriber.refresh_from_db()
+    assert subscriber.unsubscribed_at is not None

@@ -2,7 +2,10 @@
 
 `SyncWebhook.partial(id, token, session=…)` rather than `from_url`, which only accepts
 discord.com URLs; the API base comes from `settings.HELIOGRAPH_DISCORD_API_URL` (set on
-`discord.http.Route.BASE`, a class attribute) so tests can point it at loopback.
+`discord.http.Route.BASE`, a class attribute) so tests can point it at loopback. The
+channel's URL is checked again before each send (`check_target`), and the session is
+`notifier.outgoing`'s: connections only to allowed addresses, no redirects (a 3xx is a
+permanent error), no proxy.
 
 One embed per update, coloured by status, within Discord's limits (title 256, description
 4096, field value 1024, footer 2048, 6000 characters in all); a longer update is cut and
@@ -18,9 +21,20 @@ import requests
 from discord.http import Route
 from django.conf import settings
 
+from notifier import outgoing
 from notifier.messages import Notice
-from notifier.transports import SendResult, Transport, TransportError, parse_retry_after, truncate
-from notifier.validators import parse_discord_webhook_url
+from notifier.transports import (
+    SendResult,
+    Transport,
+    TransportError,
+    check_target_now,
+    is_redirect,
+    parse_retry_after,
+    redirect_error,
+    truncate,
+    unreachable,
+)
+from notifier.validators import DISCORD, discord_webhook_parts
 
 MAX_TITLE = 256
 MAX_DESCRIPTION = 4096
@@ -36,7 +50,7 @@ def _session() -> requests.Session:
     """One session per thread, so connections to Discord are kept alive between sends."""
     session = getattr(_local, "session", None)
     if session is None:
-        session = _local.session = requests.Session()
+        session = _local.session = outgoing.session()
     return session
 
 
@@ -74,10 +88,8 @@ def embed_length(embed: discord.Embed) -> int:
 
 class DiscordTransport(Transport):
     def send(self, notice: Notice) -> SendResult:
-        try:
-            webhook_id, token = parse_discord_webhook_url(self.recipient.url)
-        except Exception as exc:
-            raise TransportError(f"Bad Discord webhook URL: {exc}", permanent=True) from exc
+        url = check_target_now(self.recipient.url, kind=DISCORD)
+        webhook_id, token = discord_webhook_parts(url)
         Route.BASE = settings.HELIOGRAPH_DISCORD_API_URL.rstrip("/")
         webhook = discord.SyncWebhook.partial(webhook_id, token, session=_session())
         try:
@@ -89,6 +101,8 @@ class DiscordTransport(Transport):
             )
         except discord.HTTPException as exc:
             code = exc.status
+            if is_redirect(code):
+                raise redirect_error("Discord", code) from exc
             if code == 429:
                 data = exc.response.headers if exc.response is not None else {}
                 retry_after = parse_retry_after(data.get("Retry-After"))
@@ -109,5 +123,5 @@ class DiscordTransport(Transport):
                 status_code=code,
             ) from exc
         except (requests.RequestException, OSError) as exc:
-            raise TransportError(f"Discord unreachable: {exc}") from exc
+            raise unreachable(f"Discord unreachable: {exc}", exc) from exc
         return SendResult(status_code=200, detail=str(message.id))

@@ -23,11 +23,16 @@ from notifier.messages import Notice
 from notifier.models import Subscriber
 from notifier.tokens import manage_url, unsubscribe_url
 from notifier.transports import SendResult, Transport, TransportError, truncate
+from statuspage.text import one_line
 
 SUBJECT_LIMIT = 200
 
 
 def subject_for(notice: Notice) -> str:
+    """The Subject of a notice's email, always one line: the names in it are stored text, and
+    rows written before `statuspage.text.clean_text` (v0.1 stored anything) may hold a
+    newline or a control character, which would make every send a `BadHeaderError` retried
+    until dead. `one_line` makes them spaces, whatever the row holds."""
     if notice.kind == "maintenance":
         prefix = "Maintenance"
     elif notice.kind == "component_change":
@@ -35,7 +40,8 @@ def subject_for(notice: Notice) -> str:
     else:
         prefix = "Incident"
     return truncate(
-        f"[{settings.SITE_NAME}] {prefix}: {notice.title} – {notice.status_label}", SUBJECT_LIMIT
+        one_line(f"[{settings.SITE_NAME}] {prefix}: {notice.title} – {notice.status_label}"),
+        SUBJECT_LIMIT,
     )
 
 

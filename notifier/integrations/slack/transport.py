@@ -5,19 +5,44 @@ thread under its first message).
 Messages are Block Kit with a plain-text fallback (`text`), within Slack's limits: at most 50
 blocks and 3000 characters per section text; a longer update is cut and ends with a link to
 the full update.
+
+slack_sdk sends with `urllib.request.urlopen`, whose default opener follows redirects and
+honours proxy variables. Both clients here are slack_sdk's with one method replaced, the one
+that opens the request (`_perform_http_request_internal` of `WebhookClient`,
+`_perform_urllib_http_request_internal` of `WebClient`): it opens it with
+`notifier.outgoing.opener()` instead — connections only to allowed addresses, no redirect (a
+3xx comes back as an `HTTPError`, which slack_sdk turns into a response with that status, and
+is then a permanent error here), no proxy. Everything else (headers, retries on 429 and lost
+connections, parsing) stays slack_sdk's. The incoming-webhook URL is checked again before
+each send (`check_target`). `tests/notifier/test_notifier_ssrf.py` fails if a slack_sdk
+upgrade renames those methods (the redirect would be followed again).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.error import URLError
+from urllib.request import Request
 
 from django.conf import settings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
+from slack_sdk.webhook import WebhookClient, WebhookResponse
 
+from notifier import outgoing
 from notifier.messages import Notice
-from notifier.transports import SendResult, Transport, TransportError, parse_retry_after, truncate
+from notifier.transports import (
+    SendResult,
+    Transport,
+    TransportError,
+    check_target_now,
+    is_redirect,
+    parse_retry_after,
+    redirect_error,
+    truncate,
+    unreachable,
+)
+from notifier.validators import SLACK
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -117,7 +142,39 @@ def build_text(notice: Notice) -> str:
     return f"{text}\n{notice.url}"
 
 
+def _open(request: Request, ssl_context, timeout: int) -> tuple[int, object, str]:
+    """Open a slack_sdk request with the checked, redirect-refusing opener: (status, headers,
+    body). A refused address is raised as itself, not as the URLError slack_sdk retries."""
+    try:
+        with outgoing.opener(ssl_context).open(request, timeout=timeout) as response:
+            charset = response.headers.get_content_charset() or "utf-8"
+            return response.status, response.headers, response.read().decode(charset, "replace")
+    except URLError as exc:
+        refused = outgoing.refusal_in(exc)
+        if refused is not None:
+            raise refused from None
+        raise
+
+
+class CheckedWebhookClient(WebhookClient):
+    """slack_sdk's incoming-webhook client, opening its requests with `_open`."""
+
+    def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
+        status, headers, body = _open(req, self.ssl, self.timeout)
+        return WebhookResponse(url=url, status_code=status, body=body, headers=headers)
+
+
+class CheckedWebClient(WebClient):
+    """slack_sdk's Web API client, opening its requests with `_open`."""
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict:
+        status, headers, body = _open(req, self.ssl, self.timeout)
+        return {"status": status, "headers": headers, "body": body}
+
+
 def _error(code: int | None, error: str, headers: dict | None) -> TransportError:
+    if is_redirect(code):
+        return redirect_error("Slack", code)
     if code == 429 or error == "ratelimited":
         retry_after = parse_retry_after(
             (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
@@ -141,17 +198,18 @@ class SlackTransport(Transport):
         text, blocks = build_text(notice), build_blocks(notice)
         if channel.token:
             return self._post_with_bot(text, blocks, thread_ts)
+        url = check_target_now(channel.url, kind=SLACK)
         try:
-            response = WebhookClient(channel.url, timeout=TIMEOUT).send(text=text, blocks=blocks)
+            response = CheckedWebhookClient(url, timeout=TIMEOUT).send(text=text, blocks=blocks)
         except OSError as exc:
-            raise TransportError(f"Slack webhook unreachable: {exc}") from exc
+            raise unreachable(f"Slack webhook unreachable: {exc}", exc) from exc
         body = (response.body or "").strip()
         if response.status_code == 200 and body == "ok":
             return SendResult(status_code=200)
         raise _error(response.status_code, body, response.headers)
 
     def _post_with_bot(self, text: str, blocks: list[dict], thread_ts: str | None) -> SendResult:
-        client = WebClient(
+        client = CheckedWebClient(
             token=self.recipient.token,
             base_url=settings.HELIOGRAPH_SLACK_API_URL,
             timeout=TIMEOUT,
@@ -170,5 +228,5 @@ class SlackTransport(Transport):
                 exc.response.status_code, str(data.get("error", "")), exc.response.headers
             ) from exc
         except OSError as exc:
-            raise TransportError(f"Slack API unreachable: {exc}") from exc
+            raise unreachable(f"Slack API unreachable: {exc}", exc) from exc
         return SendResult(status_code=response.status_code, detail=str(response.get("ts", "")))

@@ -2,8 +2,9 @@
 
 The body is signed so a receiver can check it came from us:
 `X-Heliograph-Signature: sha256=<hex HMAC-SHA256 of the raw body under the recipient's
-secret>`. The URL's address is checked again before each send (DNS can change after the
-URL was saved). Redirects are not followed.
+secret>`. The URL is checked again before each send (`check_target`: DNS can change after
+the URL was saved), and the connection only goes to an address that passed the check
+(`notifier.outgoing`). Redirects are not followed: a 3xx is a permanent error.
 """
 
 from __future__ import annotations
@@ -15,15 +16,24 @@ import threading
 
 import requests
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from incidents.documents import iso
+from notifier import outgoing
 from notifier.messages import Notice
 from notifier.models import Subscriber
 from notifier.tokens import unsubscribe_url
-from notifier.transports import SendResult, Transport, TransportError, parse_retry_after
-from notifier.validators import check_public_host
+from notifier.transports import (
+    SendResult,
+    Transport,
+    TransportError,
+    check_target_now,
+    is_redirect,
+    parse_retry_after,
+    redirect_error,
+    unreachable,
+)
+from notifier.validators import WEBHOOK
 
 SIGNATURE_HEADER = "X-Heliograph-Signature"
 TIMEOUT = (5, 30)  # receivers answer within 30 s (interfaces.md §3)
@@ -33,9 +43,10 @@ _local = threading.local()
 
 
 def _session() -> requests.Session:
+    """One checked, redirect-refusing session per thread (connections are kept alive)."""
     session = getattr(_local, "session", None)
     if session is None:
-        session = _local.session = requests.Session()
+        session = _local.session = outgoing.session()
     return session
 
 
@@ -63,11 +74,7 @@ def build_body(notice: Notice, recipient) -> bytes:
 
 class WebhookTransport(Transport):
     def send(self, notice: Notice) -> SendResult:
-        url = self.recipient.url
-        try:
-            check_public_host(url)
-        except ValidationError as exc:
-            raise TransportError(exc.messages[0], permanent=True) from exc
+        url = check_target_now(self.recipient.url, kind=WEBHOOK)
         body = build_body(notice, self.recipient)
         headers = {
             "Content-Type": "application/json",
@@ -80,10 +87,13 @@ class WebhookTransport(Transport):
                 url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
             )
         except requests.RequestException as exc:
-            raise TransportError(f"Webhook unreachable: {exc.__class__.__name__}: {exc}") from exc
+            message = f"Webhook unreachable: {exc.__class__.__name__}: {exc}"
+            raise unreachable(message, exc) from exc
         code = response.status_code
         if 200 <= code < 300:
             return SendResult(status_code=code)
+        if is_redirect(code):
+            raise redirect_error("The webhook", code)
         if code == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), 5.0)
             raise TransportError(

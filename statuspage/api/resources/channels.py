@@ -83,6 +83,7 @@ def channel_post(call: Call) -> dict:
         url=call.str("url", max_length=2000) or "",
         token=call.str("token", max_length=255) or "",
         target=call.str("target", max_length=64) or "",
+        enabled=call.bool("enabled") is not False,  # absent: enabled
         component_changes=call.bool("component_changes") or False,
         actor=call.actor,
         **recipient_scope(call),
