@@ -104,6 +104,9 @@ class Command(BaseCommand):
             str(options["web_workers"]),
             "--access-logfile",
             "-",
+            # API tokens (`?api_key=hg_…`) redacted from the access and error logs.
+            "--logger-class",
+            "statuspage.conf.logs.GunicornLogger",
         ]
         worker = [
             str(bindir / "celery"),
