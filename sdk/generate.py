@@ -78,7 +78,7 @@ def load_from_django() -> dict:
     """The document of this checkout, built in-process (no server, no database needed)."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statuspage.conf.settings")
-    os.environ.setdefault("DEBUG", "1")  # no SECRET_KEY needed to describe the API
+    os.environ.setdefault("HELIOGRAPH_INSECURE_DEV_KEY", "1")  # no SECRET_KEY needed to describe it
     import django
 
     django.setup()
@@ -746,9 +746,7 @@ def ts_method(op: Op, types: list[str]) -> list[str]:
     else:
         answer = f'{ts_path(op)}["responses"][{op.status}]["content"]["application/json"]'
     if op.query:
-        types.append(
-            f'export type {base}Query = QueryOf<{ts_path(op)}["parameters"]["query"]>;'
-        )
+        types.append(f'export type {base}Query = QueryOf<{ts_path(op)}["parameters"]["query"]>;')
     if op.has_body:
         body = f'NonNullable<{ts_path(op)}["requestBody"]>["content"]["application/json"]'
         if op.envelope:

@@ -29,7 +29,7 @@ from typing import Any
 import click
 from click.shell_completion import get_completion_class
 
-from heliograph_client._core import __version__
+from heliograph_client._core import RetryPolicy, __version__
 from heliograph_client._operations import ComponentsResource, IncidentsResource
 from heliograph_client.client import Client
 from heliograph_client.errors import (
@@ -100,6 +100,7 @@ class State:
     url: str | None = None
     token: str | None = None
     page_id: str | None = None
+    retries: int = 3
     json: bool = False
     config: dict[str, Any] = field(default_factory=dict)
     _client: Client | None = None
@@ -114,6 +115,7 @@ class State:
                 pick(self.token, "HELIOGRAPH_TOKEN", "token"),
                 page_id=pick(self.page_id, "HELIOGRAPH_PAGE_ID", "page_id"),
                 dry_run=dry_run,
+                retry=RetryPolicy(max_retries=self.retries),
             )
         except ValueError as exc:
             raise click.UsageError(
@@ -346,6 +348,13 @@ COMPONENT_HELP = (
     "config_file",
     help="A TOML file with url, token, page_id [HELIOGRAPH_CONFIG, ~/.config/heliograph/config.toml]",
 )
+@click.option(
+    "--retries",
+    default=3,
+    show_default=True,
+    type=click.IntRange(0, 10),
+    help="Tries after a 429, 5xx or broken connection (waiting as the server asks).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.version_option(__version__, prog_name="heliograph")
 @click.pass_context
@@ -355,6 +364,7 @@ def cli(
     token: str | None,
     page_id: str | None,
     config_file: str | None,
+    retries: int,
     as_json: bool,
 ) -> None:
     """Heliograph from the terminal: status, incidents, maintenance, metrics, credits.
@@ -364,6 +374,7 @@ def cli(
     """
     state = ctx.ensure_object(State)
     state.url, state.token, state.page_id = url, token, page_id
+    state.retries = retries
     state.json = state.json or as_json
     state.config = read_config(config_path(config_file), required=bool(config_file))
 
