@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from heliograph_client.cli import cli
@@ -61,11 +62,23 @@ def test_declare_update_and_resolve_the_issues_incident(heliograph, site):
     assert [c["name"] for c in shown["components"]] == ["Run execution (us-east-1)"]
     table = heliograph("status").output
     assert "Runs not starting in us-east-1" in table and "major_outage" in table
+    page = httpx.get(f"{site['url']}/").text  # the public page, from the snapshot
+    assert "Runs not starting in us-east-1" in page
 
+    # A component named without a status is added to the affected ones, not put instead.
     updated = heliograph(
-        "incident", "update", incident.public_id, "--status", "identified", "-m", "Bad deploy"
+        "incident",
+        "update",
+        incident.public_id,
+        "--status",
+        "identified",
+        "-m",
+        "Bad deploy",
+        "-c",
+        "api",
     )
     assert updated.exit_code == 0, updated.output
+    assert set(incident.components.all()) == {site["runs_us"], site["api_global"]}
     resolved = heliograph("incident", "resolve", incident.public_id, "-m", "Runs start again.")
     assert resolved.exit_code == 0, resolved.output
     incident.refresh_from_db()
@@ -181,7 +194,7 @@ def test_dry_run_prints_the_request_and_sends_nothing(heliograph, site):
     assert Component.objects.get(pk=site["runs_us"].pk).status == "operational"
 
 
-def test_exit_codes(heliograph, site, make_token, tmp_path):
+def test_it_exits_with_the_documented_codes(heliograph, site, make_token, tmp_path):
     missing = heliograph("incident", "update", "nope", "--status", "resolved")
     assert missing.exit_code == 4 and "Unknown incident: nope" in missing.stderr
     refused = heliograph("incident", "declare", "")
@@ -209,7 +222,7 @@ def test_exit_codes(heliograph, site, make_token, tmp_path):
     assert not Incident.objects.exists()
 
 
-def test_settings_from_the_config_file(heliograph, site, token, tmp_path):
+def test_it_reads_the_config_file_and_the_environment_wins(heliograph, site, token, tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(f'url = "{site["url"]}"\ntoken = "{token}"\n')
     result = heliograph(
