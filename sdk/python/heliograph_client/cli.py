@@ -237,7 +237,7 @@ class Catalogue:
     @property
     def services(self) -> list[dict[str, Any]]:
         if self._services is None:
-            self._services = list(self.client.services.list())
+            self._services = [dict(s) for s in self.client.services.list()]
         return self._services
 
     def rows(self) -> list[dict[str, Any]]:
@@ -292,9 +292,9 @@ class Catalogue:
 
 def parse_specs(
     specs: Sequence[str], catalogue: Catalogue, *, statuses: bool = True
-) -> tuple[dict[str, str], list[str]]:
+) -> tuple[dict[str, Any], list[str]]:
     """`SERVICE@REGION=STATUS` → ({component id: status}, [ids given without a status])."""
-    with_status: dict[str, str] = {}
+    with_status: dict[str, Any] = {}  # values checked against COMPONENT_STATUSES
     affected: list[str] = []
     for spec in specs:
         target, equals, status = spec.partition("=")
@@ -313,10 +313,8 @@ def parse_specs(
     return with_status, affected
 
 
-def parse_time(value: str | None) -> str | None:
+def parse_time(value: str) -> str:
     """ISO 8601 or unix seconds → ISO 8601 (UTC when no offset is given)."""
-    if value is None:
-        return None
     try:
         return datetime.fromtimestamp(float(value), tz=UTC).isoformat()
     except ValueError:
@@ -762,7 +760,7 @@ def metric() -> None:
 def metric_push(state: State, slug: str, value: float, at: str | None, dry_run: bool) -> None:
     """Record VALUE for the metric SLUG (or id)."""
     client = state.client(dry_run=dry_run)
-    when = parse_time(at) or datetime.now(UTC).isoformat()
+    when = parse_time(at) if at else datetime.now(UTC).isoformat()
     result = client.metrics.push(slug, timestamp=when, value=value)
     if state.json:
         output_json(result)
