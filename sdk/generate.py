@@ -587,7 +587,8 @@ def python_method(op: Op, types: PyTypes, asynchronous: bool) -> list[str]:
     list_op = op.method == "GET" and op.many
     if op.method == "POST":
         keyword_only.append("idempotency_key: str | None = None")
-    if op.has_body:
+    writes = op.method in ("POST", "PUT", "PATCH")
+    if writes:  # also where the document declares no body (metrics/data): fields it does not name
         keyword_only.append("extra_fields: Mapping[str, Any] | None = None")
     if keyword_only:
         params += ["*", *keyword_only]
@@ -606,6 +607,9 @@ def python_method(op: Op, types: PyTypes, asynchronous: bool) -> list[str]:
     if described:
         doc.append("")
         doc.extend(f"{p.ident}: {p.description}" for p in described)
+    if writes and not op.fields:
+        doc.append("")
+        doc.append("The document names no body fields: send them as `extra_fields`.")
     path_arg = (
         "{" + ", ".join(f'"{p.name}": {p.ident}' for p in op.path_params) + "}"
         if op.path_params
@@ -618,9 +622,10 @@ def python_method(op: Op, types: PyTypes, asynchronous: bool) -> list[str]:
     if list_op:
         call = f"self._t._list({', '.join(call_args)})"
     else:
-        if op.has_body:
+        if op.fields:
             fields_arg = "{" + ", ".join(f'"{p.name}": {p.ident}' for p in op.fields) + "}"
             call_args.append(f"fields={fields_arg}")
+        if writes:
             call_args.append("extra_fields=extra_fields")
         if op.method == "POST":
             call_args.append("idempotency_key=idempotency_key")
@@ -782,6 +787,9 @@ def ts_method(op: Op, types: list[str]) -> list[str]:
         call_opts.append("query")
     if op.has_body:
         params.append(f"fields: {base}Fields" + ("" if required else " = {}"))
+        call_opts.append("fields")
+    elif op.method in ("POST", "PUT", "PATCH"):  # the document names no body fields
+        params.append("fields: Record<string, unknown> = {}")
         call_opts.append("fields")
     params.append(f"options: {'WriteOptions' if op.method == 'POST' else 'CallOptions'} = {{}}")
     spread = ", ".join(call_opts + ["...options"])

@@ -63,6 +63,12 @@ def test_sdk_bulk_status_by_region_and_a_metric_point(client, site):
     assert point["recorded"] == 1
     stored = MetricPoint.objects.get(metric=site["metric"])
     assert stored.value == 125000 and stored.at.timestamp() == 1782158400
+    # The document names no fields for several metrics at once: they go as extra_fields.
+    many = client.metrics.push_many(
+        extra_fields={"data": {"queue-depth-us-east-1": [{"timestamp": 1782158460, "value": 7}]}}
+    )
+    assert many == [{"metric_id": site["metric"].public_id, "recorded": 1, "level": None}]
+    assert MetricPoint.objects.filter(metric=site["metric"]).count() == 2
 
 
 def test_sdk_lists_follow_the_link_header_page_by_page(client, site):

@@ -2706,14 +2706,23 @@ class ChannelsResource:
             idempotency_key=idempotency_key,
         )
 
-    def test(self, channel_id: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
+    def test(
+        self,
+        channel_id: str,
+        *,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Send a test message now (502 with the reason if it fails).
 
         `POST /v1/pages/{page_id}/channels/{channel_id}/test` (scope `subscribers`, operation `channel_test_post`).
+
+        The document names no body fields: send them as `extra_fields`.
         """
         return self._t._call(
             OPERATIONS["channel_test_post"],
             {"channel_id": channel_id},
+            extra_fields=extra_fields,
             idempotency_key=idempotency_key,
         )
 
@@ -2839,14 +2848,23 @@ class AsyncChannelsResource:
             idempotency_key=idempotency_key,
         )
 
-    async def test(self, channel_id: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
+    async def test(
+        self,
+        channel_id: str,
+        *,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Send a test message now (502 with the reason if it fails).
 
         `POST /v1/pages/{page_id}/channels/{channel_id}/test` (scope `subscribers`, operation `channel_test_post`).
+
+        The document names no body fields: send them as `extra_fields`.
         """
         return await self._t._call(
             OPERATIONS["channel_test_post"],
             {"channel_id": channel_id},
+            extra_fields=extra_fields,
             idempotency_key=idempotency_key,
         )
 
@@ -3334,12 +3352,21 @@ class MetricsResource:
     def __init__(self, transport: SyncTransport) -> None:
         self._t = transport
 
-    def push_many(self, *, idempotency_key: str | None = None) -> builtins.list[dict[str, Any]]:
+    def push_many(
+        self, *, idempotency_key: str | None = None, extra_fields: Mapping[str, Any] | None = None
+    ) -> builtins.list[dict[str, Any]]:
         """Push points of several metrics.
 
         `POST /v1/pages/{page_id}/metrics/data` (scope `components`, operation `metrics_data_post`).
+
+        The document names no body fields: send them as `extra_fields`.
         """
-        return self._t._call(OPERATIONS["metrics_data_post"], None, idempotency_key=idempotency_key)
+        return self._t._call(
+            OPERATIONS["metrics_data_post"],
+            None,
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
 
     def list(self) -> Paginator[dict[str, Any]]:
         """List metrics.
@@ -3430,14 +3457,19 @@ class AsyncMetricsResource:
         self._t = transport
 
     async def push_many(
-        self, *, idempotency_key: str | None = None
+        self, *, idempotency_key: str | None = None, extra_fields: Mapping[str, Any] | None = None
     ) -> builtins.list[dict[str, Any]]:
         """Push points of several metrics.
 
         `POST /v1/pages/{page_id}/metrics/data` (scope `components`, operation `metrics_data_post`).
+
+        The document names no body fields: send them as `extra_fields`.
         """
         return await self._t._call(
-            OPERATIONS["metrics_data_post"], None, idempotency_key=idempotency_key
+            OPERATIONS["metrics_data_post"],
+            None,
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
         )
 
     def list(self) -> AsyncPaginator[dict[str, Any]]:

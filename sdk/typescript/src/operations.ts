@@ -760,8 +760,8 @@ export class ChannelsResource {
    *
    * `POST /v1/pages/{page_id}/channels/{channel_id}/test` (scope `subscribers`, operation `channel_test_post`).
    */
-  test(channelId: string, options: WriteOptions = {}): Promise<ChannelsTestAnswer> {
-    return this.t.call(OPERATIONS.channel_test_post, { channel_id: channelId }, { ...options }) as Promise<ChannelsTestAnswer>;
+  test(channelId: string, fields: Record<string, unknown> = {}, options: WriteOptions = {}): Promise<ChannelsTestAnswer> {
+    return this.t.call(OPERATIONS.channel_test_post, { channel_id: channelId }, { fields, ...options }) as Promise<ChannelsTestAnswer>;
   }
 
   /**
@@ -911,8 +911,8 @@ export class MetricsResource {
    *
    * `POST /v1/pages/{page_id}/metrics/data` (scope `components`, operation `metrics_data_post`).
    */
-  pushMany(options: WriteOptions = {}): Promise<MetricsPushManyAnswer> {
-    return this.t.call(OPERATIONS.metrics_data_post, {}, { ...options }) as Promise<MetricsPushManyAnswer>;
+  pushMany(fields: Record<string, unknown> = {}, options: WriteOptions = {}): Promise<MetricsPushManyAnswer> {
+    return this.t.call(OPERATIONS.metrics_data_post, {}, { fields, ...options }) as Promise<MetricsPushManyAnswer>;
   }
 
   /**
