@@ -11,4 +11,4 @@ RUN pip install --no-cache-dir -e . && useradd --create-home heliograph \
     && mkdir -p /app/var && chown heliograph /app/var
 USER heliograph
 EXPOSE 8000
-CMD ["gunicorn", "statuspage.conf.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "statuspage.conf.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--logger-class", "statuspage.conf.logs.GunicornLogger"]

@@ -113,6 +113,15 @@ def _manage(cwd: Path, env: dict, *args: str) -> str:
     return result.stdout
 
 
+# django-axes' tables (login throttling, issue 9): one per model.
+AXES_TABLES = {
+    "axes_accessattempt",
+    "axes_accessattemptexpiration",
+    "axes_accesslog",
+    "axes_accessfailurelog",
+}
+
+
 def _tables(query, vendor_sqlite: bool) -> list[str]:
     if vendor_sqlite:
         rows = query(
@@ -159,15 +168,17 @@ def test_migrate_keeps_every_row_of_a_v01_database_with_the_demo(tmp_path):
         # The current code migrates it, then does what `make run` does on start.
         _manage(ROOT, env, "migrate", "--no-input")
         after_tables = _tables(query, sqlite)
-        # No table is renamed or dropped; the new ones are the notifier's event stamps and
-        # staff notices, and detection's (issue 11).
-        assert set(after_tables) - set(before_tables) == {"notifier_event", *NEW_IN_DETECTION}
+        # No table is renamed or dropped; the new ones are the notifier's event stamps,
+        # django-axes' login attempts (login throttling), and detection's tables and the
+        # notifier's staff notices (issue 11).
+        new_tables = {"notifier_event", *AXES_TABLES, *NEW_IN_DETECTION}
+        assert set(after_tables) - set(before_tables) == new_tables
         assert set(before_tables) <= set(after_tables)
         after = _counts(query, before_tables)
         assert after.pop("django_migrations") > before.pop("django_migrations")
-        # New models (notifier.Event, and detection's): a content type and four default
-        # permissions each.
-        new_models = 1 + len(NEW_IN_DETECTION)
+        # New models (notifier.Event, axes' four, detection's): a content type and four
+        # default permissions each.
+        new_models = len(new_tables)
         assert after.pop("django_content_type") == before.pop("django_content_type") + new_models
         assert after.pop("auth_permission") == before.pop("auth_permission") + 4 * new_models
         assert after == before, "every row of every table is kept"

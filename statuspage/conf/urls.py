@@ -13,3 +13,6 @@ urlpatterns = [
     path("", include("notifier.urls")),
     path("", include("statuspage.public.urls")),
 ]
+
+# An outage met outside a view (statuspage.conf.middleware) is a 503, not a 500.
+handler500 = "statuspage.conf.middleware.server_error"

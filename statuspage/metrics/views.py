@@ -59,7 +59,9 @@ log = logging.getLogger(__name__)
 @console_view
 def metrics_console(request: HttpRequest) -> HttpResponse:
     hours = request.GET.get("hours", "24")
-    span = timedelta(hours=min(int(hours), 24 * 90) if hours.isdigit() and int(hours) > 0 else 24)
+    # isdigit() alone takes "²", which int() refuses: ASCII digits only.
+    valid = hours.isascii() and hours.isdigit() and int(hours) > 0
+    span = timedelta(hours=min(int(hours), 24 * 90) if valid else 24)
     latest = metric_latest_points()
     open_alerts = {a.metric_id: a for a in MetricAlert.objects.filter(closed_at__isnull=True)}
     rows = []

@@ -13,6 +13,7 @@ from statuspage.api.framework import (
     Page,
     delete,
     get,
+    is_number,
     not_found,
     paginate,
     patch,
@@ -61,7 +62,7 @@ def channel_dict(channel: Channel) -> dict:
 
 
 def _channel(channel_id: str) -> Channel:
-    channel = Channel.objects.filter(pk=channel_id).first() if channel_id.isdigit() else None
+    channel = Channel.objects.filter(pk=channel_id).first() if is_number(channel_id) else None
     if channel is None:
         raise not_found("channel", channel_id)
     return channel

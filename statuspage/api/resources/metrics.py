@@ -16,11 +16,11 @@ metric can drive a component's status. A metric with `prometheus_url` and
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.utils.dateparse import parse_datetime
 
 from incidents.documents import iso
 from statuspage.api.framework import (
@@ -31,9 +31,11 @@ from statuspage.api.framework import (
     invalid,
     not_found,
     paginate,
+    parse_time,
     patch_and_put,
     post,
     route,
+    time_from_unix,
 )
 from statuspage.api.models import ApiScope
 from statuspage.api.schema import NUMBER, B, I, S, enum, nullable
@@ -105,14 +107,16 @@ def _metric(ident: str) -> Metric:
 
 
 def _timestamp(value: Any, where: str) -> datetime:
+    """Unix seconds (a number, or digits in a string) or an ISO 8601 time; a time that is not
+    one (`NaN`), or is out of range (`1e20`, `"99999999999999"`, `-1e15`), is a 422 naming the
+    point's field."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC)
+        return time_from_unix(float(value), where)
     if isinstance(value, str):
-        if value.replace(".", "", 1).isdigit():
-            return datetime.fromtimestamp(float(value), tz=UTC)
-        parsed = parse_datetime(value)
-        if parsed is not None:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        text = value.strip()
+        if text.replace(".", "", 1).isdigit() and text.isascii():
+            return time_from_unix(float(text), where)
+        return parse_time(text, where)
     raise invalid(where, f"'{value}' is not a unix time or an ISO 8601 time.")
 
 
@@ -176,9 +180,12 @@ def _float(call: Call, name: str) -> float | None:
     if value is None or value == "":
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise invalid(name, "must be a number.") from None
+    if not math.isfinite(number):
+        raise invalid(name, "must be a finite number.")
+    return number
 
 
 def metric_post(call: Call) -> dict:
