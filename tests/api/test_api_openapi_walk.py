@@ -21,6 +21,8 @@ import pytest
 from incidents import services as incident_services
 from incidents.credits import services as credit_services
 from notifier import services as notifier_services
+from statuspage.metrics import services as metric_services
+from statuspage.metrics.models import IncidentDraft
 from statuspage.metrics.services import metric_create
 
 DEEP = "[" * 40 + "]" * 40
@@ -113,6 +115,15 @@ def ids(catalogue, actor, settings) -> dict[str, str]:
         invoice_month=None,
     )
     report = credit_services.credit_report_run(policy=policy, actor=actor)
+    # Detection: an alert source whose alert drafted an incident, and a check-in.
+    source = metric_services.alert_source_create(
+        name="prod-am", kind="alertmanager", automation="draft", actor=actor
+    )
+    alert = {"status": "firing", "labels": {"service": "api", "severity": "critical"}}
+    metric_services.alert_source_intake(
+        source=source, body=json.dumps({"version": "4", "alerts": [alert]}).encode()
+    )
+    checkin = metric_services.checkin_create(name="nightly", period=3600, actor=actor)
     return {
         "page_id": settings.PAGE_ID,
         "incident_id": incident.public_id,
@@ -127,6 +138,9 @@ def ids(catalogue, actor, settings) -> dict[str, str]:
         "policy_id": str(policy.pk),
         "report_id": str(report.pk),
         "metric_id": metric.public_id,
+        "source_id": source.public_id,
+        "checkin_id": checkin.public_id,
+        "draft_id": str(IncidentDraft.objects.get().pk),
     }
 
 

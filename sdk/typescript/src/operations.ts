@@ -95,8 +95,29 @@ export const OPERATIONS = {
   metrics_data_post: { id: "metrics_data_post", method: "POST", path: "/v1/pages/{page_id}/metrics/data", envelope: null, many: true, scope: "components" },
   metrics_get: { id: "metrics_get", method: "GET", path: "/v1/pages/{page_id}/metrics", envelope: null, many: true, scope: "read" },
   metrics_post: { id: "metrics_post", method: "POST", path: "/v1/pages/{page_id}/metrics", envelope: "metric", many: false, scope: "components" },
+  metric_data_get: { id: "metric_data_get", method: "GET", path: "/v1/pages/{page_id}/metrics/{metric_id}/data", envelope: null, many: false, scope: "read" },
   metric_data_post: { id: "metric_data_post", method: "POST", path: "/v1/pages/{page_id}/metrics/{metric_id}/data", envelope: "data", many: false, scope: "components" },
   metric_get: { id: "metric_get", method: "GET", path: "/v1/pages/{page_id}/metrics/{metric_id}", envelope: null, many: false, scope: "read" },
+  metric_patch: { id: "metric_patch", method: "PATCH", path: "/v1/pages/{page_id}/metrics/{metric_id}", envelope: "metric", many: false, scope: "components" },
+  metric_put: { id: "metric_put", method: "PUT", path: "/v1/pages/{page_id}/metrics/{metric_id}", envelope: "metric", many: false, scope: "components" },
+  metric_delete: { id: "metric_delete", method: "DELETE", path: "/v1/pages/{page_id}/metrics/{metric_id}", envelope: null, many: false, scope: "components" },
+  alert_sources_get: { id: "alert_sources_get", method: "GET", path: "/v1/pages/{page_id}/alert-sources", envelope: null, many: true, scope: "read" },
+  alert_sources_post: { id: "alert_sources_post", method: "POST", path: "/v1/pages/{page_id}/alert-sources", envelope: "alert_source", many: false, scope: "components" },
+  alert_source_intakes_get: { id: "alert_source_intakes_get", method: "GET", path: "/v1/pages/{page_id}/alert-sources/{source_id}/intakes", envelope: null, many: true, scope: "read" },
+  alert_source_get: { id: "alert_source_get", method: "GET", path: "/v1/pages/{page_id}/alert-sources/{source_id}", envelope: null, many: false, scope: "read" },
+  alert_source_patch: { id: "alert_source_patch", method: "PATCH", path: "/v1/pages/{page_id}/alert-sources/{source_id}", envelope: "alert_source", many: false, scope: "components" },
+  alert_source_put: { id: "alert_source_put", method: "PUT", path: "/v1/pages/{page_id}/alert-sources/{source_id}", envelope: "alert_source", many: false, scope: "components" },
+  alert_source_delete: { id: "alert_source_delete", method: "DELETE", path: "/v1/pages/{page_id}/alert-sources/{source_id}", envelope: null, many: false, scope: "components" },
+  checkins_get: { id: "checkins_get", method: "GET", path: "/v1/pages/{page_id}/checkins", envelope: null, many: true, scope: "read" },
+  checkins_post: { id: "checkins_post", method: "POST", path: "/v1/pages/{page_id}/checkins", envelope: "checkin", many: false, scope: "components" },
+  checkin_get: { id: "checkin_get", method: "GET", path: "/v1/pages/{page_id}/checkins/{checkin_id}", envelope: null, many: false, scope: "read" },
+  checkin_patch: { id: "checkin_patch", method: "PATCH", path: "/v1/pages/{page_id}/checkins/{checkin_id}", envelope: "checkin", many: false, scope: "components" },
+  checkin_put: { id: "checkin_put", method: "PUT", path: "/v1/pages/{page_id}/checkins/{checkin_id}", envelope: "checkin", many: false, scope: "components" },
+  checkin_delete: { id: "checkin_delete", method: "DELETE", path: "/v1/pages/{page_id}/checkins/{checkin_id}", envelope: null, many: false, scope: "components" },
+  alerts_get: { id: "alerts_get", method: "GET", path: "/v1/pages/{page_id}/alerts", envelope: null, many: true, scope: "read" },
+  incident_drafts_get: { id: "incident_drafts_get", method: "GET", path: "/v1/pages/{page_id}/incident-drafts", envelope: null, many: true, scope: "read" },
+  incident_draft_publish_post: { id: "incident_draft_publish_post", method: "POST", path: "/v1/pages/{page_id}/incident-drafts/{draft_id}/publish", envelope: null, many: false, scope: "incidents" },
+  incident_draft_discard_post: { id: "incident_draft_discard_post", method: "POST", path: "/v1/pages/{page_id}/incident-drafts/{draft_id}/discard", envelope: null, many: false, scope: "incidents" },
 } as const satisfies Record<string, Operation>;
 
 /** operationId → the method that runs it (a PUT that repeats a PATCH runs as that PATCH). */
@@ -171,8 +192,29 @@ export const METHODS: Record<keyof typeof OPERATIONS, string> = {
   metrics_data_post: "metrics.pushMany",
   metrics_get: "metrics.list",
   metrics_post: "metrics.create",
+  metric_data_get: "metrics.getData",
   metric_data_post: "metrics.push",
   metric_get: "metrics.get",
+  metric_patch: "metrics.update",
+  metric_put: "metrics.update",
+  metric_delete: "metrics.delete",
+  alert_sources_get: "alertSources.list",
+  alert_sources_post: "alertSources.create",
+  alert_source_intakes_get: "alertSources.listIntakes",
+  alert_source_get: "alertSources.get",
+  alert_source_patch: "alertSources.update",
+  alert_source_put: "alertSources.update",
+  alert_source_delete: "alertSources.delete",
+  checkins_get: "checkins.list",
+  checkins_post: "checkins.create",
+  checkin_get: "checkins.get",
+  checkin_patch: "checkins.update",
+  checkin_put: "checkins.update",
+  checkin_delete: "checkins.delete",
+  alerts_get: "alerts.list",
+  incident_drafts_get: "incidentDrafts.list",
+  incident_draft_publish_post: "incidentDrafts.publish",
+  incident_draft_discard_post: "incidentDrafts.discard",
 };
 
 export type PageListItem = operations["pages_get"]["responses"][200]["content"]["application/json"][number];
@@ -275,9 +317,35 @@ export type MetricsPushManyAnswer = operations["metrics_data_post"]["responses"]
 export type MetricsListItem = operations["metrics_get"]["responses"][200]["content"]["application/json"][number];
 export type MetricsCreateFields = NonNullable<NonNullable<operations["metrics_post"]["requestBody"]>["content"]["application/json"]["metric"]>;
 export type MetricsCreateAnswer = operations["metrics_post"]["responses"][201]["content"]["application/json"];
+export type MetricsGetDataQuery = QueryOf<operations["metric_data_get"]["parameters"]["query"]>;
+export type MetricsGetDataAnswer = operations["metric_data_get"]["responses"][200]["content"]["application/json"];
 export type MetricsPushFields = NonNullable<NonNullable<operations["metric_data_post"]["requestBody"]>["content"]["application/json"]["data"]>;
 export type MetricsPushAnswer = operations["metric_data_post"]["responses"][201]["content"]["application/json"];
 export type MetricsGetAnswer = operations["metric_get"]["responses"][200]["content"]["application/json"];
+export type MetricsUpdateFields = NonNullable<NonNullable<operations["metric_patch"]["requestBody"]>["content"]["application/json"]["metric"]>;
+export type MetricsUpdateAnswer = operations["metric_patch"]["responses"][200]["content"]["application/json"];
+export type AlertSourcesListQuery = QueryOf<operations["alert_sources_get"]["parameters"]["query"]>;
+export type AlertSourcesListItem = operations["alert_sources_get"]["responses"][200]["content"]["application/json"][number];
+export type AlertSourcesCreateFields = NonNullable<NonNullable<operations["alert_sources_post"]["requestBody"]>["content"]["application/json"]["alert_source"]>;
+export type AlertSourcesCreateAnswer = operations["alert_sources_post"]["responses"][201]["content"]["application/json"];
+export type AlertSourcesListIntakesQuery = QueryOf<operations["alert_source_intakes_get"]["parameters"]["query"]>;
+export type AlertSourcesListIntakesItem = operations["alert_source_intakes_get"]["responses"][200]["content"]["application/json"][number];
+export type AlertSourcesGetAnswer = operations["alert_source_get"]["responses"][200]["content"]["application/json"];
+export type AlertSourcesUpdateFields = NonNullable<NonNullable<operations["alert_source_patch"]["requestBody"]>["content"]["application/json"]["alert_source"]>;
+export type AlertSourcesUpdateAnswer = operations["alert_source_patch"]["responses"][200]["content"]["application/json"];
+export type CheckinsListQuery = QueryOf<operations["checkins_get"]["parameters"]["query"]>;
+export type CheckinsListItem = operations["checkins_get"]["responses"][200]["content"]["application/json"][number];
+export type CheckinsCreateFields = NonNullable<NonNullable<operations["checkins_post"]["requestBody"]>["content"]["application/json"]["checkin"]>;
+export type CheckinsCreateAnswer = operations["checkins_post"]["responses"][201]["content"]["application/json"];
+export type CheckinsGetAnswer = operations["checkin_get"]["responses"][200]["content"]["application/json"];
+export type CheckinsUpdateFields = NonNullable<NonNullable<operations["checkin_patch"]["requestBody"]>["content"]["application/json"]["checkin"]>;
+export type CheckinsUpdateAnswer = operations["checkin_patch"]["responses"][200]["content"]["application/json"];
+export type AlertsListQuery = QueryOf<operations["alerts_get"]["parameters"]["query"]>;
+export type AlertsListItem = operations["alerts_get"]["responses"][200]["content"]["application/json"][number];
+export type IncidentDraftsListQuery = QueryOf<operations["incident_drafts_get"]["parameters"]["query"]>;
+export type IncidentDraftsListItem = operations["incident_drafts_get"]["responses"][200]["content"]["application/json"][number];
+export type IncidentDraftsPublishAnswer = operations["incident_draft_publish_post"]["responses"][200]["content"]["application/json"];
+export type IncidentDraftsDiscardAnswer = operations["incident_draft_discard_post"]["responses"][200]["content"]["application/json"];
 
 /** Page: `client.page`. */
 export class PageResource {
@@ -934,6 +1002,15 @@ export class MetricsResource {
   }
 
   /**
+   * Read a metric's points over a range
+   *
+   * `GET /v1/pages/{page_id}/metrics/{metric_id}/data` (scope `read`, operation `metric_data_get`).
+   */
+  getData(metricId: string, query: MetricsGetDataQuery = {}, options: CallOptions = {}): Promise<MetricsGetDataAnswer> {
+    return this.t.call(OPERATIONS.metric_data_get, { metric_id: metricId }, { query, ...options }) as Promise<MetricsGetDataAnswer>;
+  }
+
+  /**
    * Push a point (or a list of points) of a metric
    *
    * `POST /v1/pages/{page_id}/metrics/{metric_id}/data` (scope `components`, operation `metric_data_post`).
@@ -949,6 +1026,179 @@ export class MetricsResource {
    */
   get(metricId: string, options: CallOptions = {}): Promise<MetricsGetAnswer> {
     return this.t.call(OPERATIONS.metric_get, { metric_id: metricId }, { ...options }) as Promise<MetricsGetAnswer>;
+  }
+
+  /**
+   * Change a metric's thresholds, display, component or Prometheus query
+   *
+   * `PATCH /v1/pages/{page_id}/metrics/{metric_id}` (scope `components`, operation `metric_patch`).
+   */
+  update(metricId: string, fields: MetricsUpdateFields = {}, options: CallOptions = {}): Promise<MetricsUpdateAnswer> {
+    return this.t.call(OPERATIONS.metric_patch, { metric_id: metricId }, { fields, ...options }) as Promise<MetricsUpdateAnswer>;
+  }
+
+  /**
+   * Delete a metric with its points and alerts
+   *
+   * `DELETE /v1/pages/{page_id}/metrics/{metric_id}` (scope `components`, operation `metric_delete`).
+   */
+  delete(metricId: string, options: CallOptions = {}): Promise<void> {
+    return this.t.call(OPERATIONS.metric_delete, { metric_id: metricId }, { ...options }) as Promise<void>;
+  }
+}
+
+/** Detection: `client.alertSources`. */
+export class AlertSourcesResource {
+  constructor(private readonly t: Transport) {}
+
+  /**
+   * List alert sources
+   *
+   * `GET /v1/pages/{page_id}/alert-sources` (scope `read`, operation `alert_sources_get`).
+   */
+  list(query: AlertSourcesListQuery = {}, options: CallOptions = {}): Paginator<AlertSourcesListItem> {
+    return this.t.list(OPERATIONS.alert_sources_get, {}, query, options);
+  }
+
+  /**
+   * Add an alert source (Alertmanager, Grafana, generic); its intake URL
+   *
+   * `POST /v1/pages/{page_id}/alert-sources` (scope `components`, operation `alert_sources_post`).
+   */
+  create(fields: AlertSourcesCreateFields, options: WriteOptions = {}): Promise<AlertSourcesCreateAnswer> {
+    return this.t.call(OPERATIONS.alert_sources_post, {}, { fields, ...options }) as Promise<AlertSourcesCreateAnswer>;
+  }
+
+  /**
+   * What an alert source received and what was done
+   *
+   * `GET /v1/pages/{page_id}/alert-sources/{source_id}/intakes` (scope `read`, operation `alert_source_intakes_get`).
+   */
+  listIntakes(sourceId: string, query: AlertSourcesListIntakesQuery = {}, options: CallOptions = {}): Paginator<AlertSourcesListIntakesItem> {
+    return this.t.list(OPERATIONS.alert_source_intakes_get, { source_id: sourceId }, query, options);
+  }
+
+  /**
+   * An alert source
+   *
+   * `GET /v1/pages/{page_id}/alert-sources/{source_id}` (scope `read`, operation `alert_source_get`).
+   */
+  get(sourceId: string, options: CallOptions = {}): Promise<AlertSourcesGetAnswer> {
+    return this.t.call(OPERATIONS.alert_source_get, { source_id: sourceId }, { ...options }) as Promise<AlertSourcesGetAnswer>;
+  }
+
+  /**
+   * Change an alert source (or give it a new intake URL)
+   *
+   * `PATCH /v1/pages/{page_id}/alert-sources/{source_id}` (scope `components`, operation `alert_source_patch`).
+   */
+  update(sourceId: string, fields: AlertSourcesUpdateFields = {}, options: CallOptions = {}): Promise<AlertSourcesUpdateAnswer> {
+    return this.t.call(OPERATIONS.alert_source_patch, { source_id: sourceId }, { fields, ...options }) as Promise<AlertSourcesUpdateAnswer>;
+  }
+
+  /**
+   * Delete an alert source and its alerts
+   *
+   * `DELETE /v1/pages/{page_id}/alert-sources/{source_id}` (scope `components`, operation `alert_source_delete`).
+   */
+  delete(sourceId: string, options: CallOptions = {}): Promise<void> {
+    return this.t.call(OPERATIONS.alert_source_delete, { source_id: sourceId }, { ...options }) as Promise<void>;
+  }
+}
+
+/** Detection: `client.checkins`. */
+export class CheckinsResource {
+  constructor(private readonly t: Transport) {}
+
+  /**
+   * List check-ins
+   *
+   * `GET /v1/pages/{page_id}/checkins` (scope `read`, operation `checkins_get`).
+   */
+  list(query: CheckinsListQuery = {}, options: CallOptions = {}): Paginator<CheckinsListItem> {
+    return this.t.list(OPERATIONS.checkins_get, {}, query, options);
+  }
+
+  /**
+   * Add a check-in for a scheduled job; its URL
+   *
+   * `POST /v1/pages/{page_id}/checkins` (scope `components`, operation `checkins_post`).
+   */
+  create(fields: CheckinsCreateFields, options: WriteOptions = {}): Promise<CheckinsCreateAnswer> {
+    return this.t.call(OPERATIONS.checkins_post, {}, { fields, ...options }) as Promise<CheckinsCreateAnswer>;
+  }
+
+  /**
+   * A check-in
+   *
+   * `GET /v1/pages/{page_id}/checkins/{checkin_id}` (scope `read`, operation `checkin_get`).
+   */
+  get(checkinId: string, options: CallOptions = {}): Promise<CheckinsGetAnswer> {
+    return this.t.call(OPERATIONS.checkin_get, { checkin_id: checkinId }, { ...options }) as Promise<CheckinsGetAnswer>;
+  }
+
+  /**
+   * Change a check-in (or give it a new URL)
+   *
+   * `PATCH /v1/pages/{page_id}/checkins/{checkin_id}` (scope `components`, operation `checkin_patch`).
+   */
+  update(checkinId: string, fields: CheckinsUpdateFields = {}, options: CallOptions = {}): Promise<CheckinsUpdateAnswer> {
+    return this.t.call(OPERATIONS.checkin_patch, { checkin_id: checkinId }, { fields, ...options }) as Promise<CheckinsUpdateAnswer>;
+  }
+
+  /**
+   * Delete a check-in and its alerts
+   *
+   * `DELETE /v1/pages/{page_id}/checkins/{checkin_id}` (scope `components`, operation `checkin_delete`).
+   */
+  delete(checkinId: string, options: CallOptions = {}): Promise<void> {
+    return this.t.call(OPERATIONS.checkin_delete, { checkin_id: checkinId }, { ...options }) as Promise<void>;
+  }
+}
+
+/** Detection: `client.alerts`. */
+export class AlertsResource {
+  constructor(private readonly t: Transport) {}
+
+  /**
+   * Alerts of alert sources and check-ins
+   *
+   * `GET /v1/pages/{page_id}/alerts` (scope `read`, operation `alerts_get`).
+   */
+  list(query: AlertsListQuery = {}, options: CallOptions = {}): Paginator<AlertsListItem> {
+    return this.t.list(OPERATIONS.alerts_get, {}, query, options);
+  }
+}
+
+/** Detection: `client.incidentDrafts`. */
+export class IncidentDraftsResource {
+  constructor(private readonly t: Transport) {}
+
+  /**
+   * Incidents drafted from alerts
+   *
+   * `GET /v1/pages/{page_id}/incident-drafts` (scope `read`, operation `incident_drafts_get`).
+   */
+  list(query: IncidentDraftsListQuery = {}, options: CallOptions = {}): Paginator<IncidentDraftsListItem> {
+    return this.t.list(OPERATIONS.incident_drafts_get, {}, query, options);
+  }
+
+  /**
+   * Publish a drafted incident (declare it)
+   *
+   * `POST /v1/pages/{page_id}/incident-drafts/{draft_id}/publish` (scope `incidents`, operation `incident_draft_publish_post`).
+   */
+  publish(draftId: string, fields: Record<string, unknown> = {}, options: WriteOptions = {}): Promise<IncidentDraftsPublishAnswer> {
+    return this.t.call(OPERATIONS.incident_draft_publish_post, { draft_id: draftId }, { fields, ...options }) as Promise<IncidentDraftsPublishAnswer>;
+  }
+
+  /**
+   * Discard a drafted incident
+   *
+   * `POST /v1/pages/{page_id}/incident-drafts/{draft_id}/discard` (scope `incidents`, operation `incident_draft_discard_post`).
+   */
+  discard(draftId: string, fields: Record<string, unknown> = {}, options: WriteOptions = {}): Promise<IncidentDraftsDiscardAnswer> {
+    return this.t.call(OPERATIONS.incident_draft_discard_post, { draft_id: draftId }, { fields, ...options }) as Promise<IncidentDraftsDiscardAnswer>;
   }
 }
 
@@ -968,6 +1218,10 @@ export class Api {
   readonly spendImports: SpendImportsResource;
   readonly accountImports: AccountImportsResource;
   readonly metrics: MetricsResource;
+  readonly alertSources: AlertSourcesResource;
+  readonly checkins: CheckinsResource;
+  readonly alerts: AlertsResource;
+  readonly incidentDrafts: IncidentDraftsResource;
 
   constructor(transport: Transport) {
     this.page = new PageResource(transport);
@@ -984,5 +1238,9 @@ export class Api {
     this.spendImports = new SpendImportsResource(transport);
     this.accountImports = new AccountImportsResource(transport);
     this.metrics = new MetricsResource(transport);
+    this.alertSources = new AlertSourcesResource(transport);
+    this.checkins = new CheckinsResource(transport);
+    this.alerts = new AlertsResource(transport);
+    this.incidentDrafts = new IncidentDraftsResource(transport);
   }
 }
