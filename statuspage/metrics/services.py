@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 MAX_POINTS_PER_CALL = 10_000
 RETENTION = timedelta(days=90)
 MIN_PROMETHEUS_INTERVAL = 5
+MAX_SECONDS = 10 * 365 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -99,12 +100,9 @@ def _validate_prometheus(url: str, query: str, interval: int) -> tuple[str, str]
         raise ValidationError({"prometheus_url": "Give the Prometheus base URL for the query."})
     if url and not query:
         raise ValidationError({"prometheus_query": "Give the PromQL query to run."})
+    _validate_seconds("prometheus_interval", interval, MIN_PROMETHEUS_INTERVAL)
     if url:
         url = check_prometheus_url(url)
-        if interval < MIN_PROMETHEUS_INTERVAL:
-            raise ValidationError(
-                {"prometheus_interval": f"At least {MIN_PROMETHEUS_INTERVAL} seconds."}
-            )
     if len(query) > 2000:
         raise ValidationError({"prometheus_query": "At most 2000 characters."})
     return url, query
@@ -574,8 +572,7 @@ def alert_source_create(
     mapping = (
         _validate_severity_map(severity_map) if severity_map is not None else default_severity_map()
     )
-    if hold_down is not None and hold_down < 0:
-        raise ValidationError({"hold_down": "The hold-down is a number of seconds, 0 or more."})
+    _validate_seconds("hold_down", hold_down, 0)
     if AlertSource.objects.filter(name=name).exists():
         raise ValidationError({"name": f"An alert source is already called “{name}”."})
     source = AlertSource.objects.create(
@@ -608,8 +605,7 @@ def alert_source_update(
     if automation is not None:
         _validate_choice("automation", automation, Automation.values)
     mapping = _validate_severity_map(severity_map) if severity_map is not None else None
-    if hold_down is not None and hold_down < 0:
-        raise ValidationError({"hold_down": "The hold-down is a number of seconds, 0 or more."})
+    _validate_seconds("hold_down", hold_down, 0)
     source = AlertSource.objects.select_for_update().get(pk=source.pk)
     if name is not None and AlertSource.objects.filter(name=name).exclude(pk=source.pk).exists():
         raise ValidationError({"name": f"An alert source is already called “{name}”."})
@@ -641,13 +637,22 @@ def alert_source_delete(*, source: AlertSource, actor: Actor) -> None:
     source.delete()
 
 
+def _validate_seconds(field: str, value: int | None, minimum: int) -> None:
+    """A number of seconds from `minimum` to MAX_SECONDS (ten years: also what a PostgreSQL
+    integer holds, so no door gets a 500 for a huge number)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_SECONDS:
+        raise ValidationError(
+            {field: f"A number of seconds from {minimum} to {MAX_SECONDS} (ten years)."}
+        )
+
+
 def _validate_checkin(
     period: int | None, grace: int | None, component_status: str | None, automation: str | None
 ) -> None:
-    if period is not None and period < 1:
-        raise ValidationError({"period": "The period is a number of seconds, 1 or more."})
-    if grace is not None and grace < 0:
-        raise ValidationError({"grace": "The grace time is a number of seconds, 0 or more."})
+    _validate_seconds("period", period, 1)
+    _validate_seconds("grace", grace, 0)
     if component_status is not None:
         _validate_choice("component_status", component_status, ComponentStatus.values)
     if automation is not None:

@@ -199,3 +199,33 @@ def test_a_metric_is_deleted_with_its_points(api, reader, depth, actor):
     assert api("DELETE", "metrics/queue-depth").status_code == 204
     assert not Metric.objects.exists() and not MetricPoint.objects.exists()
     assert api("GET", "metrics/queue-depth").status_code == 404
+
+
+def test_numbers_of_seconds_out_of_range_are_refused_by_every_door(
+    api, catalogue, client, django_user_model
+):
+    too_big = 10 * 365 * 24 * 3600 + 1
+    response = api("POST", "checkins", json_body={"name": "x", "period": too_big})
+    assert response.status_code == 422 and "period" in response.json()["message"]
+    response = api(
+        "POST", "alert-sources", json_body={"name": "y", "kind": "generic", "hold_down": too_big}
+    )
+    assert response.status_code == 422 and "hold_down" in response.json()["message"]
+    response = api(
+        "POST", "metrics", json_body={"name": "z", "slug": "z", "prometheus_interval": 2}
+    )
+    assert response.status_code == 422 and "prometheus_interval" in response.json()["message"]
+    staff = django_user_model.objects.create_superuser("ic", "ic@example.com", "pw-ic-123456")
+    client.force_login(staff)
+    page = client.post(
+        "/console/metrics/alerts/",
+        {
+            "checkin-name": "huge",
+            "checkin-period": str(10**20),
+            "checkin-grace": "0",
+            "checkin-component_status": "degraded_performance",
+            "checkin-automation": "off",
+        },
+    )
+    assert page.status_code == 200 and "ten years" in page.content.decode()
+    assert not CheckIn.objects.exists() and not AlertSource.objects.exists()
