@@ -1147,7 +1147,11 @@ def checkin_ping(
     an open alert is resolved), or with `failed` it reports a failure (an alert)."""
     now = now or timezone.now()
     with transaction.atomic():
-        checkin = CheckIn.objects.select_for_update().select_related("component").get(pk=checkin.pk)
+        checkin = (
+            CheckIn.objects.select_for_update(of=("self",))
+            .select_related("component")
+            .get(pk=checkin.pk)
+        )
         if not checkin.enabled:
             reason = "This check-in is paused."
             _record_intake(
@@ -1194,7 +1198,9 @@ def checkins_check_due(*, now: datetime | None = None) -> int:
     for checkin in due.select_related("component"):
         with transaction.atomic():
             checkin = (
-                CheckIn.objects.select_for_update().select_related("component").get(pk=checkin.pk)
+                CheckIn.objects.select_for_update(of=("self",))
+                .select_related("component")
+                .get(pk=checkin.pk)
             )
             if (
                 checkin.due_at is None
