@@ -81,7 +81,10 @@ class Nginx:
         )
         temp = self.prefix / "temp"
         (self.prefix / "nginx.conf").write_text(
-            f"""
+            # As root, nginx's workers would run as nobody, who cannot enter pytest's
+            # private temporary folders: keep them as the user running the tests.
+            ("user root;\n" if os.geteuid() == 0 else "")
+            + f"""
 daemon off;
 worker_processes 1;
 pid {self.prefix}/nginx.pid;
