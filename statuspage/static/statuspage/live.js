@@ -150,6 +150,8 @@
     return Promise.all([snapshot.catch(function () {}), content.catch(function () {})]).then(
       function () {
         notice();
+        var root = document.documentElement;
+        root.setAttribute("data-live-checks", String(Number(root.getAttribute("data-live-checks") || 0) + 1));
         schedule();
       }
     );
