@@ -44,7 +44,17 @@ $(CHROMIUM):
 		echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
 	fi
 
-test: $(STAMP) $(CHROMIUM)
+# The edge tests run Debian's nginx-light with deploy/nginx/heliograph.conf.
+NGINX ?= /usr/sbin/nginx
+
+$(NGINX):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; \
+	else \
+		echo "The edge tests need Debian's nginx-light: sudo apt-get install nginx-light" >&2; exit 1; \
+	fi
+
+test: $(STAMP) $(CHROMIUM) $(NGINX)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
