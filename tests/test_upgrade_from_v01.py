@@ -147,14 +147,21 @@ def test_migrate_keeps_every_row_of_a_v01_database_with_the_demo(tmp_path):
         # The current code migrates it, then does what `make run` does on start.
         _manage(ROOT, env, "migrate", "--no-input")
         after_tables = _tables(query, sqlite)
-        # No table is renamed or dropped; the only new one is the notifier's event stamps.
-        assert set(after_tables) - set(before_tables) == {"notifier_event"}
+        # No table is renamed or dropped; the new ones are the notifier's event stamps and the
+        # public app's snapshot releases, their bodies and the publish targets' state.
+        assert set(after_tables) - set(before_tables) == {
+            "notifier_event",
+            "public_snapshotrelease",
+            "public_snapshotblob",
+            "public_publishtarget",
+        }
         assert set(before_tables) <= set(after_tables)
         after = _counts(query, before_tables)
         assert after.pop("django_migrations") > before.pop("django_migrations")
-        # One new model (notifier.Event): its content type and its four default permissions.
-        assert after.pop("django_content_type") == before.pop("django_content_type") + 1
-        assert after.pop("auth_permission") == before.pop("auth_permission") + 4
+        # Four new models (notifier.Event; public.SnapshotRelease, SnapshotBlob and
+        # PublishTarget): their content types and four default permissions each.
+        assert after.pop("django_content_type") == before.pop("django_content_type") + 4
+        assert after.pop("auth_permission") == before.pop("auth_permission") + 16
         assert after == before, "every row of every table is kept"
         assert before["incidents_incident"] > 0 and before["incidents_spendrecord"] > 0
         assert before["statuspage_metricpoint"] > 0 and before["statuspage_apitoken"] == 1

@@ -23,7 +23,7 @@ Storage, in `settings.SNAPSHOT_DIR`:
   both (`console_dashboard`, an `incidents.console` provider). Gone after a clean publish.
 
 Read side: `SnapshotStore` keeps the manifest and bodies in memory and re-checks the manifest
-file at most once a second, so a request costs a dict lookup and no database query. A
+file at most every 0.2 s, so a request costs a dict lookup and no database query. A
 document is stale when the last publish failed after it was rendered, when the last publish
 could not render that document, or when the snapshot is older than
 `settings.SNAPSHOT_STALE_AFTER` seconds (beat or the workers are gone); stale HTML
