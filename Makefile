@@ -77,7 +77,18 @@ $(NODE_MODULES): $(SDK_TS)/package-lock.json
 	cd $(SDK_TS) && $(NPM) ci --no-audit --no-fund --prefer-offline
 	@touch $(NODE_MODULES)
 
-test: $(STAMP) $(CHROMIUM) $(ALERTMANAGER) $(PROMETHEUS) $(NODE_MODULES)
+# The edge tests run Debian's nginx-light with deploy/nginx/heliograph.conf.
+NGINX ?= /usr/sbin/nginx
+
+$(NGINX):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; \
+	else \
+		echo "The edge tests need Debian's nginx-light: sudo apt-get install nginx-light" >&2; exit 1; \
+	fi
+
+
+test: $(STAMP) $(CHROMIUM) $(NGINX) $(ALERTMANAGER) $(PROMETHEUS) $(NODE_MODULES)
 	$(BIN)/python -m pytest
 
 # Regenerate the SDKs from this checkout's OpenAPI document (tests/sdk/test_sdk_generated.py

@@ -204,6 +204,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "statuspage.public.tasks.snapshot_refresh",
         "schedule": 300.0,
     },
+    # A publish target that failed (a bucket unreachable) is tried again this often.
+    "publish-targets-retry": {
+        "task": "statuspage.public.tasks.publish_targets_retry",
+        "schedule": 30.0,
+    },
     "deliveries-requeue": {
         "task": "notifier.tasks.deliveries_requeue",
         "schedule": float(os.environ.get("HELIOGRAPH_REQUEUE_INTERVAL", "60")),
@@ -230,6 +235,21 @@ SNAPSHOT_DIR = Path(os.environ.get("HELIOGRAPH_SNAPSHOT_DIR", VAR_DIR / "snapsho
 # Serve the snapshot marked stale once it is older than this many seconds (beat refreshes it
 # every 300 s; a failed publish marks it stale at once).
 SNAPSHOT_STALE_AFTER = int(os.environ.get("HELIOGRAPH_SNAPSHOT_STALE_AFTER", "900"))
+# Where every publish also writes the public site as a static tree (comma-separated):
+# `file:///absolute/dir` (a directory, swapped in atomically; nginx serves it, see
+# deploy/nginx/heliograph.conf) and `s3://bucket/prefix` (any S3-compatible store, through
+# boto3 and the standard AWS_* environment variables). Empty: no export. See
+# docs/public-page.md, "Static export".
+PUBLISH_TARGETS = env_list("HELIOGRAPH_PUBLISH_TARGETS", "")
+for _target in PUBLISH_TARGETS:
+    if not (
+        (_target.startswith("file:///") and len(_target) > len("file:///"))
+        or (_target.startswith("s3://") and _target[len("s3://") :].split("/")[0])
+    ):
+        raise ImproperlyConfigured(
+            f"HELIOGRAPH_PUBLISH_TARGETS: “{_target}” is neither file:///absolute/dir "
+            "nor s3://bucket/prefix."
+        )
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
 
