@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from incidents.credits.addons import AddonCharge, addon_split
 from incidents.credits.currencies import validate_currency
 from incidents.credits.importers import (  # noqa: F401 - part of this module's API
     ImportRejected,
@@ -31,11 +32,13 @@ from incidents.credits.models import (
     Account,
     CreditPolicy,
     CreditPolicyCurrency,
+    CreditRefundRequest,
     CreditReport,
     CreditReportAddon,
     CreditReportLine,
     CreditReportStatus,
     CreditReportTotal,
+    RefundRequestStatus,
     SpendKind,
     SpendRecord,
 )
@@ -448,7 +451,7 @@ def credit_report_compute(*, report_id: int, actor: Actor | None = None) -> Cred
         with transaction.atomic():
             report = _step(report_id, token, 10, "computing spend in the window")
             _insert_lines(report)
-            _insert_addons(report)
+            _freeze_addons(report)
             _step(report_id, token, 80, "totals and comparison")
         with transaction.atomic():
             report = _step(report_id, token, 90, "totals and comparison")
@@ -606,7 +609,8 @@ def _insert_lines(report: CreditReport) -> None:
             SELECT a.id, a.external_id, a.name, a.currency,
                    COALESCE(agg.spend_cents, 0) AS spend_cents,
                    COALESCE(rules.minimum_cents, 0) AS minimum_cents,
-                   rules.cap_cents AS cap_cents
+                   rules.cap_cents AS cap_cents,
+                   CASE WHEN rules.currency IS NULL THEN 1 ELSE 0 END AS minimum_missing
             FROM {account} a
             LEFT JOIN agg ON agg.account_id = a.id
             LEFT JOIN rules ON rules.currency = a.currency
@@ -620,14 +624,16 @@ def _insert_lines(report: CreditReport) -> None:
         )
         INSERT INTO {CreditReportLine._meta.db_table}
             (report_id, account_id, account_external_id, account_name, currency, spend_cents,
-             minimum_cents, cap_cents, credit_cents, minimum_applied, cap_applied)
+             minimum_cents, cap_cents, credit_cents, minimum_applied, cap_applied,
+             minimum_missing)
         SELECT %s, id, external_id, name, currency, spend_cents, minimum_cents, cap_cents,
                CASE WHEN cap_cents IS NOT NULL AND floor_cents > cap_cents THEN cap_cents
                     ELSE floor_cents END,
                minimum_cents > 0 AND spend_cents < minimum_cents,
-               cap_cents IS NOT NULL AND floor_cents > cap_cents
+               cap_cents IS NOT NULL AND floor_cents > cap_cents,
+               minimum_missing = 1
         FROM floored
-        WHERE floor_cents > 0
+        WHERE floor_cents > 0 OR minimum_missing = 1
         ORDER BY id
     """
     # The report id is the INSERT's first placeholder but comes last in the text.
@@ -639,41 +645,163 @@ def _insert_lines(report: CreditReport) -> None:
         cursor.execute(sql, ordered)
 
 
-def _insert_addons(report: CreditReport) -> None:
-    """Freeze the concurrency add-ons bought inside the window (any account)."""
-    start, end = _window_params(report)
-    sql = f"""
-        INSERT INTO {CreditReportAddon._meta.db_table}
-            (report_id, account_external_id, account_name, amount_micros, currency,
-             occurred_at, period_start, period_end, region)
-        SELECT %s, a.external_id, a.name, s.amount_micros, s.currency, s.occurred_at,
-               s.period_start, s.period_end, s.region
-        FROM {SpendRecord._meta.db_table} s
-        JOIN {Account._meta.db_table} a ON a.id = s.account_id
-        WHERE s.kind = %s
-          AND ((s.occurred_at >= %s AND s.occurred_at < %s)
-               OR (s.period_start < %s AND s.period_end > %s))
-        ORDER BY a.external_id, s.occurred_at, s.period_start, s.id
+def _freeze_addons(report: CreditReport) -> None:
+    """Freeze the report's concurrency add-ons and put the add-on figures on the lines.
+
+    The add-ons are those overlapping the window (any account), and those named by the
+    policy's refund requests (e.g. bought just before the window). Each account's figures
+    follow `incidents.credits.addons` (exact fractions, rounded once); an account with
+    add-ons but no line (not eligible, or nothing to credit) gets a line with credit 0, so
+    its refund is in the lines, the CSV and the API like every other.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [report.pk, SpendKind.CONCURRENCY_ADDON, start, end, end, start])
+    start = datetime.fromisoformat(report.parameters["window_start"])
+    end = datetime.fromisoformat(report.parameters["window_end"])
+    requests = {
+        r.account_id: r
+        for r in CreditRefundRequest.objects.filter(policy_id=report.policy_id).order_by("pk")
+    }
+    overlapping = Q(occurred_at__gte=start, occurred_at__lt=end) | Q(
+        period_start__lt=end, period_end__gt=start
+    )
+    named = Q(pk__in=[])
+    for request in requests.values():
+        ids = [i for i in request.charge_ids or [] if i]
+        if ids:
+            named |= Q(account_id=request.account_id) & (
+                Q(charge_id__in=ids) | Q(invoice_id__in=ids)
+            )
+    rows = list(
+        SpendRecord.objects.filter(kind=SpendKind.CONCURRENCY_ADDON)
+        .filter(overlapping | named)
+        .order_by("account_id", "occurred_at", "period_start", "pk")
+        .values(
+            "pk",
+            "account_id",
+            "amount_micros",
+            "currency",
+            "occurred_at",
+            "period_start",
+            "period_end",
+            "region",
+            "charge_id",
+            "invoice_id",
+        )
+    )
+    if not rows:
+        return
+    by_account: dict[int, list[dict]] = {}
+    for row in rows:
+        by_account.setdefault(row["account_id"], []).append(row)
+    accounts = Account.objects.in_bulk(list(by_account))
+    lines = {
+        line.account_id: line
+        for chunk in _chunked(list(by_account))
+        for line in CreditReportLine.objects.filter(report=report, account_id__in=chunk)
+    }
+    rules = report.parameters.get("currencies", {})
+    addons: list[CreditReportAddon] = []
+    updates: list[tuple] = []
+    new_lines: list[CreditReportLine] = []
+    for account_id, charges in by_account.items():
+        account = accounts[account_id]
+        line = lines.get(account_id)
+        request = requests.get(account_id)
+        split = addon_split(
+            [
+                AddonCharge(
+                    c["amount_micros"], c["occurred_at"], c["period_start"], c["period_end"]
+                )
+                for c in charges
+            ],
+            start=start,
+            end=end,
+            spend_cents=line.spend_cents if line else 0,
+            credit_cents=line.credit_cents if line else 0,
+            cap_applied=bool(line and line.cap_applied),
+            refund_approved=bool(request and request.status == RefundRequestStatus.APPROVED),
+        )
+        for charge, (paid, in_credit, refund) in zip(charges, split.charges, strict=True):
+            addons.append(
+                CreditReportAddon(
+                    report=report,
+                    account_id=account_id,
+                    spend_id=charge["pk"],
+                    account_external_id=account.external_id,
+                    account_name=account.name,
+                    amount_micros=charge["amount_micros"],
+                    currency=charge["currency"],
+                    occurred_at=charge["occurred_at"],
+                    period_start=charge["period_start"],
+                    period_end=charge["period_end"],
+                    region=charge["region"],
+                    charge_id=charge["charge_id"],
+                    invoice_id=charge["invoice_id"],
+                    paid_cents=paid,
+                    in_credit_cents=in_credit,
+                    refund_cents=refund,
+                )
+            )
+        figures = (split.paid_cents, split.in_credit_cents, split.refund_cents)
+        if line is not None:
+            updates.append((*figures, report.pk, account_id))
+            continue
+        rule = rules.get(account.currency)
+        new_lines.append(
+            CreditReportLine(
+                report=report,
+                account_id=account_id,
+                account_external_id=account.external_id,
+                account_name=account.name,
+                currency=account.currency,
+                spend_cents=0,
+                minimum_cents=rule["minimum_cents"] if rule else 0,
+                cap_cents=rule["cap_cents"] if rule else None,
+                credit_cents=0,
+                minimum_applied=False,
+                cap_applied=False,
+                minimum_missing=rule is None,
+                addon_paid_cents=figures[0],
+                addon_in_credit_cents=figures[1],
+                addon_refund_cents=figures[2],
+            )
+        )
+    CreditReportAddon.objects.bulk_create(addons, batch_size=2000)
+    CreditReportLine.objects.bulk_create(new_lines, batch_size=2000)
+    if updates:
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {CreditReportLine._meta.db_table} SET addon_paid_cents = %s, "
+                f"addon_in_credit_cents = %s, addon_refund_cents = %s "
+                f"WHERE report_id = %s AND account_id = %s",
+                updates,
+            )
+
+
+def _chunked(items: list, size: int = 500) -> list[list]:
+    """Slices small enough for any database's limit on query parameters (SQLite's)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _freeze_totals_and_diff(report: CreditReport) -> None:
     lines = CreditReportLine.objects.filter(report=report)
-    rows = (
+    rows = list(
         lines.values("currency")
         .annotate(
-            accounts=Count("account"),
+            accounts=Count("account", filter=Q(credit_cents__gt=0)),
             spend_cents=Sum("spend_cents"),
             credit_cents=Sum("credit_cents"),
             minimum_count=Count("account", filter=Q(minimum_applied=True)),
             cap_count=Count("account", filter=Q(cap_applied=True)),
+            addon_refund_cents=Sum("addon_refund_cents"),
         )
         .order_by("currency")
     )
-    CreditReportTotal.objects.bulk_create(CreditReportTotal(report=report, **row) for row in rows)
-    report.lines_count = sum(row["accounts"] for row in rows)
+    ruled = set(report.parameters.get("currencies", {}))
+    CreditReportTotal.objects.bulk_create(
+        CreditReportTotal(report=report, minimum_missing=row["currency"] not in ruled, **row)
+        for row in rows
+    )
+    report.lines_count = lines.count()
     if report.previous_id:
         report.added_count, report.removed_count, report.changed_count = _diff_counts(
             report.pk, report.previous_id
@@ -692,7 +820,8 @@ def _diff_counts(new_id: int, old_id: int) -> tuple[int, int, int]:
                        n.currency <> o.currency OR n.spend_cents <> o.spend_cents
                        OR n.credit_cents <> o.credit_cents
                        OR n.minimum_applied <> o.minimum_applied
-                       OR n.cap_applied <> o.cap_applied))
+                       OR n.cap_applied <> o.cap_applied
+                       OR n.addon_refund_cents <> o.addon_refund_cents))
             FROM (SELECT * FROM {table} WHERE report_id = %s) n
             FULL JOIN (SELECT * FROM {table} WHERE report_id = %s) o
                 ON n.account_external_id = o.account_external_id
@@ -703,7 +832,7 @@ def _diff_counts(new_id: int, old_id: int) -> tuple[int, int, int]:
         return int(added), int(removed), int(changed)
     # Elsewhere (SQLite before 3.39 has no FULL JOIN): group the union of both reports.
     columns = (
-        "account_external_id, currency, spend_cents, credit_cents, "
+        "account_external_id, currency, spend_cents, credit_cents, addon_refund_cents, "
         "CASE WHEN minimum_applied THEN 1 ELSE 0 END AS minimum_applied, "
         "CASE WHEN cap_applied THEN 1 ELSE 0 END AS cap_applied"
     )
@@ -715,6 +844,7 @@ def _diff_counts(new_id: int, old_id: int) -> tuple[int, int, int]:
             SELECT MAX(is_new) AS n, MAX(is_old) AS o,
                    (MIN(currency) <> MAX(currency) OR MIN(spend_cents) <> MAX(spend_cents)
                     OR MIN(credit_cents) <> MAX(credit_cents)
+                    OR MIN(addon_refund_cents) <> MAX(addon_refund_cents)
                     OR MIN(minimum_applied) <> MAX(minimum_applied)
                     OR MIN(cap_applied) <> MAX(cap_applied)) AS differs
             FROM (
