@@ -523,6 +523,9 @@ class ApplicationItemStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
     SIMULATED = "simulated", "Dry run"
+    # Sent more than a day ago with no answer recorded: Stripe has forgotten its idempotency
+    # key, so sending it again could apply it twice. Someone checks in Stripe first.
+    CHECK = "check", "Check in Stripe"
 
 
 class CreditApplicationItem(models.Model):
@@ -553,6 +556,9 @@ class CreditApplicationItem(models.Model):
     stripe_object = models.CharField(max_length=255, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Stripe refused it (4xx): retrying unchanged would fail the same way. Otherwise (network,
+    # 5xx, 429s) the outcome may be unknown and a retry with the same key settles it.
+    error_permanent = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]

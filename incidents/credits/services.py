@@ -8,16 +8,22 @@ statements freeze the concurrency add-ons and the per-currency totals. See docs/
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from incidents.credits.addons import AddonCharge, addon_split
@@ -26,10 +32,16 @@ from incidents.credits.importers import (  # noqa: F401 - part of this module's 
     ImportRejected,
     ImportResult,
     accounts_import,
+    refund_requests_import,
     spend_import,
+    stripe_id_problem,
 )
 from incidents.credits.models import (
     Account,
+    ApplicationItemStatus,
+    ApplicationStatus,
+    CreditApplication,
+    CreditApplicationItem,
     CreditPolicy,
     CreditPolicyCurrency,
     CreditRefundRequest,
@@ -42,7 +54,23 @@ from incidents.credits.models import (
     SpendKind,
     SpendRecord,
 )
+from incidents.credits.selectors import (
+    NOTICE_PURPOSE,
+    NOTICE_SALT,
+    notice_context,
+    notice_key,
+)
+from incidents.credits.stripe_billing import (
+    BALANCE_TRANSACTION,
+    CREDIT_NOTE,
+    REFUND,
+    Operation,
+    Outcome,
+    StripeGateway,
+    stripe_amount,
+)
 from incidents.models import Incident
+from notifier.services import DirectEmailDraft, direct_emails_enqueue
 from statuspage import queues
 from statuspage.services import Actor, audit_record
 from statuspage.text import clean_text, one_line
@@ -859,3 +887,708 @@ def _diff_counts(new_id: int, old_id: int) -> tuple[int, int, int]:
         cursor.execute(sql, [new_id, old_id])
         added, removed, changed = cursor.fetchone()
     return int(added), int(removed), int(changed)
+
+
+# --- Approval (four eyes) -------------------------------------------------------------------
+
+APPROVE_PERMISSION = "credits.approve_report"
+
+
+def _live_application(policy_id: int) -> CreditApplication | None:
+    return (
+        CreditApplication.objects.filter(report__policy_id=policy_id, dry_run=False)
+        .order_by("pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def credit_report_approve(*, report: CreditReport, actor: Actor) -> CreditReport:
+    """Approve a computed report for application: `computed → approved`.
+
+    Four eyes: the approver is an active staff user with `credits.approve_report` who did
+    not compute the report. From then on the report never changes (its lines, totals and
+    add-ons are only ever written while it runs); a correction is a recompute, i.e. a new
+    report with a diff, approved again. Refused once a report of the same policy has been
+    applied (its credits are on invoices already)."""
+    report = CreditReport.objects.select_for_update().get(pk=report.pk)
+    user = actor.user if getattr(actor.user, "pk", None) else None
+    if report.status != CreditReportStatus.DONE:
+        raise ValidationError({"report": f"report #{report.pk} is {report.status}, not computed"})
+    if report.approved_at is not None:
+        raise ValidationError(
+            {"report": f"report #{report.pk} was already approved by {report.approved_by_name}"}
+        )
+    if user is None or not (user.is_active and user.is_staff):
+        raise ValidationError({"approver": "approving needs a signed-in, active staff user"})
+    if not user.has_perm(APPROVE_PERMISSION):
+        raise ValidationError(
+            {"approver": f"{user.get_username()} lacks the permission {APPROVE_PERMISSION}"}
+        )
+    if report.created_by_id is not None and report.created_by_id == user.pk:
+        raise ValidationError(
+            {
+                "approver": (
+                    f"{user.get_username()} computed report #{report.pk}: someone else must "
+                    "approve it (four eyes)"
+                )
+            }
+        )
+    applied = _live_application(report.policy_id)
+    if applied is not None:
+        raise ValidationError(
+            {
+                "report": (
+                    f"report #{applied.report_id} of this policy is being or has been applied "
+                    "through Stripe; its credits are on customers' invoices, so no other "
+                    "report of the policy can be approved (make a new policy for a correction)"
+                )
+            }
+        )
+    now = timezone.now()
+    report.approved_at = now
+    report.approved_by = user
+    report.approved_by_name = actor.name
+    report.updated_at = now
+    report.save(update_fields=["approved_at", "approved_by", "approved_by_name", "updated_at"])
+    totals = ", ".join(f"{t.currency} {t.credit}" for t in report.totals.all())
+    audit_record(
+        actor=actor,
+        action="credits.report_approve",
+        obj=report,
+        summary=f"report #{report.pk} approved: {totals or 'nothing to credit'}",
+    )
+    return report
+
+
+# --- Refund requests ------------------------------------------------------------------------
+
+
+def _clean_charge_ids(account: Account, charge_ids: list[str] | tuple[str, ...]) -> list[str]:
+    """The add-on charges a request names: Stripe charge or invoice ids of add-on charges of
+    the account (so a typo cannot refund someone else's charge)."""
+    ids = []
+    for raw in charge_ids or []:
+        value = clean_text(raw or "", field="charge_ids", single_line=True)
+        if not value:
+            continue
+        problem = stripe_id_problem(value, ("ch_", "py_", "pi_", "in_"), "charge_ids")
+        if problem:
+            raise ValidationError({"charge_ids": problem})
+        known = (
+            SpendRecord.objects.filter(account=account, kind=SpendKind.CONCURRENCY_ADDON)
+            .filter(Q(charge_id=value) | Q(invoice_id=value))
+            .exists()
+        )
+        if not known:
+            raise ValidationError(
+                {"charge_ids": f"{value} is not a concurrency add-on of {account.external_id}"}
+            )
+        if value not in ids:
+            ids.append(value)
+    return ids
+
+
+def _refund_request_fields(
+    *, account: Account, contact: str, message: str, charge_ids: list[str] | tuple[str, ...]
+) -> tuple[str, str, list[str]]:
+    contact = clean_text(contact or "", field="contact", single_line=True)
+    if len(contact) > 254:
+        raise ValidationError({"contact": "the contact is longer than 254 characters"})
+    message = clean_text(message or "", field="message")
+    if len(message) > 10_000:
+        raise ValidationError({"message": "the message is longer than 10,000 characters"})
+    return contact, message, _clean_charge_ids(account, charge_ids)
+
+
+@transaction.atomic
+def refund_request_record(
+    *,
+    policy: CreditPolicy,
+    account: Account,
+    actor: Actor,
+    source: str = "console",
+    requested_at: datetime | None = None,
+    contact: str = "",
+    message: str = "",
+    charge_ids: list[str] | tuple[str, ...] = (),
+) -> CreditRefundRequest:
+    """Record that an account asks for its concurrency add-ons to be refunded (one request
+    per account and policy). It waits for review (`refund_request_decide`)."""
+    contact, message, ids = _refund_request_fields(
+        account=account, contact=contact, message=message, charge_ids=charge_ids
+    )
+    if requested_at is not None and timezone.is_naive(requested_at):
+        raise ValidationError({"requested_at": "give a time zone (UTC, e.g. 2026-06-23T10:00Z)"})
+    if CreditRefundRequest.objects.filter(policy=policy, account=account).exists():
+        raise ValidationError(
+            {"account": f"{account.external_id} already has a refund request for this policy"}
+        )
+    request = CreditRefundRequest.objects.create(
+        policy=policy,
+        account=account,
+        requested_at=requested_at or timezone.now(),
+        source=source,
+        contact=contact,
+        message=message,
+        charge_ids=ids,
+        created_by_name=actor.name,
+    )
+    audit_record(
+        actor=actor,
+        action="credits.refund_request",
+        obj=request,
+        summary=f"{account.external_id} asks for its add-ons to be refunded ({policy.name})",
+    )
+    return request
+
+
+@transaction.atomic
+def refund_request_decide(
+    *, request: CreditRefundRequest, actor: Actor, approve: bool, reason: str
+) -> CreditRefundRequest:
+    """Approve or refuse a refund request, with a reason. A report computed after this
+    carries the refund (approved) or not; reports computed before keep what they froze."""
+    reason = clean_text(reason or "", field="reason")
+    if not reason:
+        raise ValidationError({"reason": "say why the refund is approved or refused"})
+    request = CreditRefundRequest.objects.select_for_update().get(pk=request.pk)
+    request.status = RefundRequestStatus.APPROVED if approve else RefundRequestStatus.REFUSED
+    request.reason = reason
+    request.decided_at = timezone.now()
+    request.decided_by_name = actor.name
+    request.save(update_fields=["status", "reason", "decided_at", "decided_by_name"])
+    audit_record(
+        actor=actor,
+        action="credits.refund_request_decide",
+        obj=request,
+        summary=f"{request.account.external_id}: {request.status} — {reason}"[:1000],
+    )
+    return request
+
+
+@transaction.atomic
+def refund_request_record_reset(
+    *, request: CreditRefundRequest, actor: Actor, note: str = ""
+) -> CreditRefundRequest:
+    """Record that the account's concurrency was reset ("we'll reset it and refund you")."""
+    note = clean_text(note or "", field="note", single_line=True)[:500]
+    request = CreditRefundRequest.objects.select_for_update().get(pk=request.pk)
+    if request.concurrency_reset_at is not None:
+        raise ValidationError(
+            {"concurrency": f"already recorded as reset by {request.concurrency_reset_by_name}"}
+        )
+    request.concurrency_reset_at = timezone.now()
+    request.concurrency_reset_by_name = actor.name
+    request.concurrency_reset_note = note
+    request.save(
+        update_fields=[
+            "concurrency_reset_at",
+            "concurrency_reset_by_name",
+            "concurrency_reset_note",
+        ]
+    )
+    audit_record(
+        actor=actor,
+        action="credits.concurrency_reset",
+        obj=request,
+        summary=f"{request.account.external_id}: concurrency reset {note}".strip(),
+    )
+    return request
+
+
+# --- Application through Stripe -------------------------------------------------------------
+
+CREDIT_KIND = "credit"
+APPLY_BATCH = 200
+# Stripe forgets an idempotency key after 24 hours; an answer not recorded by then cannot be
+# settled by sending again (docs/credits.md, "Exactly once").
+KEY_LIFETIME = timedelta(hours=23)
+
+
+class ApplicationBusy(ValidationError):
+    """Another run of the same application is alive: refused, not doubled."""
+
+    def __init__(self, application: CreditApplication) -> None:
+        self.application = application
+        super().__init__(
+            {
+                "application": (
+                    f"a run ({application.runner}) is applying report #{application.report_id}; "
+                    f"last heard of {application.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC. Wait for "
+                    "it, or take over if it died"
+                )
+            }
+        )
+
+
+def _runner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _runner_alive(application: CreditApplication, now: datetime) -> bool:
+    """Whether the run that holds an application may still be going: it reported recently
+    and, on this host, its process exists."""
+    if application.status != ApplicationStatus.RUNNING or not application.runner_token:
+        return False
+    if application.heartbeat_at is None or application.heartbeat_at < now - timedelta(
+        seconds=settings.HELIOGRAPH_CREDIT_APPLY_STALE_SECONDS
+    ):
+        return False
+    host, _, pid = application.runner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    return True
+
+
+def _create_items(application: CreditApplication) -> None:
+    """One item per account credit and per add-on refund of the report, in two INSERT …
+    SELECT statements; an item without a Stripe target is skipped with the reason."""
+    report_id = application.report_id
+    prefix = f"hg-{application.key_prefix}-"
+    items = CreditApplicationItem._meta.db_table
+    columns = (
+        "application_id, account_id, account_external_id, kind, currency, amount_cents, "
+        "target, idempotency_key, status, attempts, claim_token, stripe_object, error, "
+        "error_permanent"
+    )
+    credit_sql = f"""
+        INSERT INTO {items} ({columns})
+        SELECT %s, l.account_id, l.account_external_id, %s, l.currency, l.credit_cents,
+               a.stripe_customer_id, %s || l.account_external_id || %s,
+               CASE WHEN a.stripe_customer_id = '' THEN %s ELSE %s END, 0, '', '',
+               CASE WHEN a.stripe_customer_id = '' THEN %s ELSE '' END, %s
+        FROM {CreditReportLine._meta.db_table} l
+        JOIN {Account._meta.db_table} a ON a.id = l.account_id
+        WHERE l.report_id = %s AND l.credit_cents > 0
+        ORDER BY l.currency, l.account_external_id
+    """
+    target = "CASE WHEN x.charge_id <> '' THEN x.charge_id ELSE x.invoice_id END"
+    refund_sql = f"""
+        INSERT INTO {items} ({columns})
+        SELECT %s, x.account_id, x.account_external_id,
+               %s || CASE WHEN {target} <> '' THEN {target} ELSE 'spend' || x.spend_id END,
+               x.currency, x.refund_cents, {target},
+               %s || x.account_external_id || %s
+                  || CASE WHEN {target} <> '' THEN {target} ELSE 'spend' || x.spend_id END,
+               CASE WHEN {target} = '' THEN %s ELSE %s END, 0, '', '',
+               CASE WHEN {target} = '' THEN %s ELSE '' END, %s
+        FROM {CreditReportAddon._meta.db_table} x
+        WHERE x.report_id = %s AND x.refund_cents > 0
+        ORDER BY x.account_external_id, x.id
+    """
+    pending, skipped = ApplicationItemStatus.PENDING, ApplicationItemStatus.SKIPPED
+    with connection.cursor() as cursor:
+        cursor.execute(
+            credit_sql,
+            [
+                application.pk,
+                CREDIT_KIND,
+                prefix,
+                f"-{CREDIT_KIND}",
+                skipped,
+                pending,
+                "no Stripe customer id (import accounts with stripe_customer_id, then resume)",
+                False,
+                report_id,
+            ],
+        )
+        cursor.execute(
+            refund_sql,
+            [
+                application.pk,
+                "refund-",
+                prefix,
+                "-refund-",
+                skipped,
+                pending,
+                "the add-on charge has no Stripe charge or invoice id (import spend with "
+                "charge_id or invoice_id, then recompute)",
+                False,
+                report_id,
+            ],
+        )
+
+
+@transaction.atomic
+def credit_application_start(
+    *, report: CreditReport, actor: Actor, dry_run: bool | None = None
+) -> CreditApplication:
+    """Start applying an approved report (`approved → applied`), or return its live
+    application to resume it. A dry run (the default in development, see
+    HELIOGRAPH_STRIPE_DRY_RUN) records every request it would send and sends none; a new
+    dry run replaces the last one."""
+    dry_run = settings.HELIOGRAPH_STRIPE_DRY_RUN if dry_run is None else dry_run
+    report = CreditReport.objects.select_for_update().get(pk=report.pk)
+    if report.approved_at is None:
+        raise ValidationError(
+            {"report": f"report #{report.pk} is not approved: someone else must approve it first"}
+        )
+    if not dry_run:
+        live = _live_application(report.policy_id)
+        if live is not None and live.report_id == report.pk:
+            return live
+        if live is not None:
+            raise ValidationError(
+                {"report": f"report #{live.report_id} of this policy is already applied"}
+            )
+        newer = (
+            CreditReport.objects.filter(policy_id=report.policy_id, approved_at__isnull=False)
+            .exclude(pk=report.pk)
+            .filter(created_at__gt=report.created_at)
+            .first()
+        )
+        if newer is not None:
+            raise ValidationError(
+                {"report": f"report #{newer.pk} of this policy was approved after this one"}
+            )
+        if not settings.HELIOGRAPH_STRIPE_API_KEY:
+            raise ValidationError(
+                {"stripe": "no Stripe key is configured (HELIOGRAPH_STRIPE_API_KEY)"}
+            )
+    else:
+        CreditApplication.objects.filter(report=report, dry_run=True).delete()
+    application = CreditApplication.objects.create(
+        report=report,
+        dry_run=dry_run,
+        key_prefix=uuid.uuid4().hex[:20],
+        status=ApplicationStatus.RUNNING,
+        started_at=timezone.now(),
+        started_by_name=actor.name,
+    )
+    _create_items(application)
+    counts = dict(
+        application.items.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    audit_record(
+        actor=actor,
+        action="credits.apply_start",
+        obj=report,
+        summary=(
+            f"{'dry run of' if dry_run else 'applying'} report #{report.pk}: "
+            f"{counts.get(ApplicationItemStatus.PENDING, 0)} to send, "
+            f"{counts.get(ApplicationItemStatus.SKIPPED, 0)} skipped"
+        ),
+    )
+    return application
+
+
+def credit_application_enqueue(
+    *, report: CreditReport, actor: Actor, dry_run: bool | None = None
+) -> CreditApplication:
+    """Start (or resume) applying and hand the run to a worker (queue "reports")."""
+    task = queues.task("incidents.credits.tasks.credit_apply_task")
+    with transaction.atomic():
+        application = credit_application_start(report=report, actor=actor, dry_run=dry_run)
+        transaction.on_commit(lambda: task.apply_async(args=[application.pk], queue="reports"))
+    return application
+
+
+@dataclass
+class ApplyRun:
+    """What one run did (for the command's and the task's summary)."""
+
+    applied: int = 0
+    failed: int = 0
+    simulated: int = 0
+    rate_limited: int = 0
+    notices: int = 0
+    stopped: str = ""
+
+
+@transaction.atomic
+def _take_application(
+    application_id: int, token: str, takeover: bool, resend_unchecked: bool
+) -> CreditApplication:
+    application = CreditApplication.objects.select_for_update().get(pk=application_id)
+    now = timezone.now()
+    if _runner_alive(application, now) and not takeover:
+        raise ApplicationBusy(application)
+    items = CreditApplicationItem.objects.filter(application=application)
+    old = now - KEY_LIFETIME
+    # A dead run's requests in flight: sent again with the same key (Stripe answers with the
+    # first result) — unless Stripe has forgotten the key.
+    items.filter(status=ApplicationItemStatus.SENDING, first_sent_at__lt=old).update(
+        status=ApplicationItemStatus.CHECK,
+        error="sent more than 23 hours ago with no answer recorded; Stripe has forgotten its "
+        "idempotency key: find it in Stripe (metadata heliograph_key) before sending again",
+    )
+    items.filter(
+        status=ApplicationItemStatus.FAILED, error_permanent=False, first_sent_at__lt=old
+    ).update(status=ApplicationItemStatus.CHECK)
+    items.filter(status=ApplicationItemStatus.SENDING).update(
+        status=ApplicationItemStatus.PENDING, claim_token=""
+    )
+    if resend_unchecked:
+        items.filter(status=ApplicationItemStatus.CHECK).update(
+            status=ApplicationItemStatus.PENDING, first_sent_at=None
+        )
+    # Accounts given a Stripe customer id since: their credit can go now.
+    skipped = items.filter(status=ApplicationItemStatus.SKIPPED, kind=CREDIT_KIND)
+    for item_id, customer in skipped.filter(
+        account_id__in=Account.objects.exclude(stripe_customer_id="").values("pk")
+    ).values_list("pk", "account_id"):
+        account = Account.objects.get(pk=customer)
+        items.filter(pk=item_id).update(
+            status=ApplicationItemStatus.PENDING, target=account.stripe_customer_id, error=""
+        )
+    application.status = ApplicationStatus.RUNNING
+    application.runner = _runner_name()
+    application.runner_token = token
+    application.heartbeat_at = now
+    application.save(update_fields=["status", "runner", "runner_token", "heartbeat_at"])
+    return application
+
+
+def _claim_items(application: CreditApplication, token: str) -> list[CreditApplicationItem]:
+    """Take the next batch of items to send (pending, or failed and worth retrying), if this
+    run still holds the application."""
+    with transaction.atomic():
+        held = CreditApplication.objects.select_for_update().get(pk=application.pk)
+        if held.runner_token != token:
+            return []
+        now = timezone.now()
+        held.heartbeat_at = now
+        held.save(update_fields=["heartbeat_at"])
+        ids = list(
+            CreditApplicationItem.objects.filter(
+                application=application, status=ApplicationItemStatus.PENDING
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)[:APPLY_BATCH]
+        )
+        if not ids:
+            return []
+        CreditApplicationItem.objects.filter(pk__in=ids).update(
+            status=ApplicationItemStatus.SENDING,
+            claim_token=token,
+            attempts=F("attempts") + 1,
+            first_sent_at=Coalesce("first_sent_at", Value(now)),
+        )
+        return list(CreditApplicationItem.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def _operation(item: CreditApplicationItem, report: CreditReport, incident: str) -> Operation:
+    key = item.idempotency_key
+    metadata = {
+        "heliograph_key": key,
+        "heliograph_report": str(report.pk),
+        "account_id": item.account_external_id,
+    }
+    about = f"{incident} " if incident else ""
+    if item.kind == CREDIT_KIND:
+        return Operation(
+            kind=BALANCE_TRANSACTION,
+            target=item.target,
+            amount=stripe_amount(item.amount_cents, item.currency),
+            currency=item.currency,
+            idempotency_key=key,
+            description=f"Credit for the {about}outage ({report.invoice_month} invoice)",
+            metadata=metadata,
+        )
+    return Operation(
+        kind=CREDIT_NOTE if item.target.startswith("in_") else REFUND,
+        target=item.target,
+        amount=stripe_amount(item.amount_cents, item.currency),
+        currency=item.currency,
+        idempotency_key=key,
+        description=f"Refund of the concurrency add-on bought during the {about}outage",
+        metadata=metadata,
+    )
+
+
+def _record(
+    application: CreditApplication,
+    token: str,
+    results: list[tuple[CreditApplicationItem, Outcome | None]],
+    run: ApplyRun,
+) -> None:
+    """Write the answers of a batch in one transaction (guarded by the claim token), then
+    queue the notices of the accounts that are done."""
+    now = timezone.now()
+    with transaction.atomic():
+        for item, outcome in results:
+            rows = CreditApplicationItem.objects.filter(pk=item.pk, claim_token=token)
+            if outcome is None:
+                rows.update(status=ApplicationItemStatus.SIMULATED, applied_at=now, error="")
+                run.simulated += 1
+            elif outcome.ok:
+                rows.update(
+                    status=ApplicationItemStatus.APPLIED,
+                    stripe_object=outcome.object_id,
+                    applied_at=now,
+                    error="",
+                    error_permanent=False,
+                )
+                run.applied += 1
+            else:
+                rows.update(
+                    status=ApplicationItemStatus.FAILED,
+                    error=outcome.error,
+                    error_permanent=outcome.permanent,
+                )
+                run.failed += 1
+        if not application.dry_run:
+            run.notices += _notices_for(application, {item.account_id for item, _ in results})
+
+
+def credit_application_run(
+    *,
+    application_id: int,
+    actor: Actor | None = None,
+    takeover: bool = False,
+    resend_unchecked: bool = False,
+    gateway: StripeGateway | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ApplyRun:
+    """Send an application's pending items to Stripe, in batches, and record each answer.
+
+    Resumable at any point: every item keeps its idempotency key, a run killed mid-batch
+    leaves its items `sending` and the next run sends them again with the same keys (Stripe
+    answers with the first result), so each credit is applied exactly once. Failed items are
+    sent again by the next run (a resume). Requests go `HELIOGRAPH_STRIPE_CONCURRENCY` at a
+    time, paced by the gateway's rate limit."""
+    actor = actor or Actor.system("credit-apply")
+    token = uuid.uuid4().hex
+    application = _take_application(application_id, token, takeover, resend_unchecked)
+    report = CreditReport.objects.select_related("policy__incident").get(pk=application.report_id)
+    incident = one_line(report.policy.incident.name) if report.policy.incident_id else ""
+    if not application.dry_run and gateway is None:
+        gateway = StripeGateway()
+    run = ApplyRun()
+    workers = max(1, settings.HELIOGRAPH_STRIPE_CONCURRENCY)
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            while True:
+                batch = _claim_items(application, token)
+                if not batch:
+                    break
+                if application.dry_run:
+                    results = [(item, None) for item in batch]
+                else:
+                    operations = [_operation(item, report, incident) for item in batch]
+                    outcomes = list(pool.map(gateway.send, operations))
+                    results = list(zip(batch, outcomes, strict=True))
+                _record(application, token, results, run)
+                if progress:
+                    progress(
+                        f"{run.applied} applied, {run.failed} failed"
+                        + (f", {run.simulated} simulated" if application.dry_run else "")
+                    )
+    finally:
+        run.rate_limited = gateway.rate_limited if gateway else 0
+        _finish(application, token, run, actor)
+    return run
+
+
+def _finish(application: CreditApplication, token: str, run: ApplyRun, actor: Actor) -> None:
+    with transaction.atomic():
+        held = CreditApplication.objects.select_for_update().get(pk=application.pk)
+        if held.runner_token != token:
+            run.stopped = "another run took over"
+            return
+        open_items = CreditApplicationItem.objects.filter(
+            application=held,
+            status__in=[
+                ApplicationItemStatus.PENDING,
+                ApplicationItemStatus.SENDING,
+                ApplicationItemStatus.FAILED,
+                ApplicationItemStatus.CHECK,
+            ],
+        ).count()
+        now = timezone.now()
+        held.status = ApplicationStatus.INCOMPLETE if open_items else ApplicationStatus.DONE
+        held.runner_token = ""
+        held.heartbeat_at = now
+        held.finished_at = now
+        held.save(update_fields=["status", "runner_token", "heartbeat_at", "finished_at"])
+        audit_record(
+            actor=actor,
+            action="credits.apply_run",
+            obj=held.report,
+            summary=(
+                f"{'dry run of ' if held.dry_run else ''}report #{held.report_id}: "
+                f"{run.applied} applied, {run.failed} failed, {run.simulated} simulated, "
+                f"{open_items} left to resume, {run.notices} notices queued"
+            ),
+        )
+
+
+# --- Account notices ------------------------------------------------------------------------
+
+
+def _notices_for(application: CreditApplication, account_ids: set[int]) -> int:
+    """Queue the notice of each of these accounts whose items are all done (applied or
+    skipped, at least one applied) and that has a billing contact. Once per account and
+    application: the notifier's key refuses a second one."""
+    if not account_ids:
+        return 0
+    report = application.report
+    items_by_account: dict[int, list[CreditApplicationItem]] = {}
+    ids = list(account_ids)
+    for chunk in _chunked(ids):
+        for item in CreditApplicationItem.objects.filter(
+            application=application, account_id__in=chunk
+        ):
+            items_by_account.setdefault(item.account_id, []).append(item)
+    done = ApplicationItemStatus.APPLIED
+    ready = [
+        account_id
+        for account_id, items in items_by_account.items()
+        if all(i.status in (done, ApplicationItemStatus.SKIPPED) for i in items)
+        and any(i.status == done for i in items)
+    ]
+    if not ready:
+        return 0
+    accounts = Account.objects.in_bulk(ready)
+    lines = {
+        line.account_id: line
+        for chunk in _chunked(ready)
+        for line in CreditReportLine.objects.filter(report=report, account_id__in=chunk)
+    }
+    drafts = []
+    for account_id in ready:
+        account = accounts.get(account_id)
+        line = lines.get(account_id)
+        if account is None or line is None or not account.billing_email:
+            continue
+        applied = [i for i in items_by_account[account_id] if i.status == done]
+        drafts.append(
+            notice_draft(
+                report=report, line=line, account=account, applied=applied, application=application
+            )
+        )
+    return direct_emails_enqueue(emails=drafts, purpose=NOTICE_PURPOSE)
+
+
+def notice_draft(
+    *,
+    report: CreditReport,
+    line: CreditReportLine,
+    account: Account,
+    applied: list[CreditApplicationItem],
+    application: CreditApplication,
+) -> DirectEmailDraft:
+    """The email to an account's billing contact: the incident, the window, the credit, the
+    minimum if it applied, the add-on refund if any, the invoice it comes off, and a signed
+    link to the same notice as a page."""
+    notice = notice_context(report=report, line=line, applied=applied)
+    notice["url"] = notice_url(report.pk, account.external_id)
+    subject = f"[{settings.SITE_NAME}] Your credit for {notice['incident'] or 'the outage'}"
+    return DirectEmailDraft(
+        key=notice_key(application, account.external_id),
+        to=account.billing_email,
+        subject=subject,
+        text=render_to_string("credits/notice_email.txt", {"n": notice}),
+        html=render_to_string("credits/notice_email.html", {"n": notice}),
+    )
+
+
+def notice_url(report_id: int, account_external_id: str) -> str:
+    token = signing.dumps([report_id, account_external_id], salt=NOTICE_SALT, compress=True)
+    return f"{settings.SITE_URL}/credits/notice/{token}/"

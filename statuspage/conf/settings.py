@@ -211,6 +211,7 @@ CELERY_BEAT_SCHEDULE = {
 # Deliveries go to one queue per medium, so one slow medium never holds back the others.
 CELERY_TASK_ROUTES = {
     "notifier.tasks.deliver_email": {"queue": "email"},
+    "notifier.tasks.deliver_direct_email": {"queue": "email"},
     "notifier.tasks.subscriber_email": {"queue": "email"},
     "notifier.tasks.staff_alert": {"queue": "email"},
     "notifier.tasks.deliver_chat": {"queue": "chat"},

@@ -71,9 +71,25 @@ def test_credit_report_command_creates_the_policy_runs_and_writes_the_csv(june, 
             "minimum_applied",
             "cap_applied",
             "invoice_month",
+            # issue 14: the add-on columns come after the existing ones
+            "addon_paid",
+            "addon_in_credit",
+            "addon_refund",
         ],
-        ["a1", "Alpha", "USD", "70.00", "70.00", "false", "false", "2026-06"],
-        ["a2", "Beta", "USD", "0.99", "10.00", "true", "false", "2026-06"],
+        [
+            "a1",
+            "Alpha",
+            "USD",
+            "70.00",
+            "70.00",
+            "false",
+            "false",
+            "2026-06",
+            "0.00",
+            "0.00",
+            "0.00",
+        ],
+        ["a2", "Beta", "USD", "0.99", "10.00", "true", "false", "2026-06", "0.00", "0.00", "0.00"],
     ]
     # by pk too; the same parameters reuse the policy and compare with the previous report
     again = _command("--incident", str(june.pk), *ARGS)
