@@ -1321,7 +1321,8 @@ def _take_application(
     items.filter(
         status=ApplicationItemStatus.FAILED, error_permanent=False, first_sent_at__lt=old
     ).update(status=ApplicationItemStatus.CHECK)
-    items.filter(status=ApplicationItemStatus.SENDING).update(
+    # …and what failed is tried again (the same key: a settled request answers the same).
+    items.filter(status__in=[ApplicationItemStatus.SENDING, ApplicationItemStatus.FAILED]).update(
         status=ApplicationItemStatus.PENDING, claim_token=""
     )
     if resend_unchecked:

@@ -272,3 +272,15 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         },
         status=400 if rejected else 200,
     )
+
+
+def notice(request: HttpRequest, token: str) -> HttpResponse:
+    """An account's credit notice, public behind its signed link (no login: the billing
+    contact follows it from the email). A forged, changed or expired link is a 404."""
+    context = selectors.notice_from_token(token)
+    if context is None:
+        return render(request, "credits/notice_gone.html", status=404)
+    response = render(request, "credits/notice.html", {"n": context})
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
