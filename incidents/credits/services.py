@@ -1049,7 +1049,7 @@ def refund_request_decide(
 ) -> CreditRefundRequest:
     """Approve or refuse a refund request, with a reason. A report computed after this
     carries the refund (approved) or not; reports computed before keep what they froze."""
-    reason = clean_text(reason or "", field="reason")
+    reason = clean_text(reason or "", field="reason").strip()
     if not reason:
         raise ValidationError({"reason": "say why the refund is approved or refused"})
     request = CreditRefundRequest.objects.select_for_update().get(pk=request.pk)

@@ -314,3 +314,69 @@ def test_each_account_gets_one_notice_through_the_outbox(
     page = client.get(path)
     assert page.status_code == 200 and b"USD 15.00" in page.content
     assert client.get(path[:-3] + "xx/").status_code == 404
+
+
+def test_approved_add_on_refunds_become_a_refund_or_a_credit_note(
+    alice, bob, stripe_sink, stripe_settings
+):
+    header = (
+        "account_id,amount,currency,occurred_at,period_start,period_end,kind,charge_id,invoice_id"
+    )
+    services.accounts_import(
+        source=io.StringIO(
+            "account_id,name,paying,currency,stripe_customer_id,billing_email\n"
+            "card,Card,true,USD,cus_card,card@example.com\n"
+            "inv,Invoice,true,USD,cus_inv,inv@example.com\n"
+        ),
+        actor=ACTOR,
+    )
+    services.spend_import(
+        source=io.StringIO(
+            header + "\n"
+            "card,90.00,USD,,2026-06-10T00:00Z,2026-07-10T00:00Z,concurrency_addon,ch_card,\n"
+            "inv,40.00,USD,2026-06-20T23:00Z,,,concurrency_addon,,in_inv\n"
+            "inv,30.00,USD,2026-06-22T10:00Z,,,usage,,\n"
+        ),
+        actor=ACTOR,
+    )
+    for customer in ("cus_card", "cus_inv"):
+        stripe_sink.add_customer(customer, "usd")
+    stripe_sink.add_charge("ch_card", 9000, "usd")
+    stripe_sink.add_invoice("in_inv", 4000, "usd")
+    policy = services.credit_policy_create(
+        actor=ACTOR,
+        window_start=START,
+        window_end=START.replace(day=24),
+        rules=[services.CurrencyRule("USD", "10.00")],
+        invoice_month="2026-06",
+    )
+    from incidents.credits.models import Account
+
+    for account, charges in (("card", []), ("inv", ["in_inv"])):
+        request = services.refund_request_record(
+            policy=policy,
+            account=Account.objects.get(external_id=account),
+            actor=ACTOR,
+            charge_ids=charges,
+        )
+        services.refund_request_decide(request=request, actor=ACTOR, approve=True, reason="ok")
+    report = services.credit_report_run(policy=policy, actor=Actor.for_user(alice))
+    services.credit_report_approve(report=report, actor=Actor.for_user(bob))
+    run = _apply(report)
+    assert (run.applied, run.failed) == (4, 0)
+    [refund] = stripe_sink.created("refund")
+    # 90.00 for 30 days, 3 of them in the window: 9.00 is in the credit, 81.00 refunded.
+    assert (refund["charge"], refund["amount"], refund["reason"]) == (
+        "ch_card",
+        8100,
+        "requested_by_customer",
+    )
+    [note] = stripe_sink.created("credit_note")
+    assert (note["invoice"], note["amount"], note["refund_amount"]) == ("in_inv", 4000, "4000")
+    assert (
+        stripe_sink.balance_of("cus_card") == -1000 and stripe_sink.balance_of("cus_inv") == -3000
+    )
+    kinds = set(CreditApplicationItem.objects.values_list("kind", flat=True))
+    assert kinds == {"credit", "refund-ch_card", "refund-in_inv"}
+    card_email = DirectEmail.objects.get(to_email="card@example.com")
+    assert "USD 81.00" in card_email.body_text and "USD 90.00 paid" in card_email.body_text
