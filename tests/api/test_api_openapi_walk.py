@@ -10,6 +10,7 @@ only the lookups answer. A new path parameter must be added to `ids`, or the wal
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ import pytest
 
 from incidents import services as incident_services
 from incidents.credits import services as credit_services
+from incidents.credits.models import Account
 from notifier import services as notifier_services
 from statuspage.metrics.services import metric_create
 
@@ -113,6 +115,12 @@ def ids(catalogue, actor, settings) -> dict[str, str]:
         invoice_month=None,
     )
     report = credit_services.credit_report_run(policy=policy, actor=actor)
+    credit_services.accounts_import(
+        source=io.StringIO("account_id,name,paying,currency\nacme,Acme,true,USD\n"), actor=actor
+    )
+    credit_services.refund_request_record(
+        policy=policy, account=Account.objects.get(external_id="acme"), actor=actor
+    )
     return {
         "page_id": settings.PAGE_ID,
         "incident_id": incident.public_id,
@@ -126,6 +134,7 @@ def ids(catalogue, actor, settings) -> dict[str, str]:
         "channel_id": str(channel.pk),
         "policy_id": str(policy.pk),
         "report_id": str(report.pk),
+        "account_id": "acme",
         "metric_id": metric.public_id,
     }
 
