@@ -102,6 +102,12 @@ def _manage(cwd: Path, env: dict, *args: str) -> str:
 
 
 # django-axes' tables (login throttling, issue 9): one per model.
+ISSUE_14_TABLES = {
+    "notifier_directemail",
+    "credits_creditrefundrequest",
+    "credits_creditapplication",
+    "credits_creditapplicationitem",
+}
 AXES_TABLES = {
     "axes_accessattempt",
     "axes_accessattemptexpiration",
@@ -157,16 +163,21 @@ def test_migrate_keeps_every_row_of_a_v01_database_with_the_demo(tmp_path):
         _manage(ROOT, env, "migrate", "--no-input")
         after_tables = _tables(query, sqlite)
         # No table is renamed or dropped; the only new ones are the notifier's event stamps
+        # and direct emails, credits' refund requests and Stripe applications (issue 14),
         # and django-axes' login attempts (login throttling).
-        assert set(after_tables) - set(before_tables) == {"notifier_event", *AXES_TABLES}
+        assert set(after_tables) - set(before_tables) == {
+            "notifier_event",
+            *ISSUE_14_TABLES,
+            *AXES_TABLES,
+        }
         assert set(before_tables) <= set(after_tables)
         after = _counts(query, before_tables)
         assert after.pop("django_migrations") > before.pop("django_migrations")
-        # New models (notifier.Event and axes' four): a content type and four default
-        # permissions each.
-        new_models = 1 + len(AXES_TABLES)
+        # New models (notifier.Event, issue 14's four and axes' four): a content type and four
+        # default permissions each, and credits.approve_report.
+        new_models = 1 + len(ISSUE_14_TABLES) + len(AXES_TABLES)
         assert after.pop("django_content_type") == before.pop("django_content_type") + new_models
-        assert after.pop("auth_permission") == before.pop("auth_permission") + 4 * new_models
+        assert after.pop("auth_permission") == before.pop("auth_permission") + 4 * new_models + 1
         assert after == before, "every row of every table is kept"
         assert before["incidents_incident"] > 0 and before["incidents_spendrecord"] > 0
         assert before["statuspage_metricpoint"] > 0 and before["statuspage_apitoken"] == 1
