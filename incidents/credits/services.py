@@ -1411,29 +1411,45 @@ def _record(
 ) -> None:
     """Write the answers of a batch in one transaction (guarded by the claim token), then
     queue the notices of the accounts that are done."""
-    now = timezone.now()
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    applied: list[tuple] = []
+    failed: list[tuple] = []
+    simulated: list[tuple] = []
+    for item, outcome in results:
+        if outcome is None:
+            simulated.append((now, item.pk, token))
+        elif outcome.ok:
+            applied.append((outcome.object_id, now, item.pk, token))
+        else:
+            failed.append((outcome.error, outcome.permanent, item.pk, token))
+    run.simulated += len(simulated)
+    run.applied += len(applied)
+    run.failed += len(failed)
+    table = CreditApplicationItem._meta.db_table
+    guard = "WHERE id = %s AND claim_token = %s"
     with transaction.atomic():
-        for item, outcome in results:
-            rows = CreditApplicationItem.objects.filter(pk=item.pk, claim_token=token)
-            if outcome is None:
-                rows.update(status=ApplicationItemStatus.SIMULATED, applied_at=now, error="")
-                run.simulated += 1
-            elif outcome.ok:
-                rows.update(
-                    status=ApplicationItemStatus.APPLIED,
-                    stripe_object=outcome.object_id,
-                    applied_at=now,
-                    error="",
-                    error_permanent=False,
+        # One statement per kind of answer, one row each (executemany): this runs for every
+        # one of tens of thousands of items, where building an ORM query per item shows.
+        with connection.cursor() as cursor:
+            if simulated:
+                cursor.executemany(
+                    f"UPDATE {table} SET status = '{ApplicationItemStatus.SIMULATED.value}', "
+                    f"applied_at = %s, error = '' {guard}",
+                    simulated,
                 )
-                run.applied += 1
-            else:
-                rows.update(
-                    status=ApplicationItemStatus.FAILED,
-                    error=outcome.error,
-                    error_permanent=outcome.permanent,
+            if applied:
+                cursor.executemany(
+                    f"UPDATE {table} SET status = '{ApplicationItemStatus.APPLIED.value}', "
+                    f"stripe_object = %s, applied_at = %s, error = '', error_permanent = %s "
+                    f"{guard}",
+                    [(obj, at, False, pk, tok) for obj, at, pk, tok in applied],
                 )
-                run.failed += 1
+            if failed:
+                cursor.executemany(
+                    f"UPDATE {table} SET status = '{ApplicationItemStatus.FAILED.value}', "
+                    f"error = %s, error_permanent = %s {guard}",
+                    failed,
+                )
         if not application.dry_run:
             run.notices += _notices_for(application, {item.account_id for item, _ in results})
 
@@ -1465,26 +1481,46 @@ def credit_application_run(
     workers = max(1, settings.HELIOGRAPH_STRIPE_CONCURRENCY)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
+            # Double-buffered: the next batch is on the wire while the last one's answers are
+            # written, so the database never holds up the requests.
+            in_flight: tuple[list[CreditApplicationItem], list] | None = None
             while True:
                 batch = _claim_items(application, token)
+                sent = None
+                if batch and not application.dry_run:
+                    operations = [_operation(item, report, incident) for item in batch]
+                    sent = (batch, [pool.submit(gateway.send, op) for op in operations])
+                elif batch:
+                    sent = (batch, [])
+                if in_flight is not None:
+                    _record_sent(application, token, in_flight, run, progress)
+                in_flight = sent
                 if not batch:
                     break
-                if application.dry_run:
-                    results = [(item, None) for item in batch]
-                else:
-                    operations = [_operation(item, report, incident) for item in batch]
-                    outcomes = list(pool.map(gateway.send, operations))
-                    results = list(zip(batch, outcomes, strict=True))
-                _record(application, token, results, run)
-                if progress:
-                    progress(
-                        f"{run.applied} applied, {run.failed} failed"
-                        + (f", {run.simulated} simulated" if application.dry_run else "")
-                    )
     finally:
         run.rate_limited = gateway.rate_limited if gateway else 0
         _finish(application, token, run, actor)
     return run
+
+
+def _record_sent(
+    application: CreditApplication,
+    token: str,
+    sent: tuple[list[CreditApplicationItem], list],
+    run: ApplyRun,
+    progress: Callable[[str], None] | None,
+) -> None:
+    batch, futures = sent
+    if application.dry_run:
+        results: list[tuple[CreditApplicationItem, Outcome | None]] = [(i, None) for i in batch]
+    else:
+        results = [(item, future.result()) for item, future in zip(batch, futures, strict=True)]
+    _record(application, token, results, run)
+    if progress:
+        progress(
+            f"{run.applied} applied, {run.failed} failed"
+            + (f", {run.simulated} simulated" if application.dry_run else "")
+        )
 
 
 def _finish(application: CreditApplication, token: str, run: ApplyRun, actor: Actor) -> None:

@@ -24,8 +24,9 @@ OpenAPI document) define, for
 
 Anything else is answered as Stripe answers it (400 `parameter_unknown`, 404
 `resource_missing`, …) and also recorded in `problems`, which the tests assert is empty: our
-requests must be right, not merely accepted. A rate limit (requests per second, sliding
-window) answers 429 with `Retry-After`, as can a scripted list of 429s.
+requests must be right, not merely accepted. A rate limit (a token bucket: `rate_limit`
+requests a second, at most one second's worth in a burst) answers 429 with `Retry-After`
+(the time until the next request is allowed), as can a scripted list of 429s.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import json
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -115,7 +115,7 @@ class _Saved:
 
 @dataclass
 class StripeSink:
-    rate_limit: float | None = None  # requests per second, over a sliding second
+    rate_limit: float | None = None  # requests per second (token bucket, 1 s of burst)
     record: bool = True  # keep every request in `seen` (off in the 40,000-request benchmark)
     customers: dict[str, dict] = field(default_factory=dict)
     charges: dict[str, dict] = field(default_factory=dict)
@@ -131,7 +131,8 @@ class StripeSink:
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
         self._saved: dict[str, _Saved] = {}
-        self._window: deque[float] = deque()
+        self._tokens = float(self.rate_limit or 0)
+        self._filled_at = time.monotonic()
         self._ids = 0
         self.applied = 0
         self.rate_limited = 0
@@ -233,13 +234,14 @@ class StripeSink:
                 self.rate_limited += 1
                 return 429, _rate_limit_body(), {"Retry-After": f"{wait:g}"}, False
             if self.rate_limit:
-                while self._window and self._window[0] <= now - 1.0:
-                    self._window.popleft()
-                if len(self._window) >= self.rate_limit:
+                rate = self.rate_limit
+                self._tokens = min(rate, self._tokens + (now - self._filled_at) * rate)
+                self._filled_at = now
+                if self._tokens < 1:
                     self.rate_limited += 1
-                    wait = max(0.05, self._window[0] + 1.0 - now)
-                    return 429, _rate_limit_body(), {"Retry-After": f"{wait:.2f}"}, False
-                self._window.append(now)
+                    wait = max(0.01, (1 - self._tokens) / rate)
+                    return 429, _rate_limit_body(), {"Retry-After": f"{wait:.3f}"}, False
+                self._tokens -= 1
         if method != "POST":
             err = self._problem(StripeError(404, f"Unrecognized request URL (GET: {path})"))
             return 404, err.body(), {}, False
