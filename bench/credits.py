@@ -187,7 +187,7 @@ def apply_main(args: argparse.Namespace) -> None:
     os.environ["HELIOGRAPH_STRIPE_API_KEY"] = "sk_test_heliograph_sink"
     os.environ["HELIOGRAPH_STRIPE_API_BASE"] = sink_url
     os.environ["HELIOGRAPH_STRIPE_DRY_RUN"] = "0"
-    os.environ["HELIOGRAPH_STRIPE_RATE_LIMIT"] = str(args.rate)
+    os.environ["HELIOGRAPH_STRIPE_RATE_LIMIT"] = str(args.client_rate or args.rate)
     os.environ["HELIOGRAPH_STRIPE_CONCURRENCY"] = str(args.concurrency)
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
 
@@ -293,6 +293,12 @@ def main() -> None:
     parser.add_argument("--credits", type=int, default=40_000, help="--apply: credits to apply")
     parser.add_argument("--rate", type=float, default=100.0, help="--apply: the sink's limit/s")
     parser.add_argument("--concurrency", type=int, default=16, help="--apply: requests at once")
+    parser.add_argument(
+        "--client-rate",
+        type=float,
+        default=None,
+        help="--apply: Heliograph's own limit (default: the sink's; above it, 429s are met)",
+    )
     args = parser.parse_args()
     if args.apply:
         apply_main(args)

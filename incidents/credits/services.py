@@ -1321,6 +1321,15 @@ def _take_application(
     items.filter(
         status=ApplicationItemStatus.FAILED, error_permanent=False, first_sent_at__lt=old
     ).update(status=ApplicationItemStatus.CHECK)
+    # A credit Stripe refused (e.g. "No such customer") goes to the account's customer id as
+    # it is now: staff may have imported the right one since. (A refused request was not
+    # saved under its key, so the key may carry the corrected request.)
+    refused = items.filter(
+        status=ApplicationItemStatus.FAILED, error_permanent=True, kind=CREDIT_KIND
+    ).select_related("account")
+    for item in refused:
+        if item.account.stripe_customer_id and item.account.stripe_customer_id != item.target:
+            items.filter(pk=item.pk).update(target=item.account.stripe_customer_id)
     # …and what failed is tried again (the same key: a settled request answers the same).
     items.filter(status__in=[ApplicationItemStatus.SENDING, ApplicationItemStatus.FAILED]).update(
         status=ApplicationItemStatus.PENDING, claim_token=""
@@ -1472,11 +1481,12 @@ def credit_application_run(
     time, paced by the gateway's rate limit."""
     actor = actor or Actor.system("credit-apply")
     token = uuid.uuid4().hex
+    dry_run = CreditApplication.objects.values_list("dry_run", flat=True).get(pk=application_id)
+    if not dry_run and gateway is None:
+        gateway = StripeGateway()  # no key: refused before the application is taken
     application = _take_application(application_id, token, takeover, resend_unchecked)
     report = CreditReport.objects.select_related("policy__incident").get(pk=application.report_id)
     incident = one_line(report.policy.incident.name) if report.policy.incident_id else ""
-    if not application.dry_run and gateway is None:
-        gateway = StripeGateway()
     run = ApplyRun()
     workers = max(1, settings.HELIOGRAPH_STRIPE_CONCURRENCY)
     try:
