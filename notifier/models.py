@@ -366,3 +366,47 @@ class Delivery(models.Model):
     @property
     def recipient(self) -> Subscriber | Channel:
         return self.subscriber if self.subscriber_id else self.channel
+
+
+class DirectEmailStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CLAIMED = "claimed", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed, will retry"
+    DEAD = "dead", "Dead"
+
+
+class DirectEmail(models.Model):
+    """An email to one address that is not a subscriber (an account's billing contact told
+    of its credit): the outbox row of a one-off message, written by a higher layer in its own
+    transaction with the text it wants sent, and delivered like the other deliveries —
+    claimed, retried with backoff, re-queued by beat, visible to staff.
+
+    `key` says what the message is about (e.g. `credits.notice:<…>:<account>`): unique, so a
+    repeated or resumed write sends it once."""
+
+    key = models.CharField(max_length=255, unique=True)
+    purpose = models.CharField(max_length=64, help_text="Who asked, e.g. credits.notice")
+    to_email = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    status = models.CharField(
+        max_length=16, choices=DirectEmailStatus.choices, default=DirectEmailStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.to_email}: {self.status}"

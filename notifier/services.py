@@ -32,6 +32,7 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery import current_app
@@ -57,6 +58,8 @@ from notifier.models import (
     ChannelKind,
     Delivery,
     DeliveryStatus,
+    DirectEmail,
+    DirectEmailStatus,
     Event,
     Medium,
     Scope,
@@ -523,13 +526,14 @@ def deliveries_requeue(*, now: datetime | None = None) -> int:
         .order_by("next_attempt_at")
         .values_list("pk", "medium")[:50000]
     )
+    direct = direct_emails_requeue(now=now)
     if not due:
-        return 0
+        return direct
     # Due again only after another grace period, so a slow queue is not flooded with copies.
     for chunk in _chunks(due):
         Delivery.objects.filter(pk__in=[pk for pk, _ in chunk]).update(next_attempt_at=now)
     deliveries_enqueue(deliveries=due)
-    return len(due)
+    return len(due) + direct
 
 
 def _chunks(items: list, size: int = 500) -> list[list]:
@@ -1173,3 +1177,181 @@ def subscriber_send_email(*, subscriber_id: int, purpose: str) -> bool:
     message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
     message.send()
     return True
+
+
+# --- Direct emails (to an address that is not a subscriber) -----------------------------------
+
+
+@dataclass(frozen=True)
+class DirectEmailDraft:
+    """What a higher layer wants sent once: `key` names the message (unique)."""
+
+    key: str
+    to: str
+    subject: str
+    text: str
+    html: str = ""
+    language: str = ""
+
+
+def direct_emails_enqueue(*, emails: Sequence[DirectEmailDraft], purpose: str) -> int:
+    """Write one outbox row per email, in the caller's transaction, and send them after it
+    commits (batches of EMAIL_BATCH_SIZE on the email queue). A key written before is not
+    written again: a repeated or resumed caller sends nothing twice. Returns how many are new.
+
+    For messages that are not notifications of subscribers, e.g. the credit notice to an
+    account's billing contact (incidents.credits). Addresses are checked; a bad one is a
+    ValidationError naming it and nothing is written."""
+    rows = []
+    now = timezone.now()
+    for email in emails:
+        address = clean_text(email.to, field="to", single_line=True)
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ValidationError({"to": f"“{address}” is not a valid email address."}) from None
+        rows.append(
+            DirectEmail(
+                key=email.key,
+                purpose=purpose,
+                to_email=address,
+                subject=one_line(email.subject)[:300],
+                body_text=clean_text(email.text, field="text"),
+                body_html=email.html,
+                language=email.language,
+                next_attempt_at=now,
+            )
+        )
+    if not rows:
+        return 0
+    keys = [row.key for row in rows]
+    existing = {
+        key
+        for chunk in _chunks(keys)
+        for key in DirectEmail.objects.filter(key__in=chunk).values_list("key", flat=True)
+    }
+    new = [row for row in rows if row.key not in existing]
+    DirectEmail.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+    new_keys = [row.key for row in new]
+    if new_keys:
+        transaction.on_commit(lambda: _direct_emails_enqueue_keys(new_keys))
+    return len(new)
+
+
+def _direct_emails_enqueue_keys(keys: list[str], countdown: float = 0) -> int:
+    ids = [
+        pk
+        for chunk in _chunks(keys)
+        for pk in DirectEmail.objects.filter(
+            key__in=chunk, status__in=CLAIMABLE_STATUSES
+        ).values_list("pk", flat=True)
+    ]
+    return _direct_emails_publish(ids, countdown=countdown)
+
+
+def _direct_emails_publish(ids: list[int], countdown: float = 0) -> int:
+    if not ids:
+        return 0
+    task = queues.task("notifier.tasks.deliver_direct_email")
+    published = 0
+    try:
+        with current_app.producer_or_acquire() as producer:
+            for i in range(0, len(ids), EMAIL_BATCH_SIZE):
+                task.apply_async(
+                    args=[ids[i : i + EMAIL_BATCH_SIZE]],
+                    countdown=countdown or None,
+                    retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+                    producer=producer,
+                )
+                published += 1
+    except Exception:  # the broker is down: the beat requeue picks the rows up
+        log.exception("could not enqueue direct emails; deliveries_requeue will retry")
+    return published
+
+
+def direct_emails_send(*, email_ids: Sequence[int]) -> dict[str, int]:
+    """Claim, send and mark direct emails (one connection for the batch), as
+    `deliveries_send` does for deliveries: backoff with jitter, dead after MAX_ATTEMPTS."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    claimed = DirectEmail.objects.filter(
+        pk__in=list(email_ids),
+        status__in=CLAIMABLE_STATUSES,
+        next_attempt_at__lte=now + timedelta(seconds=1),
+    ).update(
+        status=DirectEmailStatus.CLAIMED,
+        claim_token=token,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+    )
+    outcome: dict[str, int] = defaultdict(int)
+    if not claimed:
+        return dict(outcome)
+    rows = list(DirectEmail.objects.filter(claim_token=token, status=DirectEmailStatus.CLAIMED))
+    connection = None
+    try:
+        for row in rows:
+            try:
+                if connection is None:
+                    connection = get_connection()
+                    connection.open()
+                message = EmailMultiAlternatives(
+                    subject=row.subject,
+                    body=row.body_text,
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                    to=[row.to_email],
+                    connection=connection,
+                )
+                if row.body_html:
+                    message.attach_alternative(row.body_html, "text/html")
+                message.send()
+            except Exception as exc:  # the mail server refused or is unreachable
+                if connection is not None:
+                    try:
+                        connection.close()
+                    except Exception:  # already broken
+                        log.debug("closing a broken mail connection failed", exc_info=True)
+                connection = None
+                dead = row.attempts >= MAX_ATTEMPTS
+                delay = _retry_delay(row.attempts)
+                DirectEmail.objects.filter(pk=row.pk, claim_token=token).update(
+                    status=DirectEmailStatus.DEAD if dead else DirectEmailStatus.FAILED,
+                    last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                    next_attempt_at=timezone.now() + timedelta(seconds=0 if dead else delay),
+                )
+                if not dead:
+                    _direct_emails_publish([row.pk], countdown=delay)
+                outcome["dead" if dead else "failed"] += 1
+                continue
+            DirectEmail.objects.filter(pk=row.pk, claim_token=token).update(
+                status=DirectEmailStatus.SENT, sent_at=timezone.now(), last_error=""
+            )
+            outcome["sent"] += 1
+    finally:
+        if connection is not None:
+            connection.close()
+    return dict(outcome)
+
+
+def direct_emails_requeue(*, now: datetime | None = None) -> int:
+    """Beat (with `deliveries_requeue`): hand back direct emails claimed by a dead worker and
+    enqueue the ones due but never picked up."""
+    now = now or timezone.now()
+    DirectEmail.objects.filter(
+        status=DirectEmailStatus.CLAIMED,
+        claimed_at__lt=now - timedelta(seconds=settings.HELIOGRAPH_DELIVERY_CLAIM_TIMEOUT),
+    ).update(status=DirectEmailStatus.PENDING, claim_token="", next_attempt_at=now)
+    due = list(
+        DirectEmail.objects.filter(
+            status__in=CLAIMABLE_STATUSES,
+            next_attempt_at__lt=now - timedelta(seconds=settings.HELIOGRAPH_DELIVERY_REQUEUE_AFTER),
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:50000]
+    )
+    if not due:
+        return 0
+    for chunk in _chunks(due):
+        DirectEmail.objects.filter(pk__in=chunk).update(next_attempt_at=now)
+    _direct_emails_publish(due)
+    return len(due)

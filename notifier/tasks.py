@@ -35,6 +35,12 @@ def deliver_webhook(delivery_ids: list[int]) -> dict[str, int]:
 
 
 @shared_task
+def deliver_direct_email(email_ids: list[int]) -> dict[str, int]:
+    """Direct emails (e.g. credit notices to billing contacts), a batch over one connection."""
+    return services.direct_emails_send(email_ids=email_ids)
+
+
+@shared_task
 def deliveries_requeue() -> int:
     """Beat: hand back deliveries left behind by a killed worker or a lost broker message."""
     return services.deliveries_requeue()

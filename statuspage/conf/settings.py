@@ -221,6 +221,7 @@ CELERY_BEAT_SCHEDULE = {
 # Deliveries go to one queue per medium, so one slow medium never holds back the others.
 CELERY_TASK_ROUTES = {
     "notifier.tasks.deliver_email": {"queue": "email"},
+    "notifier.tasks.deliver_direct_email": {"queue": "email"},
     "notifier.tasks.subscriber_email": {"queue": "email"},
     "notifier.tasks.staff_alert": {"queue": "email"},
     "notifier.tasks.staff_notice_email": {"queue": "email"},
@@ -388,6 +389,24 @@ HELIOGRAPH_PROMETHEUS_TIMEOUT = float(os.environ.get("HELIOGRAPH_PROMETHEUS_TIME
 # worker died) and may be started again.
 HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS = int(
     os.environ.get("HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS", "1800")
+)
+# Applying approved credit reports through Stripe (docs/credits.md, "Apply through Stripe").
+# The secret key (sk_live_… or sk_test_…); without one nothing can be applied.
+HELIOGRAPH_STRIPE_API_KEY = os.environ.get("HELIOGRAPH_STRIPE_API_KEY", "")
+# The API base the official SDK talks to; tests and the benchmark point it at a loopback sink.
+HELIOGRAPH_STRIPE_API_BASE = os.environ.get("HELIOGRAPH_STRIPE_API_BASE", "https://api.stripe.com")
+# Dry run: compute and record every Stripe request, send none. On by default in development
+# (DEBUG=1) and whenever no key is set, so trying Heliograph out never moves money.
+HELIOGRAPH_STRIPE_DRY_RUN = env_bool(
+    "HELIOGRAPH_STRIPE_DRY_RUN", DEBUG or not HELIOGRAPH_STRIPE_API_KEY
+)
+# Requests per second sent to Stripe (its live limit is 100 a second, test mode 25), and how
+# many are in flight at once. A 429 waits its Retry-After either way.
+HELIOGRAPH_STRIPE_RATE_LIMIT = float(os.environ.get("HELIOGRAPH_STRIPE_RATE_LIMIT", "25"))
+HELIOGRAPH_STRIPE_CONCURRENCY = int(os.environ.get("HELIOGRAPH_STRIPE_CONCURRENCY", "4"))
+# A run that has not reported for this many seconds is taken as dead: a resume takes over.
+HELIOGRAPH_CREDIT_APPLY_STALE_SECONDS = int(
+    os.environ.get("HELIOGRAPH_CREDIT_APPLY_STALE_SECONDS", "120")
 )
 
 # --- Demo and `make run` -----------------------------------------------------------------------

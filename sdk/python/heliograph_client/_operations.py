@@ -388,6 +388,86 @@ OPERATIONS: dict[str, Operation] = {
         envelope="credit_policy",
         scope="credits",
     ),
+    "credit_report_lines_get": Operation(
+        "credit_report_lines_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/lines",
+        many=True,
+        scope="credits",
+    ),
+    "credit_report_addons_get": Operation(
+        "credit_report_addons_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/addons",
+        many=True,
+        scope="credits",
+    ),
+    "credit_report_refund_imports_post": Operation(
+        "credit_report_refund_imports_post",
+        "POST",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/refund-imports",
+        envelope="refund_import",
+        scope="credits",
+    ),
+    "credit_report_refund_decision_post": Operation(
+        "credit_report_refund_decision_post",
+        "POST",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}/decision",
+        envelope="decision",
+        scope="credits",
+    ),
+    "credit_report_refund_get": Operation(
+        "credit_report_refund_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}",
+        scope="credits",
+    ),
+    "credit_report_refunds_get": Operation(
+        "credit_report_refunds_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/refunds",
+        many=True,
+        scope="credits",
+    ),
+    "credit_report_refunds_post": Operation(
+        "credit_report_refunds_post",
+        "POST",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/refunds",
+        envelope="refund",
+        scope="credits",
+    ),
+    "credit_report_approval_post": Operation(
+        "credit_report_approval_post",
+        "POST",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/approval",
+        scope="credits",
+    ),
+    "credit_report_application_items_get": Operation(
+        "credit_report_application_items_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/application/items",
+        many=True,
+        scope="credits",
+    ),
+    "credit_report_application_get": Operation(
+        "credit_report_application_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/application",
+        scope="credits",
+    ),
+    "credit_report_application_post": Operation(
+        "credit_report_application_post",
+        "POST",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/application",
+        envelope="application",
+        scope="credits",
+    ),
+    "credit_report_reconciliation_get": Operation(
+        "credit_report_reconciliation_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/reconciliation",
+        scope="credits",
+    ),
     "credit_report_csv_get": Operation(
         "credit_report_csv_get",
         "GET",
@@ -612,6 +692,18 @@ METHODS: dict[str, str] = {
     "credit_policy_reports_post": "credit_policies.run_report",
     "credit_policy_get": "credit_policies.get",
     "credit_policy_put": "credit_policies.replace",
+    "credit_report_lines_get": "credit_reports.list_lines",
+    "credit_report_addons_get": "credit_reports.list_addons",
+    "credit_report_refund_imports_post": "credit_reports.refund_imports",
+    "credit_report_refund_decision_post": "credit_reports.refund_decision",
+    "credit_report_refund_get": "credit_reports.get_refund",
+    "credit_report_refunds_get": "credit_reports.list_refunds",
+    "credit_report_refunds_post": "credit_reports.refunds",
+    "credit_report_approval_post": "credit_reports.approval",
+    "credit_report_application_items_get": "credit_reports.list_application_items",
+    "credit_report_application_get": "credit_reports.get_application",
+    "credit_report_application_post": "credit_reports.application",
+    "credit_report_reconciliation_get": "credit_reports.get_reconciliation",
     "credit_report_csv_get": "credit_reports.get_csv",
     "credit_report_get": "credit_reports.get",
     "spend_imports_post": "spend_imports.create",
@@ -3339,6 +3431,228 @@ class CreditReportsResource:
     def __init__(self, transport: SyncTransport) -> None:
         self._t = transport
 
+    def list_lines(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        q: str | int | None = None,
+    ) -> Paginator[dict[str, Any]]:
+        """The report's lines (one per account), with the add-on figures; `q` searches.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/lines` (scope `credits`, operation `credit_report_lines_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        q: Account id (prefix) or name
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_lines_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "q": q},
+        )
+
+    def list_addons(
+        self, report_id: str, *, page: str | int | None = None, per_page: str | int | None = None
+    ) -> Paginator[dict[str, Any]]:
+        """The report's concurrency add-ons, with each charge's share of the refund.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/addons` (scope `credits`, operation `credit_report_addons_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_addons_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page},
+        )
+
+    def refund_imports(
+        self,
+        report_id: str,
+        *,
+        csv: str,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Import the contact form's refund requests (account_id,requested_at,contact,message,charge_ids) for the report's policy; a bad file is refused whole.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refund-imports` (scope `credits`, operation `credit_report_refund_imports_post`).
+
+        csv: The CSV text (or send the file itself with Content-Type: text/csv)
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_refund_imports_post"],
+            {"report_id": report_id},
+            fields={"csv": csv},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def refund_decision(
+        self,
+        report_id: str,
+        account_id: str,
+        *,
+        decision: Literal["approve", "refuse"],
+        reason: str,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Approve or refuse an account's add-on refund request, with a reason.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}/decision` (scope `credits`, operation `credit_report_refund_decision_post`).
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_refund_decision_post"],
+            {"report_id": report_id, "account_id": account_id},
+            fields={"decision": decision, "reason": reason},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def get_refund(self, report_id: str, account_id: str) -> dict[str, Any]:
+        """An account's refund request.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}` (scope `credits`, operation `credit_report_refund_get`).
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_refund_get"],
+            {"report_id": report_id, "account_id": account_id},
+        )
+
+    def list_refunds(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        status: str | int | None = None,
+    ) -> Paginator[dict[str, Any]]:
+        """Refund requests of the report's policy (`status`: requested, approved, refused).
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        status: requested, approved or refused
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_refunds_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "status": status},
+        )
+
+    def refunds(
+        self,
+        report_id: str,
+        *,
+        account_id: str,
+        requested_at: str | datetime | None = None,
+        contact: str | None = None,
+        message: str | None = None,
+        charge_ids: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record an account's request to refund its concurrency add-ons.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_post`).
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_refunds_post"],
+            {"report_id": report_id},
+            fields={
+                "account_id": account_id,
+                "requested_at": requested_at,
+                "contact": contact,
+                "message": message,
+                "charge_ids": charge_ids,
+            },
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def approval(
+        self,
+        report_id: str,
+        *,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> CreditReport:
+        """Approve the report (four eyes: the token's creator, with credits.approve_report, not the user who computed it).
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/approval` (scope `credits`, operation `credit_report_approval_post`).
+
+        The document names no body fields: send them as `extra_fields`.
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_approval_post"],
+            {"report_id": report_id},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def list_application_items(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        status: str | int | None = None,
+    ) -> Paginator[dict[str, Any]]:
+        """Each Stripe operation of the application: status, Stripe object, key, error.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/application/items` (scope `credits`, operation `credit_report_application_items_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        status: pending, sending, applied, failed, skipped, check
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_application_items_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "status": status},
+        )
+
+    def get_application(self, report_id: str) -> dict[str, Any]:
+        """Where applying the report through Stripe stands (counts by status).
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_get`).
+        """
+        return self._t._call(OPERATIONS["credit_report_application_get"], {"report_id": report_id})
+
+    def application(
+        self,
+        report_id: str,
+        *,
+        dry_run: bool | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Apply the approved report through Stripe, or resume it (a worker sends it).
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_post`).
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_application_post"],
+            {"report_id": report_id},
+            fields={"dry_run": dry_run},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def get_reconciliation(self, report_id: str) -> dict[str, Any]:
+        """The reconciliation as CSV (text/csv): applied, failed, skipped per operation.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/reconciliation` (scope `credits`, operation `credit_report_reconciliation_get`).
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_reconciliation_get"], {"report_id": report_id}
+        )
+
     def get_csv(self, report_id: str) -> dict[str, Any]:
         """The report as CSV (text/csv), one line per credited account.
 
@@ -3359,6 +3673,230 @@ class AsyncCreditReportsResource:
 
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
+
+    def list_lines(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        q: str | int | None = None,
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """The report's lines (one per account), with the add-on figures; `q` searches.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/lines` (scope `credits`, operation `credit_report_lines_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        q: Account id (prefix) or name
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_lines_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "q": q},
+        )
+
+    def list_addons(
+        self, report_id: str, *, page: str | int | None = None, per_page: str | int | None = None
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """The report's concurrency add-ons, with each charge's share of the refund.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/addons` (scope `credits`, operation `credit_report_addons_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_addons_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page},
+        )
+
+    async def refund_imports(
+        self,
+        report_id: str,
+        *,
+        csv: str,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Import the contact form's refund requests (account_id,requested_at,contact,message,charge_ids) for the report's policy; a bad file is refused whole.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refund-imports` (scope `credits`, operation `credit_report_refund_imports_post`).
+
+        csv: The CSV text (or send the file itself with Content-Type: text/csv)
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_refund_imports_post"],
+            {"report_id": report_id},
+            fields={"csv": csv},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    async def refund_decision(
+        self,
+        report_id: str,
+        account_id: str,
+        *,
+        decision: Literal["approve", "refuse"],
+        reason: str,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Approve or refuse an account's add-on refund request, with a reason.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}/decision` (scope `credits`, operation `credit_report_refund_decision_post`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_refund_decision_post"],
+            {"report_id": report_id, "account_id": account_id},
+            fields={"decision": decision, "reason": reason},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    async def get_refund(self, report_id: str, account_id: str) -> dict[str, Any]:
+        """An account's refund request.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}` (scope `credits`, operation `credit_report_refund_get`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_refund_get"],
+            {"report_id": report_id, "account_id": account_id},
+        )
+
+    def list_refunds(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        status: str | int | None = None,
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """Refund requests of the report's policy (`status`: requested, approved, refused).
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        status: requested, approved or refused
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_refunds_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "status": status},
+        )
+
+    async def refunds(
+        self,
+        report_id: str,
+        *,
+        account_id: str,
+        requested_at: str | datetime | None = None,
+        contact: str | None = None,
+        message: str | None = None,
+        charge_ids: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record an account's request to refund its concurrency add-ons.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_post`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_refunds_post"],
+            {"report_id": report_id},
+            fields={
+                "account_id": account_id,
+                "requested_at": requested_at,
+                "contact": contact,
+                "message": message,
+                "charge_ids": charge_ids,
+            },
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    async def approval(
+        self,
+        report_id: str,
+        *,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> CreditReport:
+        """Approve the report (four eyes: the token's creator, with credits.approve_report, not the user who computed it).
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/approval` (scope `credits`, operation `credit_report_approval_post`).
+
+        The document names no body fields: send them as `extra_fields`.
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_approval_post"],
+            {"report_id": report_id},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def list_application_items(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        status: str | int | None = None,
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """Each Stripe operation of the application: status, Stripe object, key, error.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/application/items` (scope `credits`, operation `credit_report_application_items_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        status: pending, sending, applied, failed, skipped, check
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_application_items_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "status": status},
+        )
+
+    async def get_application(self, report_id: str) -> dict[str, Any]:
+        """Where applying the report through Stripe stands (counts by status).
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_get`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_application_get"], {"report_id": report_id}
+        )
+
+    async def application(
+        self,
+        report_id: str,
+        *,
+        dry_run: bool | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Apply the approved report through Stripe, or resume it (a worker sends it).
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_post`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_application_post"],
+            {"report_id": report_id},
+            fields={"dry_run": dry_run},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    async def get_reconciliation(self, report_id: str) -> dict[str, Any]:
+        """The reconciliation as CSV (text/csv): applied, failed, skipped per operation.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/reconciliation` (scope `credits`, operation `credit_report_reconciliation_get`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_reconciliation_get"], {"report_id": report_id}
+        )
 
     async def get_csv(self, report_id: str) -> dict[str, Any]:
         """The report as CSV (text/csv), one line per credited account.

@@ -88,6 +88,18 @@ export const OPERATIONS = {
   credit_policy_reports_post: { id: "credit_policy_reports_post", method: "POST", path: "/v1/pages/{page_id}/credit-policies/{policy_id}/reports", envelope: "credit_report", many: false, scope: "credits" },
   credit_policy_get: { id: "credit_policy_get", method: "GET", path: "/v1/pages/{page_id}/credit-policies/{policy_id}", envelope: null, many: false, scope: "credits" },
   credit_policy_put: { id: "credit_policy_put", method: "PUT", path: "/v1/pages/{page_id}/credit-policies/{policy_id}", envelope: "credit_policy", many: false, scope: "credits" },
+  credit_report_lines_get: { id: "credit_report_lines_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/lines", envelope: null, many: true, scope: "credits" },
+  credit_report_addons_get: { id: "credit_report_addons_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/addons", envelope: null, many: true, scope: "credits" },
+  credit_report_refund_imports_post: { id: "credit_report_refund_imports_post", method: "POST", path: "/v1/pages/{page_id}/credit-reports/{report_id}/refund-imports", envelope: "refund_import", many: false, scope: "credits" },
+  credit_report_refund_decision_post: { id: "credit_report_refund_decision_post", method: "POST", path: "/v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}/decision", envelope: "decision", many: false, scope: "credits" },
+  credit_report_refund_get: { id: "credit_report_refund_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}", envelope: null, many: false, scope: "credits" },
+  credit_report_refunds_get: { id: "credit_report_refunds_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/refunds", envelope: null, many: true, scope: "credits" },
+  credit_report_refunds_post: { id: "credit_report_refunds_post", method: "POST", path: "/v1/pages/{page_id}/credit-reports/{report_id}/refunds", envelope: "refund", many: false, scope: "credits" },
+  credit_report_approval_post: { id: "credit_report_approval_post", method: "POST", path: "/v1/pages/{page_id}/credit-reports/{report_id}/approval", envelope: null, many: false, scope: "credits" },
+  credit_report_application_items_get: { id: "credit_report_application_items_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/application/items", envelope: null, many: true, scope: "credits" },
+  credit_report_application_get: { id: "credit_report_application_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/application", envelope: null, many: false, scope: "credits" },
+  credit_report_application_post: { id: "credit_report_application_post", method: "POST", path: "/v1/pages/{page_id}/credit-reports/{report_id}/application", envelope: "application", many: false, scope: "credits" },
+  credit_report_reconciliation_get: { id: "credit_report_reconciliation_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/reconciliation", envelope: null, many: false, scope: "credits" },
   credit_report_csv_get: { id: "credit_report_csv_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/csv", envelope: null, many: false, scope: "credits" },
   credit_report_get: { id: "credit_report_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}", envelope: null, many: false, scope: "credits" },
   spend_imports_post: { id: "spend_imports_post", method: "POST", path: "/v1/pages/{page_id}/spend-imports", envelope: "spend_import", many: false, scope: "credits" },
@@ -185,6 +197,18 @@ export const METHODS: Record<keyof typeof OPERATIONS, string> = {
   credit_policy_reports_post: "creditPolicies.runReport",
   credit_policy_get: "creditPolicies.get",
   credit_policy_put: "creditPolicies.replace",
+  credit_report_lines_get: "creditReports.listLines",
+  credit_report_addons_get: "creditReports.listAddons",
+  credit_report_refund_imports_post: "creditReports.refundImports",
+  credit_report_refund_decision_post: "creditReports.refundDecision",
+  credit_report_refund_get: "creditReports.getRefund",
+  credit_report_refunds_get: "creditReports.listRefunds",
+  credit_report_refunds_post: "creditReports.refunds",
+  credit_report_approval_post: "creditReports.approval",
+  credit_report_application_items_get: "creditReports.listApplicationItems",
+  credit_report_application_get: "creditReports.getApplication",
+  credit_report_application_post: "creditReports.application",
+  credit_report_reconciliation_get: "creditReports.getReconciliation",
   credit_report_csv_get: "creditReports.getCsv",
   credit_report_get: "creditReports.get",
   spend_imports_post: "spendImports.create",
@@ -307,6 +331,26 @@ export type CreditPoliciesRunReportAnswer = operations["credit_policy_reports_po
 export type CreditPoliciesGetAnswer = operations["credit_policy_get"]["responses"][200]["content"]["application/json"];
 export type CreditPoliciesReplaceFields = NonNullable<NonNullable<operations["credit_policy_put"]["requestBody"]>["content"]["application/json"]["credit_policy"]>;
 export type CreditPoliciesReplaceAnswer = operations["credit_policy_put"]["responses"][200]["content"]["application/json"];
+export type CreditReportsListLinesQuery = QueryOf<operations["credit_report_lines_get"]["parameters"]["query"]>;
+export type CreditReportsListLinesItem = operations["credit_report_lines_get"]["responses"][200]["content"]["application/json"][number];
+export type CreditReportsListAddonsQuery = QueryOf<operations["credit_report_addons_get"]["parameters"]["query"]>;
+export type CreditReportsListAddonsItem = operations["credit_report_addons_get"]["responses"][200]["content"]["application/json"][number];
+export type CreditReportsRefundImportsFields = NonNullable<NonNullable<operations["credit_report_refund_imports_post"]["requestBody"]>["content"]["application/json"]["refund_import"]>;
+export type CreditReportsRefundImportsAnswer = operations["credit_report_refund_imports_post"]["responses"][201]["content"]["application/json"];
+export type CreditReportsRefundDecisionFields = NonNullable<NonNullable<operations["credit_report_refund_decision_post"]["requestBody"]>["content"]["application/json"]["decision"]>;
+export type CreditReportsRefundDecisionAnswer = operations["credit_report_refund_decision_post"]["responses"][200]["content"]["application/json"];
+export type CreditReportsGetRefundAnswer = operations["credit_report_refund_get"]["responses"][200]["content"]["application/json"];
+export type CreditReportsListRefundsQuery = QueryOf<operations["credit_report_refunds_get"]["parameters"]["query"]>;
+export type CreditReportsListRefundsItem = operations["credit_report_refunds_get"]["responses"][200]["content"]["application/json"][number];
+export type CreditReportsRefundsFields = NonNullable<NonNullable<operations["credit_report_refunds_post"]["requestBody"]>["content"]["application/json"]["refund"]>;
+export type CreditReportsRefundsAnswer = operations["credit_report_refunds_post"]["responses"][201]["content"]["application/json"];
+export type CreditReportsApprovalAnswer = operations["credit_report_approval_post"]["responses"][201]["content"]["application/json"];
+export type CreditReportsListApplicationItemsQuery = QueryOf<operations["credit_report_application_items_get"]["parameters"]["query"]>;
+export type CreditReportsListApplicationItemsItem = operations["credit_report_application_items_get"]["responses"][200]["content"]["application/json"][number];
+export type CreditReportsGetApplicationAnswer = operations["credit_report_application_get"]["responses"][200]["content"]["application/json"];
+export type CreditReportsApplicationFields = NonNullable<NonNullable<operations["credit_report_application_post"]["requestBody"]>["content"]["application/json"]["application"]>;
+export type CreditReportsApplicationAnswer = operations["credit_report_application_post"]["responses"][202]["content"]["application/json"];
+export type CreditReportsGetReconciliationAnswer = operations["credit_report_reconciliation_get"]["responses"][200]["content"]["application/json"];
 export type CreditReportsGetCsvAnswer = operations["credit_report_csv_get"]["responses"][200]["content"]["application/json"];
 export type CreditReportsGetAnswer = operations["credit_report_get"]["responses"][200]["content"]["application/json"];
 export type SpendImportsCreateFields = NonNullable<NonNullable<operations["spend_imports_post"]["requestBody"]>["content"]["application/json"]["spend_import"]>;
@@ -922,6 +966,114 @@ export class CreditPoliciesResource {
 /** Credits: `client.creditReports`. */
 export class CreditReportsResource {
   constructor(private readonly t: Transport) {}
+
+  /**
+   * The report's lines (one per account), with the add-on figures; `q` searches
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/lines` (scope `credits`, operation `credit_report_lines_get`).
+   */
+  listLines(reportId: string, query: CreditReportsListLinesQuery = {}, options: CallOptions = {}): Paginator<CreditReportsListLinesItem> {
+    return this.t.list(OPERATIONS.credit_report_lines_get, { report_id: reportId }, query, options);
+  }
+
+  /**
+   * The report's concurrency add-ons, with each charge's share of the refund
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/addons` (scope `credits`, operation `credit_report_addons_get`).
+   */
+  listAddons(reportId: string, query: CreditReportsListAddonsQuery = {}, options: CallOptions = {}): Paginator<CreditReportsListAddonsItem> {
+    return this.t.list(OPERATIONS.credit_report_addons_get, { report_id: reportId }, query, options);
+  }
+
+  /**
+   * Import the contact form's refund requests (account_id,requested_at,contact,message,charge_ids) for the report's policy; a bad file is refused whole
+   *
+   * `POST /v1/pages/{page_id}/credit-reports/{report_id}/refund-imports` (scope `credits`, operation `credit_report_refund_imports_post`).
+   */
+  refundImports(reportId: string, fields: CreditReportsRefundImportsFields, options: WriteOptions = {}): Promise<CreditReportsRefundImportsAnswer> {
+    return this.t.call(OPERATIONS.credit_report_refund_imports_post, { report_id: reportId }, { fields, ...options }) as Promise<CreditReportsRefundImportsAnswer>;
+  }
+
+  /**
+   * Approve or refuse an account's add-on refund request, with a reason
+   *
+   * `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}/decision` (scope `credits`, operation `credit_report_refund_decision_post`).
+   */
+  refundDecision(reportId: string, accountId: string, fields: CreditReportsRefundDecisionFields, options: WriteOptions = {}): Promise<CreditReportsRefundDecisionAnswer> {
+    return this.t.call(OPERATIONS.credit_report_refund_decision_post, { report_id: reportId, account_id: accountId }, { fields, ...options }) as Promise<CreditReportsRefundDecisionAnswer>;
+  }
+
+  /**
+   * An account's refund request
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}` (scope `credits`, operation `credit_report_refund_get`).
+   */
+  getRefund(reportId: string, accountId: string, options: CallOptions = {}): Promise<CreditReportsGetRefundAnswer> {
+    return this.t.call(OPERATIONS.credit_report_refund_get, { report_id: reportId, account_id: accountId }, { ...options }) as Promise<CreditReportsGetRefundAnswer>;
+  }
+
+  /**
+   * Refund requests of the report's policy (`status`: requested, approved, refused)
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_get`).
+   */
+  listRefunds(reportId: string, query: CreditReportsListRefundsQuery = {}, options: CallOptions = {}): Paginator<CreditReportsListRefundsItem> {
+    return this.t.list(OPERATIONS.credit_report_refunds_get, { report_id: reportId }, query, options);
+  }
+
+  /**
+   * Record an account's request to refund its concurrency add-ons
+   *
+   * `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_post`).
+   */
+  refunds(reportId: string, fields: CreditReportsRefundsFields, options: WriteOptions = {}): Promise<CreditReportsRefundsAnswer> {
+    return this.t.call(OPERATIONS.credit_report_refunds_post, { report_id: reportId }, { fields, ...options }) as Promise<CreditReportsRefundsAnswer>;
+  }
+
+  /**
+   * Approve the report (four eyes: the token's creator, with credits.approve_report, not the user who computed it)
+   *
+   * `POST /v1/pages/{page_id}/credit-reports/{report_id}/approval` (scope `credits`, operation `credit_report_approval_post`).
+   */
+  approval(reportId: string, fields: Record<string, unknown> = {}, options: WriteOptions = {}): Promise<CreditReportsApprovalAnswer> {
+    return this.t.call(OPERATIONS.credit_report_approval_post, { report_id: reportId }, { fields, ...options }) as Promise<CreditReportsApprovalAnswer>;
+  }
+
+  /**
+   * Each Stripe operation of the application: status, Stripe object, key, error
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/application/items` (scope `credits`, operation `credit_report_application_items_get`).
+   */
+  listApplicationItems(reportId: string, query: CreditReportsListApplicationItemsQuery = {}, options: CallOptions = {}): Paginator<CreditReportsListApplicationItemsItem> {
+    return this.t.list(OPERATIONS.credit_report_application_items_get, { report_id: reportId }, query, options);
+  }
+
+  /**
+   * Where applying the report through Stripe stands (counts by status)
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_get`).
+   */
+  getApplication(reportId: string, options: CallOptions = {}): Promise<CreditReportsGetApplicationAnswer> {
+    return this.t.call(OPERATIONS.credit_report_application_get, { report_id: reportId }, { ...options }) as Promise<CreditReportsGetApplicationAnswer>;
+  }
+
+  /**
+   * Apply the approved report through Stripe, or resume it (a worker sends it)
+   *
+   * `POST /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_post`).
+   */
+  application(reportId: string, fields: CreditReportsApplicationFields = {}, options: WriteOptions = {}): Promise<CreditReportsApplicationAnswer> {
+    return this.t.call(OPERATIONS.credit_report_application_post, { report_id: reportId }, { fields, ...options }) as Promise<CreditReportsApplicationAnswer>;
+  }
+
+  /**
+   * The reconciliation as CSV (text/csv): applied, failed, skipped per operation
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/reconciliation` (scope `credits`, operation `credit_report_reconciliation_get`).
+   */
+  getReconciliation(reportId: string, options: CallOptions = {}): Promise<CreditReportsGetReconciliationAnswer> {
+    return this.t.call(OPERATIONS.credit_report_reconciliation_get, { report_id: reportId }, { ...options }) as Promise<CreditReportsGetReconciliationAnswer>;
+  }
 
   /**
    * The report as CSV (text/csv), one line per credited account
