@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifier', '0002_event_page_status'),
+        ('notifier', '0003_channel_staff_alerts_staffnotice'),
     ]
 
     operations = [
