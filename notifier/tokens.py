@@ -14,6 +14,11 @@ address. No login, no cookie. Each lives as long as its purpose needs:
   carries a fresh one, and asking to subscribe again emails one to a subscribed address.
 - **unsubscribe** (the RFC 8058 one-click link of every email): never expires. All it can do
   is stop mail to that one address, and stopping must stay possible from any old email.
+
+The SMS **opt-in code** (six digits, texted to the number; valid as long as a confirm link,
+for the newest request only) is not stored: it is derived from the subscriber and its request
+(`sms_code`, an HMAC under SECRET_KEY), so a new request has a new code, the task that texts
+it can compute it again, and the database never holds a code that would confirm a number.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 CONFIRM_MAX_AGE = 24 * 60 * 60
 MANAGE_MAX_AGE = 90 * 24 * 60 * 60
@@ -31,6 +37,7 @@ MAX_AGE: dict[str, int | None] = {
     "manage": MANAGE_MAX_AGE,
     "unsubscribe": None,
 }
+CODE_DIGITS = 6
 
 _SALTS = {
     "confirm": "notifier.subscriber.confirm",
@@ -78,6 +85,20 @@ def read_token(purpose: str, token: str) -> tuple[str, int | None] | None:
 def confirm_url(public_id: str, requested_at: datetime) -> str:
     token = make_token("confirm", public_id, requested_at=requested_at)
     return settings.SITE_URL + reverse("notifier:confirm", args=[token])
+
+
+def sms_code(public_id: str, requested_at: datetime) -> str:
+    """The opt-in code of a subscription request: six digits derived from the subscriber
+    and the request under SECRET_KEY (see the module's docstring)."""
+    digest = salted_hmac(
+        "notifier.subscriber.sms-code", f"{public_id}:{request_stamp(requested_at)}"
+    ).hexdigest()
+    return str(int(digest, 16) % 10**CODE_DIGITS).zfill(CODE_DIGITS)
+
+
+def sms_code_matches(public_id: str, requested_at: datetime, code: str) -> bool:
+    typed = "".join(c for c in code if c.isdigit())
+    return constant_time_compare(typed, sms_code(public_id, requested_at))
 
 
 def manage_url(public_id: str) -> str:
