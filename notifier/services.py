@@ -956,7 +956,7 @@ def subscriber_subscribe(
     components: Sequence[Component] = (),
     component_changes: bool = False,
     actor: Actor | None = None,
-) -> None:
+) -> Subscriber:
     """Ask for a subscription (double opt-in): a confirmation link goes to `email` (email
     and webhook subscribers) or is posted into the channel at `url` (Slack, Discord and
     Teams subscribers); an SMS subscriber is texted a code to type on the page
@@ -965,9 +965,9 @@ def subscriber_subscribe(
     The public form passes no actor; an API token passes its own and the request is audited
     as `subscriber.subscribe` (the subscriber still has to say yes).
 
-    Returns nothing on purpose: the caller answers the same whether or not the subscriber was
-    known. A confirmed one gets an "already subscribed" message with the manage link instead,
-    and their preferences are not changed by a stranger.
+    Returns the subscriber, for the API to show; the public page answers the same whether or
+    not the subscriber was known. A confirmed one gets an "already subscribed" message with
+    the manage link instead, and their preferences are not changed by a stranger.
     """
     email, url, phone, lookup = _validated_subscription(
         email=email,
@@ -987,7 +987,7 @@ def subscriber_subscribe(
     subscriber = Subscriber.objects.select_for_update().filter(**lookup).first()
     if subscriber is not None and subscriber.is_active:
         _send_confirmation_after_commit(subscriber, "already")
-        return
+        return subscriber
     subscriber = _subscriber_store(
         subscriber or Subscriber(kind=kind, url=url, phone=phone),
         email=email,
@@ -999,6 +999,7 @@ def subscriber_subscribe(
         component_changes=component_changes,
     )
     _send_confirmation_after_commit(subscriber, "confirm")
+    return subscriber
 
 
 @transaction.atomic

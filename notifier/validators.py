@@ -239,6 +239,16 @@ def normalize_phone(number: str, *, region: str = "") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_region(e164: str) -> str:
+    """The ISO country code of a stored number ("DE" for +49…), "" when there is none."""
+    if not e164:
+        return ""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or ""
+    except phonenumbers.NumberParseException:
+        return ""
+
+
 def discord_webhook_parts(url: str) -> tuple[int, str]:
     """The (webhook id, token) of a Discord webhook URL that `check_target` accepted."""
     match = DISCORD_PATH.match(urlsplit(url.strip()).path)
