@@ -103,14 +103,20 @@ URL_KINDS = (
 CHAT_KINDS = (SubscriberKind.SLACK, SubscriberKind.DISCORD, SubscriberKind.TEAMS)
 
 
+# The rule of an active subscriber / channel as a condition (also for counting, e.g.
+# `Count(..., filter=ACTIVE_SUBSCRIBER)`); `objects.active()` and `inactive_reason` agree.
+ACTIVE_SUBSCRIBER = Q(
+    confirmed_at__isnull=False, unsubscribed_at__isnull=True, broken_at__isnull=True
+)
+ACTIVE_CHANNEL = Q(enabled=True, broken_at__isnull=True)
+
+
 class SubscriberQuerySet(models.QuerySet):
     def active(self) -> SubscriberQuerySet:
         """Subscribers who are sent notifications: confirmed, not unsubscribed, not broken.
         The same rule as `Subscriber.inactive_reason` (one is SQL, one is Python; a test
         checks they agree on every combination)."""
-        return self.filter(
-            confirmed_at__isnull=False, unsubscribed_at__isnull=True, broken_at__isnull=True
-        )
+        return self.filter(ACTIVE_SUBSCRIBER)
 
 
 class Subscriber(ScopedRecipient):
@@ -222,7 +228,7 @@ class ChannelQuerySet(models.QuerySet):
     def active(self) -> ChannelQuerySet:
         """Channels that are sent notifications: enabled and not broken. The same rule as
         `Channel.inactive_reason` (a test checks they agree)."""
-        return self.filter(enabled=True, broken_at__isnull=True)
+        return self.filter(ACTIVE_CHANNEL)
 
 
 class Channel(ScopedRecipient):

@@ -32,6 +32,7 @@ from notifier.tokens import make_token
 from notifier.transports import TransportError
 from statuspage.services import Actor
 
+SENT_DAYS = 7  # the console's "sent per medium" covers this many days
 SUBSCRIBE_LIMIT = 5  # requests per client address …
 SUBSCRIBE_WINDOW = 600  # … per 10 minutes
 
@@ -305,6 +306,9 @@ def console_index(request: HttpRequest) -> HttpResponse:
             "broken": selectors.channels_broken(),
             "updates": selectors.updates_with_delivery_counts(),
             "subscriber_counts": selectors.subscriber_counts(),
+            "by_medium": selectors.recipients_by_medium(),
+            "sent_by_medium": selectors.deliveries_by_medium(days=SENT_DAYS),
+            "sent_days": SENT_DAYS,
         },
     )
 
@@ -312,12 +316,17 @@ def console_index(request: HttpRequest) -> HttpResponse:
 @staff_required("notifier.view_subscriber")
 def console_subscribers(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
+    medium = request.GET.get("medium", "")
+    if medium not in SubscriberKind.values:
+        medium = ""
     return render(
         request,
         "notifier/console_subscribers.html",
         {
-            "subscribers": selectors.subscribers_list(state=state)[:500],
+            "subscribers": selectors.subscribers_list(state=state, medium=medium)[:500],
             "state": state,
+            "medium": medium,
+            "media": SubscriberKind.choices,
             "counts": selectors.subscriber_counts(),
         },
     )
