@@ -91,6 +91,10 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = 30.0  # seconds before the 2nd attempt; doubles each time
 BACKOFF_CAP = 3600.0
 EMAIL_BATCH_SIZE = 100
+# Slack, Discord, Teams and SMS deliveries go to one vendor per medium, so a batch of them
+# waits for nothing a single one would not; webhooks (anyone's host) stay one per task.
+CHAT_BATCH_SIZE = 10
+BATCHED_MEDIA = {Medium.SLACK, Medium.DISCORD, Medium.TEAMS, Medium.SMS}
 SLACK_THREAD_WAIT = 2.0  # another delivery is posting the thread's first message
 SYSTEM = Actor.system("notifier")
 
@@ -229,8 +233,10 @@ def deliveries_create_for_component_change(*, change: ComponentStatusChange) -> 
 
 
 def deliveries_enqueue(*, deliveries: Iterable[tuple[int, str]], countdown: float = 0) -> int:
-    """Publish tasks for (id, medium) pairs: email in batches (one SMTP connection each),
-    chat and webhooks one per delivery, each medium on its own queue.
+    """Publish tasks for (id, medium) pairs: email in batches of 100 (one SMTP connection
+    each), Slack, Discord, Teams and SMS in batches of 10 of one medium (one vendor: a task
+    per message cost more than the message), webhooks one per delivery (a slow receiver holds
+    back no other), each on its medium's queue.
 
     A broker that is down is logged, not raised: the rows are in the database and
     `deliveries_requeue` enqueues them again. Returns the number of tasks published.
@@ -250,9 +256,11 @@ def deliveries_enqueue(*, deliveries: Iterable[tuple[int, str]], countdown: floa
                 ids = by_medium[medium]
                 if medium == Medium.EMAIL:
                     size = EMAIL_BATCH_SIZE
-                    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+                elif medium in BATCHED_MEDIA:
+                    size = CHAT_BATCH_SIZE
                 else:
-                    chunks = [[pk] for pk in ids]
+                    size = 1
+                chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
                 task = queues.task(TASK_FOR_MEDIUM[medium])
                 for chunk in chunks:
                     task.apply_async(
@@ -407,6 +415,7 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
     connection = None
     email_down: str | None = None
     ok_subscribers: list[int] = []
+    ok_channels: list[int] = []
     # A lone chat or webhook delivery is not worth two more round trips.
     relaxed = _relax_commits(len(deliveries) > 4)
     try:
@@ -451,14 +460,14 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
             if delivery.subscriber_id:
                 ok_subscribers.append(delivery.subscriber_id)
             else:
-                Channel.objects.filter(pk=delivery.channel_id).update(
-                    last_success_at=timezone.now()
-                )
+                ok_channels.append(delivery.channel_id)
     finally:
         if connection is not None:
             connection.close()
         if ok_subscribers:
             Subscriber.objects.filter(pk__in=ok_subscribers).update(last_success_at=timezone.now())
+        if ok_channels:
+            Channel.objects.filter(pk__in=ok_channels).update(last_success_at=timezone.now())
         if relaxed:
             _restore_commits()
     return dict(outcome)
