@@ -51,7 +51,9 @@ class SubscribeForm(ScopeFields):
         choices=SubscriberKind.choices, initial=SubscriberKind.EMAIL, widget=forms.RadioSelect
     )
     email = forms.CharField(max_length=254, required=False, label="Email address")
-    url = forms.CharField(max_length=2000, required=False, label="Webhook URL")
+    url = forms.CharField(
+        max_length=2000, required=False, label="Webhook URL (webhook, Slack, Discord or Teams)"
+    )
     phone = forms.CharField(max_length=32, required=False, label="Mobile number")
     # Honeypot: hidden from people by CSS; bots fill every field.
     website = forms.CharField(required=False, label="Leave this empty")
