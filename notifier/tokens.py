@@ -23,6 +23,7 @@ it can compute it again, and the database never holds a code that would confirm 
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -101,11 +102,27 @@ def sms_code_matches(public_id: str, requested_at: datetime, code: str) -> bool:
     return constant_time_compare(typed, sms_code(public_id, requested_at))
 
 
+_STAND_IN = "heliograph-token"
+
+
+@functools.lru_cache(maxsize=8)
+def _path_around_token(name: str) -> tuple[str, str]:
+    """The path of a signed link before and after its token. `reverse` once per process
+    instead of twice per message: every message to a subscriber carries a manage and an
+    unsubscribe link, 20,000 reverses for a 10,000-address fan-out. Tokens are URL-safe
+    (base64url and ':'), so `reverse` would not have quoted anything in them."""
+    head, _, tail = reverse(name, args=[_STAND_IN]).partition(_STAND_IN)
+    return head, tail
+
+
+def _link(name: str, token: str) -> str:
+    head, tail = _path_around_token(name)
+    return f"{settings.SITE_URL}{head}{token}{tail}"
+
+
 def manage_url(public_id: str) -> str:
-    token = make_token("manage", public_id)
-    return settings.SITE_URL + reverse("notifier:manage", args=[token])
+    return _link("notifier:manage", make_token("manage", public_id))
 
 
 def unsubscribe_url(public_id: str) -> str:
-    token = make_token("unsubscribe", public_id)
-    return settings.SITE_URL + reverse("notifier:unsubscribe", args=[token])
+    return _link("notifier:unsubscribe", make_token("unsubscribe", public_id))
