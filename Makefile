@@ -1,6 +1,7 @@
 # Heliograph: two commands.
 #   make run   set up (.venv, dependencies, migrations, demo data) and run web + worker + beat
-#   make test  run the test suite
+#   make test  run the test suite (the SDKs' too: Python, CLI, TypeScript against a live server)
+#   make sdk   regenerate the SDKs from the API's OpenAPI document (after changing the API)
 # Every setting is read from the environment (see README); nothing here asks questions.
 
 PYTHON ?= python3
@@ -8,16 +9,20 @@ VENV ?= .venv
 PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.heliograph-installed
+SDK_TS := sdk/typescript
+# npm ci writes this file: node_modules is current while it is newer than package-lock.json.
+NODE_MODULES := $(SDK_TS)/node_modules/.package-lock.json
 
-
-.PHONY: run test setup lint clean
+.PHONY: run test setup lint clean sdk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The Python SDK (sdk/python: heliograph_client and the `heliograph` command) goes into the
+# same venv, so its tests and `make sdk` have it.
+$(STAMP): pyproject.toml sdk/python/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" -e sdk/python
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -44,8 +49,52 @@ $(CHROMIUM):
 		echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
 	fi
 
-test: $(STAMP) $(CHROMIUM)
+# The detection tests start Debian's Prometheus Alertmanager and Prometheus on loopback.
+ALERTMANAGER ?= /usr/bin/prometheus-alertmanager
+PROMETHEUS ?= /usr/bin/prometheus
+
+$(ALERTMANAGER) $(PROMETHEUS):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends prometheus-alertmanager prometheus; \
+	else \
+		echo "The detection tests need Debian's prometheus-alertmanager and prometheus:" \
+			"sudo apt-get install prometheus-alertmanager prometheus" >&2; exit 1; \
+	fi
+
+
+# The TypeScript SDK's tests need Node >= 18 and npm (Debian's nodejs is 18).
+NPM ?= npm
+
+$(NODE_MODULES): $(SDK_TS)/package-lock.json
+	@if ! command -v $(NPM) >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+		else \
+			echo "The TypeScript SDK needs Node >= 18 and npm: sudo apt-get install nodejs npm" >&2; exit 1; \
+		fi; \
+	fi
+	cd $(SDK_TS) && $(NPM) ci --no-audit --no-fund --prefer-offline
+	@touch $(NODE_MODULES)
+
+# The edge tests run Debian's nginx-light with deploy/nginx/heliograph.conf.
+NGINX ?= /usr/sbin/nginx
+
+$(NGINX):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; \
+	else \
+		echo "The edge tests need Debian's nginx-light: sudo apt-get install nginx-light" >&2; exit 1; \
+	fi
+
+
+test: $(STAMP) $(CHROMIUM) $(NGINX) $(ALERTMANAGER) $(PROMETHEUS) $(NODE_MODULES)
 	$(BIN)/python -m pytest
+
+# Regenerate the SDKs from this checkout's OpenAPI document (tests/sdk/test_sdk_generated.py
+# fails until the committed files match the API).
+sdk: $(STAMP) $(NODE_MODULES)
+	$(BIN)/python sdk/generate.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -53,4 +102,4 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var .pytest_cache .ruff_cache $(SDK_TS)/dist

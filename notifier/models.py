@@ -247,6 +247,13 @@ class Channel(ScopedRecipient):
     target = models.CharField(max_length=64, blank=True, help_text="Slack channel id (C…)")
     secret = models.CharField(max_length=64, default=new_secret)
     enabled = models.BooleanField(default=True)
+    # Staff alerts (detection: alert sources, check-ins, metric thresholds, incident drafts)
+    # go to the Slack and Discord channels that ask for them, besides their public scope.
+    staff_alerts = models.BooleanField(
+        default=False,
+        help_text="Also post staff alerts here (alerts from monitoring, missed check-ins, "
+        "metric thresholds, incident drafts). Slack and Discord only.",
+    )
 
     objects = ChannelQuerySet.as_manager()
 
@@ -306,6 +313,31 @@ class SlackThread(models.Model):
         return f"{self.channel} / {self.incident}: {self.ts or '(posting)'}"
 
 
+class StaffNotice(models.Model):
+    """Something staff must look at that is not (yet) public: an alert from monitoring, a
+    missed check-in, a metric crossing a threshold, an incident drafted for a commander.
+
+    Posted by `notifier.services.staff_notice_post` (the layers above call it; the notifier
+    knows nothing of where the notice came from) to every active channel with
+    `staff_alerts`, through the outbox (event key `n<id>`), and by email to staff. `key` makes
+    posting twice harmless: a retried intake posts nothing new."""
+
+    key = models.CharField(max_length=200, unique=True)
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=2000, blank=True)
+    # A component status (how bad it is, for the colour) or "operational" once it is over.
+    status = models.CharField(max_length=32, default="major_outage")
+    status_label = models.CharField(max_length=64, default="Alert")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.status_label}: {self.title}"
+
+
 class Event(models.Model):
     """One event that recipients are told about (an incident update, a component status
     change), as it stood when it was recorded: the page's overall status at that moment. A
@@ -313,7 +345,9 @@ class Event(models.Model):
 
     Written with the event's deliveries, in the transaction that made the event."""
 
-    key = models.CharField(max_length=32, unique=True, help_text="u<update id> or c<change id>")
+    key = models.CharField(
+        max_length=32, unique=True, help_text="u<update id>, c<change id> or n<staff notice id>"
+    )
     page_indicator = models.CharField(max_length=16)
     page_description = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)

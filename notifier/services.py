@@ -67,6 +67,7 @@ from notifier.models import (
     Medium,
     Scope,
     SlackThread,
+    StaffNotice,
     Subscriber,
     SubscriberKind,
 )
@@ -667,6 +668,92 @@ def staff_alert_send(*, channel_id: int, error: str) -> int:
     return len(emails)
 
 
+# --- Staff notices ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def staff_notice_post(
+    *,
+    key: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    status: str = "major_outage",
+    status_label: str = "Alert",
+    email: bool = True,
+) -> StaffNotice | None:
+    """Tell staff about something that is not public (yet): one outbox row per active
+    channel marked `staff_alerts` (Slack, Discord, Teams), and, with `email`, an email to every
+    active staff user with an address. Written in the caller's transaction, sent after it
+    commits. `key` says what the notice is about (e.g. `alert:12:firing`): a notice with a
+    key already posted is not posted again (returns None), so a retried intake is harmless.
+
+    The layers above (detection, metrics) call this; the notifier does not know them."""
+    title = one_line(clean_text(title, field="title", single_line=True) or "")[:255]
+    body = clean_text(body, field="body") or ""
+    notice, created = StaffNotice.objects.get_or_create(
+        key=key[:200],
+        defaults={
+            "title": title or "Staff alert",
+            "body": body,
+            "url": url[:2000],
+            "status": status,
+            "status_label": one_line(status_label)[:64],
+        },
+    )
+    if not created:
+        return None
+    channels = Channel.objects.active().filter(staff_alerts=True).values_list("pk", "kind")
+    event = f"n{notice.pk}"
+    if _write_deliveries(event_key=event, subscribers=[], channels=list(channels)):
+        transaction.on_commit(lambda: _enqueue_events([event]))
+    if email:
+
+        def enqueue_email() -> None:
+            try:
+                queues.task("notifier.tasks.staff_notice_email").apply_async(
+                    args=[notice.pk],
+                    retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+                )
+            except Exception:  # the console shows the alert; chat got its outbox rows
+                log.exception("could not enqueue the email of staff notice %s", notice.pk)
+
+        transaction.on_commit(enqueue_email)
+    return notice
+
+
+def _enqueue_events(keys: list[str]) -> int:
+    rows = list(
+        Delivery.objects.filter(
+            event_key__in=keys, status=DeliveryStatus.PENDING, attempts=0
+        ).values_list("pk", "medium")
+    )
+    return deliveries_enqueue(deliveries=rows)
+
+
+def staff_notice_email(*, notice_id: int) -> int:
+    """Email a staff notice to every active staff user with an address. Returns how many."""
+    notice = StaffNotice.objects.filter(pk=notice_id).first()
+    if notice is None:
+        return 0
+    emails = list(
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not emails:
+        return 0
+    body = notice.body + (f"\n\n{notice.url}" if notice.url else "")
+    send_mail(
+        subject=one_line(f"[{settings.SITE_NAME}] {notice.status_label}: {notice.title}"),
+        message=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=emails,
+    )
+    return len(emails)
+
+
 # --- Channels (staff) -------------------------------------------------------------------------
 
 
@@ -691,10 +778,17 @@ def _set_scope(recipient, scope, regions, services, components) -> None:
     recipient.components.set(components if scope == Scope.COMPONENTS else [])
 
 
-def _validate_channel(kind: str, url: str, token: str, target: str) -> dict[str, str]:
+def _validate_channel(
+    kind: str, url: str, token: str, target: str, staff_alerts: bool = False
+) -> dict[str, str]:
     """The destination of a channel; URLs by `notifier.validators.check_target`, the one rule
-    of where Heliograph may send."""
+    of where Heliograph may send. Staff alerts are chat messages for people: Slack, Discord
+    and Teams only (a webhook receiver would get a payload no one documented)."""
     errors: dict[str, str] = {}
+    if staff_alerts and kind not in (ChannelKind.SLACK, ChannelKind.DISCORD, ChannelKind.TEAMS):
+        errors["staff_alerts"] = (
+            "Staff alerts go to chat channels only: Slack and Discord, or Microsoft Teams."
+        )
     try:
         if kind == ChannelKind.SLACK:
             if token or target:
@@ -736,12 +830,13 @@ def channel_create(
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
+    staff_alerts: bool = False,
 ) -> Channel:
     """Add a channel. URLs are checked (see notifier.validators); bad input writes nothing.
     A channel added disabled (`enabled=False`) is kept but sent nothing until enabled."""
     name = clean_text(name, field="name", single_line=True)
     url, token, target = url.strip(), token.strip(), target.strip()
-    errors = _validate_channel(kind, url, token, target)
+    errors = _validate_channel(kind, url, token, target, staff_alerts)
     if not name:
         errors["name"] = "The name is required."
     if errors:
@@ -756,6 +851,7 @@ def channel_create(
         enabled=enabled,
         scope=scope,
         component_changes=component_changes,
+        staff_alerts=staff_alerts,
     )
     _set_scope(channel, scope, regions, services, components)
     audit_record(actor=actor, action="channel.create", obj=channel, summary=str(channel))
@@ -777,11 +873,12 @@ def channel_update(
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
+    staff_alerts: bool = False,
 ) -> Channel:
     """Change a channel. Saving it clears the broken state: staff fixed it (or want to try)."""
     name = clean_text(name, field="name", single_line=True)
     url, token, target = url.strip(), token.strip(), target.strip()
-    errors = _validate_channel(channel.kind, url, token, target)
+    errors = _validate_channel(channel.kind, url, token, target, staff_alerts)
     if not name:
         errors["name"] = "The name is required."
     if errors:
@@ -790,6 +887,7 @@ def channel_update(
     channel = Channel.objects.select_for_update().get(pk=channel.pk)
     channel.name, channel.url, channel.token, channel.target = name, url, token, target
     channel.enabled, channel.scope, channel.component_changes = enabled, scope, component_changes
+    channel.staff_alerts = staff_alerts
     channel.broken_at = None
     channel.save()
     _set_scope(channel, scope, regions, services, components)

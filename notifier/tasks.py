@@ -67,3 +67,9 @@ def subscriber_post_confirmation(self, subscriber_id: int, purpose: str) -> bool
 def staff_alert(channel_id: int, error: str) -> int:
     """Email staff that a channel broke (retried while the mail server is unreachable)."""
     return services.staff_alert_send(channel_id=channel_id, error=error)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
+def staff_notice_email(notice_id: int) -> int:
+    """Email staff a staff notice (an alert from monitoring, a draft to publish)."""
+    return services.staff_notice_email(notice_id=notice_id)

@@ -594,10 +594,10 @@ def test_correct_the_text_of_an_update(commander_client, open_incident):
 
 def test_console_loads_no_external_assets(commander_client, open_incident):
     """Own CSS and JavaScript, inlined: nothing from a CDN (the console must work when the
-    internet, or a CDN, is part of the outage)."""
+    internet, or a CDN, is part of the outage). Inlined with this response's CSP nonce."""
     for url in ("/console/", "/console/declare/", f"/console/incidents/{open_incident.public_id}/"):
         html = commander_client.get(url).content.decode()
-        assert "<style>" in html and "<script>" in html
+        assert "<style nonce=" in html and "<script nonce=" in html
         assert 'src="http' not in html and "<link" not in html
 
 

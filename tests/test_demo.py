@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -21,6 +25,7 @@ from statuspage.models import (
 )
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
 
 JUNE = "Runs not starting in us-east-1 and eu-central-1"
 MODELS = [
@@ -53,8 +58,9 @@ def _counts() -> dict[str, int]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_load_demo_twice_creates_nothing_twice():
+def test_load_demo_twice_creates_nothing_twice(settings):
     """Two runs, each committed as two `manage.py load_demo` invocations would be."""
+    settings.HELIOGRAPH_ADMIN_PASSWORD = "heliograph"  # what DEBUG=1 (make run) gives
     first_output = _load()
     first = _counts()
     second_output = _load()
@@ -156,6 +162,86 @@ def test_staff_superuser_and_password_from_settings(settings):
     assert admin.is_staff and admin.is_superuser
     assert admin.check_password("s3cret-demo-pw")
     assert "admin / s3cret-demo-pw" in output
+
+
+def test_it_creates_no_admin_login_with_debug_off_and_no_password_set(settings):
+    """DEBUG=0 without HELIOGRAPH_ADMIN_PASSWORD (the tests run with DEBUG=0): demo data
+    loaded into a real deployment must not open it as admin/heliograph."""
+    assert settings.HELIOGRAPH_ADMIN_PASSWORD == ""
+    output = _load()
+    assert not get_user_model().objects.filter(username="admin").exists()
+    assert "No staff login created" in output and "admin / " not in output
+    assert Service.objects.exists()  # the rest of the demo is loaded all the same
+
+
+def _admin_password_setting(tmp_path, **env: str) -> str:
+    """settings.HELIOGRAPH_ADMIN_PASSWORD as a fresh process computes it from `env`."""
+    base = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    for key in ("DEBUG", "HELIOGRAPH_ADMIN_PASSWORD", "DATABASE_URL", "REDIS_URL"):
+        base.pop(key, None)
+    base.update(
+        HELIOGRAPH_VAR_DIR=str(tmp_path),
+        SECRET_KEY="s" * 20 + "-demo-test-key-0123456789abcdefghijklmnop",
+        **env,
+    )
+    code = "from django.conf import settings; print(repr(settings.HELIOGRAPH_ADMIN_PASSWORD))"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_the_admin_password_is_heliograph_only_in_development(tmp_path):
+    assert _admin_password_setting(tmp_path, DEBUG="1") == "'heliograph'"
+    assert _admin_password_setting(tmp_path, DEBUG="0") == "''"
+    assert _admin_password_setting(tmp_path, DEBUG="0", HELIOGRAPH_ADMIN_PASSWORD="pw-9") == (
+        "'pw-9'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "admin"),
+    [({"DEBUG": "1"}, "heliograph"), ({"DEBUG": "0"}, None)],
+    ids=["development", "production"],
+)
+def test_manage_load_demo_creates_admin_only_in_development(tmp_path, env, admin):
+    """End to end, as `make run` (DEBUG=1) and as a production shell (DEBUG=0) run it."""
+    base = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    for key in ("DEBUG", "HELIOGRAPH_ADMIN_PASSWORD", "DATABASE_URL", "REDIS_URL"):
+        base.pop(key, None)
+    base.update(
+        HELIOGRAPH_VAR_DIR=str(tmp_path),
+        SECRET_KEY="s" * 20 + "-demo-test-key-0123456789abcdefghijklmnop",
+        **env,
+    )
+    code = (
+        "from django.core.management import call_command as c; "
+        "c('migrate', verbosity=0); c('load_demo'); "
+        "from django.contrib.auth import get_user_model as m; "
+        "u = m().objects.filter(username='admin').first(); "
+        "print('ADMIN', u and u.check_password('heliograph'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    if admin:
+        assert "Staff login: admin / heliograph" in result.stdout
+        assert "ADMIN True" in result.stdout
+    else:
+        assert "No staff login created" in result.stdout
+        assert "ADMIN None" in result.stdout
 
 
 def test_upcoming_maintenance_and_public_page_show_demo(client):

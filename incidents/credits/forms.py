@@ -18,9 +18,11 @@ def parse_utc(text: str) -> datetime:
     raw = (text or "").strip()
     try:
         value = datetime.fromisoformat(raw)
-    except ValueError:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except ValueError:  # not a time, or no such day (2027-02-30)
         raise ValidationError(f"'{raw}' is not an ISO 8601 time (e.g. 2026-06-21T00:00Z)") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 moved across the date line
+        raise ValidationError(f"'{raw}' is out of range") from None
 
 
 class UTCDateTimeField(forms.CharField):

@@ -90,6 +90,7 @@ class _Errors:
         self._last_line = -1
 
     def add(self, line: int, reason: str) -> None:
+        reason = _printable(reason)  # it may quote the file: shown in a page, a terminal, JSON
         if line != self._last_line:
             self.count += 1
             self._last_line = line
@@ -108,6 +109,30 @@ def _noop(message: str) -> None:
 # --- Parsing --------------------------------------------------------------------------------
 
 
+def _printable(text: str) -> str:
+    """Text safe to show anywhere: bytes that were not UTF-8 (kept as surrogates), other
+    unpaired surrogates and NUL written as escapes (`\\xff`, `\\ud800`, `\\x00`)."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+_UNPRINTABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _utf16(first_line: str) -> bool:
+    """Whether the first line of a file read as UTF-8 is really UTF-16 (as Excel's "Unicode
+    text" saves it): a UTF-16 byte order mark, or every other character a NUL."""
+    if first_line.startswith(("\udcff\udcfe", "\udcfe\udcff")):
+        return True
+    return len(first_line) >= 4 and first_line.count("\x00") * 3 >= len(first_line)
+
+
 def parse_amount_micros(text: str) -> int:
     """'12.34' → 12_340_000. Raises ValueError with the reason."""
     raw = (text or "").strip()
@@ -119,6 +144,8 @@ def parse_amount_micros(text: str) -> int:
         raise ValueError(f"amount '{raw}' is not a decimal number (use e.g. 12.34)") from None
     if not value.is_finite():
         raise ValueError(f"amount '{raw}' is not a finite number")
+    if value.adjusted() > 18:  # 1e999999 would overflow the scaling below
+        raise ValueError(f"amount '{raw}' is too large")
     micros = value.scaleb(6)
     if micros != micros.to_integral_value():
         raise ValueError(f"amount '{raw}' has more than 6 decimal places")
@@ -137,7 +164,10 @@ def parse_time(text: str, column: str) -> datetime:
         raise ValueError(f"{column} '{raw}' is not an ISO 8601 time") from None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 moved across the date line
+        raise ValueError(f"{column} '{raw}' is out of range") from None
 
 
 def parse_bool(text: str, column: str) -> bool:
@@ -184,7 +214,16 @@ def _rows(
         except (csv.Error, UnicodeDecodeError) as exc:
             errors.add(1, f"unreadable header: {exc}")
             return
+        first_line = ",".join(header)
+        if _utf16(first_line):
+            errors.add(1, "the file is UTF-16: save it as UTF-8 (CSV UTF-8 in Excel)")
+            return
+        if "\x00" in first_line:
+            errors.add(1, "contains a NUL character (\\x00): remove it")
+            return
         header = [name.strip().lower() for name in header]
+        if header:
+            header[0] = header[0].removeprefix("\ufeff")  # a BOM in text already decoded
         if not any(header):
             errors.add(1, "the file is empty (expected a header line)")
             return
@@ -214,8 +253,12 @@ def _rows(
             if len(values) != width:
                 errors.add(line, f"expected {width} fields, found {len(values)}")
                 continue
+            text = "".join(values)
+            if "\x00" in text:
+                errors.add(line, "contains a NUL character (\\x00): remove it")
+                continue
             try:
-                "".join(values).encode("utf-8")
+                text.encode("utf-8")
             except UnicodeEncodeError:  # bytes that are not UTF-8 (kept as surrogates)
                 errors.add(line, "not UTF-8 text (save the file as UTF-8)")
                 continue

@@ -34,7 +34,7 @@ def incident_find(value: str | int) -> Incident | None:
     """An incident by public id or by primary key (the command's --incident)."""
     text = str(value).strip()
     incident = Incident.objects.filter(public_id=text).first()
-    if incident is None and text.isdigit():
+    if incident is None and text.isascii() and text.isdigit():  # not "²": int() refuses it
         incident = Incident.objects.filter(pk=int(text)).first()
     return incident
 

@@ -63,6 +63,10 @@ class CurrencyRule:
 # --- Policies -------------------------------------------------------------------------------
 
 
+# Amounts of credit rules in major units: up to a trillion (their cents fit in 64 bits).
+MAX_AMOUNT_DIGITS = 13
+
+
 def _to_cents(value: Decimal | str | int | float | None, field: str) -> int | None:
     if value is None or value == "":
         return None
@@ -72,6 +76,8 @@ def _to_cents(value: Decimal | str | int | float | None, field: str) -> int | No
         raise ValidationError({field: f"'{value}' is not a decimal amount"}) from None
     if not amount.is_finite():
         raise ValidationError({field: f"'{value}' is not a finite amount"})
+    if amount.adjusted() >= MAX_AMOUNT_DIGITS:  # 1e999999 would overflow, 1e30 not fit
+        raise ValidationError({field: f"{value} is too large (at most {MAX_AMOUNT_DIGITS} digits)"})
     cents = amount.scaleb(2)
     if cents != cents.to_integral_value():
         raise ValidationError({field: f"{value} has more than 2 decimal places (give cents)"})

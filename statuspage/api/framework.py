@@ -18,24 +18,43 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    ValidationError,
+)
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from statuspage.api.models import ApiScope, ApiToken
 from statuspage.api.services import api_token_authenticate
+from statuspage.outage import outage
 from statuspage.services import Actor
 
 log = logging.getLogger(__name__)
 
 MAX_PER_PAGE = 100
+# The last page a list may ask for: 100 million items in, beyond any real list, and an offset
+# every database can take.
+MAX_PAGE = 1_000_000
+# No field of the API takes a number beyond a 64-bit integer (what the database stores).
+MAX_INT = 2**63 - 1
+# The whole-number fields of the API are positions: a PostgreSQL integer.
+MAX_FIELD_INT = 2**31 - 1
+# The deepest JSON a body may be: the deepest real body (metrics/data) is 4 levels.
+MAX_DEPTH = 32
+# Times the API accepts: from the epoch to the end of year 9999 (what every database stores).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def rate_limit() -> int:
@@ -93,6 +112,38 @@ def validation_error_to_api(exc: ValidationError) -> ApiError:
         msg if name == "__all__" else f"{name}: {msg}" for name, msg in errors.items()
     )
     return ApiError(422, message, errors=errors)
+
+
+def parse_time(value: Any, name: str) -> datetime:
+    """An ISO 8601 time (without an offset: UTC) as an aware datetime, or a 422 naming the
+    field: not a time, no such day (`2027-02-30`), or outside 1970–9999."""
+    example = "must be an ISO 8601 time, e.g. 2026-06-22T20:09:00Z."
+    if not isinstance(value, str):
+        raise invalid(name, example)
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:  # well formed, but no such day or hour, or an offset beyond ±24 h
+        raise invalid(name, f"'{value}' is not a real time; it {example}") from None
+    if parsed is None:
+        raise invalid(name, example)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted by its offset
+        in_utc = None
+    if in_utc is None or not EARLIEST <= in_utc <= LATEST:
+        raise invalid(name, f"'{value}' is out of range: give a time from 1970 to 9999.")
+    return parsed
+
+
+def time_from_unix(value: float, name: str) -> datetime:
+    """Unix seconds as an aware UTC datetime, or a 422 naming the field (NaN, infinity, and
+    times before 1970 or after 9999: 1e20 seconds is not a time)."""
+    if not math.isfinite(value) or not 0 <= value <= LATEST.timestamp():
+        hint = " (milliseconds? send seconds)" if 1e11 < value < 1e15 else ""
+        raise invalid(name, f"{value!r} is not a unix time from 1970 to 9999{hint}.")
+    return EARLIEST + timedelta(seconds=value)
 
 
 # --- Reading fields -----------------------------------------------------------------------
@@ -162,36 +213,41 @@ class Call:
             return bool(value)
         raise invalid(name, "must be true or false.")
 
-    def int(self, name: str, *, minimum: int = 0) -> int | None:
+    def int(self, name: str, *, minimum: int = 0, maximum: int = MAX_FIELD_INT) -> int | None:
         value = self.data.get(name)
         if value is None or value == "":
             return None
+        if isinstance(value, bool):
+            raise invalid(name, f"must be a whole number ≥ {minimum}.")
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # a list, "1e20", inf, NaN
             raise invalid(name, "must be a whole number.") from None
-        if isinstance(value, bool) or number < minimum:
-            raise invalid(name, f"must be a whole number ≥ {minimum}.")
+        if isinstance(value, float) and value != number:
+            raise invalid(name, "must be a whole number.")
+        if not minimum <= number <= maximum:
+            raise invalid(name, f"must be a whole number from {minimum} to {maximum}.")
         return number
 
     def datetime(self, name: str) -> datetime | None:
         value = self.data.get(name)
         if value is None or value == "":
             return None
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-        if parsed is None:
-            raise invalid(name, "must be an ISO 8601 time, e.g. 2026-06-22T20:09:00Z.")
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed
+        return parse_time(value, name)
 
     def date(self, name: str) -> date | None:
         value = self.data.get(name)
         if value is None or value == "":
             return None
-        parsed = parse_date(value) if isinstance(value, str) else None
+        example = "must be a date, e.g. 2026-06-22."
+        if not isinstance(value, str):
+            raise invalid(name, example)
+        try:
+            parsed = parse_date(value.strip())
+        except ValueError:  # well formed, but no such day: 2027-02-30, 2026-13-45
+            raise invalid(name, f"'{value}' is not a real date (no such day).") from None
         if parsed is None:
-            raise invalid(name, "must be a date, e.g. 2026-06-22.")
+            raise invalid(name, example)
         return parsed
 
     def list(self, name: str) -> list[str] | None:
@@ -216,17 +272,32 @@ class Call:
         return value
 
     def pagination(self, *, limit_name: str = "per_page", default: int = MAX_PER_PAGE) -> tuple:
-        """(page, per_page) from the query; per_page at most 100."""
-        try:
-            page = int(self.query.get("page") or 1)
-            per_page = int(self.query.get(limit_name) or self.query.get("per_page") or default)
-        except ValueError:
-            raise ApiError(422, f"page, {limit_name}: must be whole numbers.") from None
-        if page < 1:
-            raise invalid("page", "must be 1 or more.")
-        if not 1 <= per_page <= MAX_PER_PAGE:
-            raise invalid(limit_name, f"must be between 1 and {MAX_PER_PAGE}.")
+        """(page, per_page) from the query; per_page at most 100, page at most MAX_PAGE."""
+        page = _query_int(self.query, "page", 1, minimum=1, maximum=MAX_PAGE)
+        names = (limit_name, "per_page") if limit_name != "per_page" else ("per_page",)
+        name = next((n for n in names if self.query.get(n)), limit_name)
+        per_page = _query_int(self.query, name, default, minimum=1, maximum=MAX_PER_PAGE)
         return page, per_page
+
+
+def is_number(ident: str) -> bool:
+    """Whether a path's id can be a row number: ASCII digits only (`"²".isdigit()` is true, and
+    int() refuses it), at most 18 of them (a 64-bit integer)."""
+    return ident.isascii() and ident.isdigit() and len(ident) <= 18
+
+
+def _query_int(
+    query: dict[str, str], name: str, default: int, *, minimum: int, maximum: int
+) -> int:
+    raw = (query.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise invalid(name, f"must be a whole number from {minimum} to {maximum}.")
+    number = int(raw)
+    if not minimum <= number <= maximum:
+        raise invalid(name, f"must be a whole number from {minimum} to {maximum}.")
+    return number
 
 
 def paginate(queryset: Any, call: Call, serialize: Callable[[Any], Any], **kw: Any) -> Page:
@@ -337,11 +408,16 @@ def route(
 
 def parse_form(pairs: list[tuple[str, str]]) -> dict:
     """Rails-style nested keys: `incident[components][abc]=major_outage`,
-    `incident[component_ids][]=a` → {"incident": {"components": {"abc": …}, "component_ids": [a]}}."""
+    `incident[component_ids][]=a` → {"incident": {"components": {"abc": …}, "component_ids": [a]}}.
+    A key nested deeper than MAX_DEPTH is a 400."""
     result: dict = {}
     for key, value in pairs:
         parts = re.findall(r"[^\[\]]+|\[\]", key)
         parts = [p for p in parts if p] or [key]
+        if len(parts) > MAX_DEPTH:
+            raise body_error(
+                f"The form key '{printable(key[:80])}…' is nested deeper than {MAX_DEPTH} levels."
+            )
         target: Any = result
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
@@ -364,38 +440,143 @@ def parse_form(pairs: list[tuple[str, str]]) -> dict:
 
 
 RAW_TYPES = ("text/csv", "text/plain", "application/octet-stream")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _OutOfRange(str):
+    """A JSON integer too long to be a number of ours (json.loads would refuse it past 4300
+    digits with a ValueError that names no field): kept as its text, refused by check_values."""
+
+
+def _json_int(text: str) -> int | _OutOfRange:
+    return int(text) if len(text) <= 20 else _OutOfRange(text)
+
+
+def body_error(message: str) -> ApiError:
+    """A body that cannot be read at all (not UTF-8, not JSON, too deep): 400, `errors.body`."""
+    return ApiError(400, message, errors={"body": message})
+
+
+def printable(text: str) -> str:
+    """Text safe to echo in a message: NUL and unpaired surrogates written as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\x00); remove it."
+    bad = _SURROGATE.search(text)
+    if bad:
+        return (
+            f"contains an unpaired UTF-16 surrogate ({printable(bad.group())}); send valid "
+            "Unicode text."
+        )
+    return None
+
+
+def check_values(data: Any, *, exempt: tuple[str, ...] = (), envelope: str | None = None) -> None:
+    """Refuse what no field of the API can take, wherever it is in a body: a string with a NUL
+    character or an unpaired surrogate, a number that is not finite or beyond 64 bits (422
+    naming the field), nesting deeper than MAX_DEPTH (400). Field names are dotted paths
+    below the envelope (`components.abc`, `data[0].timestamp`). `exempt` fields are passed
+    through untouched (a CSV file: its importer names the bad line)."""
+
+    def field_name(path: str) -> str:
+        if envelope and path.startswith(f"{envelope}."):
+            return path.removeprefix(f"{envelope}.")
+        return path or "body"
+
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise body_error(f"The body is nested deeper than {MAX_DEPTH} levels.")
+        name = field_name(path)
+        if name in exempt:
+            continue
+        if isinstance(value, _OutOfRange):
+            raise invalid(name, f"is out of range (at most {MAX_INT}).")
+        if isinstance(value, str):
+            problem = _text_problem(value)
+            if problem:
+                raise invalid(name, problem)
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, int):
+            if abs(value) > MAX_INT:
+                raise invalid(name, f"is out of range (at most {MAX_INT}).")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise invalid(name, "must be a finite number (not NaN or Infinity).")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                key_text = str(key)
+                child = f"{path}.{printable(key_text)}" if path else printable(key_text)
+                problem = _text_problem(key_text)
+                if problem:
+                    raise invalid(field_name(child), f"the field name {problem}")
+                stack.append((item, child, depth + 1))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                stack.append((item, f"{path}[{index}]", depth + 1))
 
 
 def parse_body(request: HttpRequest, raw_field: str | None = None) -> dict:
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    """The body as a dict: JSON, a form (urlencoded or multipart), or, for an operation with a
+    `raw_field`, a text file (CSV) as that field. Anything unreadable is a 400 that says why;
+    check_values then refuses values no field takes."""
+    length = _content_length(request)
     if length > max_body():
         raise ApiError(413, f"The request body is larger than {max_body()} bytes.")
-    raw = request.body
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise ApiError(413, f"The request body is larger than {max_body()} bytes.") from None
     if len(raw) > max_body():
         raise ApiError(413, f"The request body is larger than {max_body()} bytes.")
     if not raw.strip():
         return {}
     content_type = request.content_type or ""
     if raw_field and content_type in RAW_TYPES:
+        # Undecodable bytes are kept (as surrogates): the importer names the line they are on,
+        # or tells that the file is UTF-16.
+        return {raw_field: raw.decode("utf-8-sig", errors="surrogateescape")}
+    if content_type == "multipart/form-data":
         try:
-            return {raw_field: raw.decode("utf-8-sig")}
-        except UnicodeDecodeError:
-            raise ApiError(400, "The body is not UTF-8 text.") from None
-    text = raw.decode("utf-8", errors="replace")
+            form = request.POST
+        except (MultiPartParserError, SuspiciousOperation) as exc:
+            raise body_error(f"Malformed multipart body: {exc}") from None
+        return parse_form([(k, v) for k in form for v in form.getlist(k)])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise body_error(
+            f"The body is not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start})."
+        ) from None
     if content_type == "application/json" or (
-        content_type not in ("application/x-www-form-urlencoded", "multipart/form-data")
-        and text.lstrip()[:1] in ("{", "[")
+        content_type != "application/x-www-form-urlencoded" and text.lstrip()[:1] in ("{", "[")
     ):
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_int=_json_int)
         except json.JSONDecodeError as exc:
-            raise ApiError(400, f"Malformed JSON: {exc}") from None
+            raise body_error(f"Malformed JSON: {exc}") from None
+        except RecursionError:
+            raise body_error(f"The body is nested deeper than {MAX_DEPTH} levels.") from None
         if not isinstance(data, dict):
-            raise ApiError(400, "The JSON body must be an object.")
+            raise body_error("The JSON body must be an object.")
         return data
-    if content_type == "multipart/form-data":
-        return parse_form([(k, v) for k in request.POST for v in request.POST.getlist(k)])
-    return parse_form(parse_qsl(text, keep_blank_values=True))
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise body_error(f"The form is not UTF-8 text once decoded: {exc.reason}.") from None
+    return parse_form(pairs)
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        raise body_error("The Content-Length header is not a number.") from None
 
 
 def unwrap(body: dict, envelope: str | None) -> dict:
@@ -510,8 +691,11 @@ def page_headers(request: HttpRequest, page: Page) -> dict[str, str]:
 
 
 def run_operation(operation: Operation, call: Call, path_params: dict[str, str]) -> Any:
-    """Run a handler with the checks every caller (HTTP or MCP) gets: scope, errors mapped."""
+    """Run a handler with the checks every caller (HTTP or MCP) gets: scope, values no field
+    takes (check_values), errors mapped."""
     check_scope(call.token, operation.scope)
+    check_values(call.data, exempt=(operation.raw_body,) if operation.raw_body else ())
+    check_values(call.query)
     try:
         return operation.handler(call, **path_params)
     except ValidationError as exc:
@@ -521,37 +705,67 @@ def run_operation(operation: Operation, call: Call, path_params: dict[str, str])
 
 
 IDEMPOTENCY_TTL = 24 * 3600
-IDEMPOTENCY_PENDING = "pending"
 
 
-def _idempotency_key(request: HttpRequest, token: ApiToken) -> str | None:
-    """The cache key of a POST's `Idempotency-Key` header (per token), or None."""
+@dataclass
+class IdempotencySlot:
+    """Where a POST's answer is kept for its `Idempotency-Key`, and the request it answers."""
+
+    cache_key: str
+    key: str
+    fingerprint: str
+
+
+def idempotency_slot(request: HttpRequest, token: ApiToken, body: dict) -> IdempotencySlot | None:
+    """The slot of a POST's `Idempotency-Key` header (per token), or None without one.
+
+    The slot remembers a fingerprint of the request (method, path, body as parsed, so the
+    same JSON with other spacing is the same request): a key sent again with another request
+    is a client bug that must not silently replay the first answer."""
     key = request.headers.get("Idempotency-Key", "").strip()
     if request.method != "POST" or not key:
         return None
     if len(key) > 200:
         raise invalid("Idempotency-Key", "is longer than 200 characters.")
-    digest = hashlib.sha256(f"{request.path}\n{key}".encode()).hexdigest()[:32]
-    return f"heliograph:api:idem:{token.token_hash[:24]}:{digest}"
+    canonical = json.dumps(
+        [request.method, request.path, body], sort_keys=True, ensure_ascii=True, default=str
+    )
+    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return IdempotencySlot(
+        cache_key=f"heliograph:api:idem:{token.token_hash[:24]}:{digest}",
+        key=key,
+        fingerprint=fingerprint,
+    )
 
 
-def idempotent_replay(cache_key: str | None) -> HttpResponse | None:
+def idempotent_replay(slot: IdempotencySlot | None) -> HttpResponse | None:
     """A stored answer to the same POST (a retry after a timeout), or None to go ahead.
 
     A script that retries `POST /incidents` after a lost response must not declare the
-    incident twice. The first request marks the key pending; a concurrent duplicate gets 409.
-    If the cache is down the request goes ahead (as if no key was sent).
+    incident twice. The first request marks the key pending; a concurrent duplicate gets 409;
+    the key reused with another request (body, path or method) gets 422 naming the key. If
+    the cache is down the request goes ahead (as if no key was sent).
     """
-    if cache_key is None:
+    if slot is None:
         return None
+    pending = {"fingerprint": slot.fingerprint, "pending": True}
     try:
-        if cache.add(cache_key, IDEMPOTENCY_PENDING, timeout=IDEMPOTENCY_TTL):
+        if cache.add(slot.cache_key, pending, timeout=IDEMPOTENCY_TTL):
             return None
-        stored = cache.get(cache_key)
+        stored = cache.get(slot.cache_key)
     except Exception:
         log.warning("idempotency cache unavailable; request goes ahead", exc_info=True)
         return None
-    if stored == IDEMPOTENCY_PENDING or stored is None:
+    if not isinstance(stored, dict):  # expired between add and get, or a foreign value
+        raise ApiError(409, "A request with this Idempotency-Key is still being processed.")
+    if stored.get("fingerprint") != slot.fingerprint:
+        raise invalid(
+            "Idempotency-Key",
+            f"'{printable(slot.key)}' was already used with another request (a different "
+            "body, path or method) in the last 24 hours; send a new key for a new request.",
+        )
+    if stored.get("pending"):
         raise ApiError(409, "A request with this Idempotency-Key is still being processed.")
     response = HttpResponse(
         stored["body"], status=stored["status"], content_type="application/json"
@@ -560,18 +774,23 @@ def idempotent_replay(cache_key: str | None) -> HttpResponse | None:
     return response
 
 
-def idempotent_store(cache_key: str | None, response: HttpResponse) -> None:
-    if cache_key is None:
+def idempotent_store(slot: IdempotencySlot | None, response: HttpResponse) -> None:
+    """Keep a success for replays; forget a refusal, so a corrected request may use the key."""
+    if slot is None:
         return
     try:
         if 200 <= response.status_code < 300:
             cache.set(
-                cache_key,
-                {"status": response.status_code, "body": response.content},
+                slot.cache_key,
+                {
+                    "fingerprint": slot.fingerprint,
+                    "status": response.status_code,
+                    "body": response.content,
+                },
                 timeout=IDEMPOTENCY_TTL,
             )
-        else:  # a refused request may be corrected and sent again with the same key
-            cache.delete(cache_key)
+        else:
+            cache.delete(slot.cache_key)
     except Exception:
         log.warning("idempotency cache unavailable; answer not stored", exc_info=True)
 
@@ -584,7 +803,7 @@ def make_view(route: Route) -> Callable[..., HttpResponse]:
         if method == "HEAD":
             method = "GET"
         extra: dict[str, str] = {}
-        idem: str | None = None
+        idem: IdempotencySlot | None = None  # set once this request owns its key's slot
         try:
             token = authenticate(request)
             extra = check_rate(token)
@@ -602,24 +821,32 @@ def make_view(route: Route) -> Callable[..., HttpResponse]:
                 if method in ("POST", "PUT", "PATCH", "DELETE")
                 else {}
             )
-            idem = _idempotency_key(request, token)
-            replay = idempotent_replay(idem)
+            raw = (operation.raw_body,) if operation.raw_body else ()
+            check_values(body, exempt=raw, envelope=operation.envelope)
+            try:
+                query = {k: v for k, v in request.GET.items()}
+            except SuspiciousOperation as exc:  # too many fields
+                raise body_error(f"Malformed query string: {exc}") from None
+            slot = idempotency_slot(request, token, body)
+            replay = idempotent_replay(slot)
             if replay is not None:
                 return replay
-            call = Call(
-                token=token,
-                data=unwrap(body, operation.envelope),
-                query={k: v for k, v in request.GET.items()},
-                body=body,
-            )
+            idem = slot
+            call = Call(token=token, data=unwrap(body, operation.envelope), query=query, body=body)
             result = run_operation(operation, call, path_params)
         except ApiError as exc:
-            if exc.status != 409:
-                idempotent_store(idem, HttpResponse(status=exc.status))
+            idempotent_store(idem, HttpResponse(status=exc.status))
             return error_response(exc, extra)
-        except Exception:
-            log.exception("API error on %s %s", request.method, request.path)
+        except Exception as exc:
             idempotent_store(idem, HttpResponse(status=500))
+            down = outage(exc)
+            if down is not None:
+                log.warning("API %s %s: %s", request.method, request.path, down.log_line)
+                unavailable = ApiError(
+                    503, down.message, headers={"Retry-After": str(down.retry_after)}
+                )
+                return error_response(unavailable, extra)
+            log.exception("API error on %s %s", request.method, request.path)
             return error_response(ApiError(500, "Internal error; it has been logged."), extra)
         if operation.status == 204:
             response = HttpResponse(status=204)

@@ -9,9 +9,11 @@ and Redis. Set DEBUG=0 for production; `manage.py check --deploy` is then clean.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -34,13 +36,17 @@ DEBUG = env_bool("DEBUG", False)
 # Where runtime files live (SQLite file, snapshots, broker folders, emails written to files).
 VAR_DIR = Path(os.environ.get("HELIOGRAPH_VAR_DIR", BASE_DIR / "var"))
 
+# The key used when SECRET_KEY is unset: in development (DEBUG=1), or with DEBUG=0 when
+# HELIOGRAPH_INSECURE_DEV_KEY=1 says so (benchmarks on production settings). It is public (it
+# is written here), so `manage.py check --deploy` refuses it with an error (heliograph.E001).
+INSECURE_DEV_SECRET_KEY = "insecure-development-key-do-not-use-in-production-" + "x" * 20
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG and os.environ.get("HELIOGRAPH_INSECURE_DEV_KEY") != "1":
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set SECRET_KEY, or DEBUG=1 for local development."
         )
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production-" + "x" * 20
+    SECRET_KEY = INSECURE_DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -60,6 +66,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Login throttling and the Content-Security-Policy header (see their sections below).
+    "axes",
+    "csp",
     # Bottom up, in the order of the layers (docs/architecture.md): each app imports only
     # the apps above it in this list.
     "statuspage",
@@ -70,10 +79,16 @@ INSTALLED_APPS = [
     "statuspage.public",
     "statuspage.api",
     "statuspage.demo",
+    # The top: the project configuration, registered as an app for its deployment checks.
+    "statuspage.conf",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header (see "Content-Security-Policy" below).
+    "csp.middleware.CSPMiddleware",
+    # `%00` in a path or query string: 400 before any view (statuspage/conf/middleware.py).
+    "statuspage.conf.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -81,6 +96,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The database or Redis down: 503 with Retry-After and a sentence, not a bare 500.
+    "statuspage.conf.middleware.OutageMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "statuspage.conf.urls"
@@ -176,9 +195,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "statuspage.metrics.tasks.metric_points_prune",
         "schedule": 3600.0,
     },
+    # Missed check-ins, held alerts whose hold-down is over, Prometheus queries due.
+    "detection-tick": {
+        "task": "statuspage.metrics.tasks.detection_tick",
+        "schedule": float(os.environ.get("HELIOGRAPH_DETECTION_TICK", "10")),
+    },
     "snapshot-refresh": {
         "task": "statuspage.public.tasks.snapshot_refresh",
         "schedule": 300.0,
+    },
+    # A publish target that failed (a bucket unreachable) is tried again this often.
+    "publish-targets-retry": {
+        "task": "statuspage.public.tasks.publish_targets_retry",
+        "schedule": 30.0,
     },
     "deliveries-requeue": {
         "task": "notifier.tasks.deliveries_requeue",
@@ -194,6 +223,7 @@ CELERY_TASK_ROUTES = {
     "notifier.tasks.deliver_email": {"queue": "email"},
     "notifier.tasks.subscriber_email": {"queue": "email"},
     "notifier.tasks.staff_alert": {"queue": "email"},
+    "notifier.tasks.staff_notice_email": {"queue": "email"},
     "notifier.tasks.deliver_chat": {"queue": "chat"},
     "notifier.tasks.deliver_webhook": {"queue": "webhooks"},
     "notifier.tasks.subscriber_post_confirmation": {"queue": "chat"},
@@ -206,6 +236,21 @@ SNAPSHOT_DIR = Path(os.environ.get("HELIOGRAPH_SNAPSHOT_DIR", VAR_DIR / "snapsho
 # Serve the snapshot marked stale once it is older than this many seconds (beat refreshes it
 # every 300 s; a failed publish marks it stale at once).
 SNAPSHOT_STALE_AFTER = int(os.environ.get("HELIOGRAPH_SNAPSHOT_STALE_AFTER", "900"))
+# Where every publish also writes the public site as a static tree (comma-separated):
+# `file:///absolute/dir` (a directory, swapped in atomically; nginx serves it, see
+# deploy/nginx/heliograph.conf) and `s3://bucket/prefix` (any S3-compatible store, through
+# boto3 and the standard AWS_* environment variables). Empty: no export. See
+# docs/public-page.md, "Static export".
+PUBLISH_TARGETS = env_list("HELIOGRAPH_PUBLISH_TARGETS", "")
+for _target in PUBLISH_TARGETS:
+    if not (
+        (_target.startswith("file:///") and len(_target) > len("file:///"))
+        or (_target.startswith("s3://") and _target[len("s3://") :].split("/")[0])
+    ):
+        raise ImproperlyConfigured(
+            f"HELIOGRAPH_PUBLISH_TARGETS: “{_target}” is neither file:///absolute/dir "
+            "nor s3://bucket/prefix."
+        )
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
 
@@ -217,6 +262,36 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/console/login/"
 LOGIN_REDIRECT_URL = "/console/"
+
+# --- Login throttling (django-axes) -------------------------------------------------------------
+
+# django-axes watches every password login (console and admin): after AXES_FAILURE_LIMIT
+# failures for one username from one address, that pair is refused, even with the right
+# password, until AXES_COOLOFF_TIME has passed without another try. Attempts are kept in the
+# database (axes' DB handler), so every web process sees them, on SQLite and PostgreSQL alike.
+# Staff unlock a pair early in the admin (Axes → Access attempts) or with
+# `manage.py axes_reset_username NAME`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("HELIOGRAPH_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("HELIOGRAPH_LOGIN_COOLOFF_MINUTES", "15")))
+# Per username and address together: a stranger guessing the admin's password locks only
+# themselves out of that account, not the admin, nor the others behind their address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a successful login forgets the earlier typos
+AXES_VERBOSE = False  # no banner on every process start; failures and lockouts are still logged
+# The log of failures and lockouts names the username and address (never the password): the
+# operator needs them to tell a typo from an attack and to unlock the right pair.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# The login page again (status 429) with the lockout as the form's error, not a bare text page.
+AXES_LOCKOUT_CALLABLE = "statuspage.conf.lockout.lockout_response"
+AXES_COOLOFF_MESSAGE = (
+    f"Too many failed logins for this username from your address: logging in is locked for "
+    f"{AXES_COOLOFF_TIME.total_seconds() / 60:.0f} minutes after the last try. Wait, or ask an "
+    f"administrator to unlock it."
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -312,6 +387,19 @@ HELIOGRAPH_API_MAX_BODY = int(os.environ.get("HELIOGRAPH_API_MAX_BODY", str(1024
 # The token `manage.py mcp_server` uses when --token is not given.
 HELIOGRAPH_API_TOKEN = os.environ.get("HELIOGRAPH_API_TOKEN", "")
 
+# --- Detection (alert sources, check-ins, Prometheus-fed metrics) --------------------------------
+
+# Seconds a resolved alert is held before its component is given back (the default of new
+# alert sources): an alert that fires again meanwhile does not flap the page.
+HELIOGRAPH_ALERT_HOLD_DOWN = int(os.environ.get("HELIOGRAPH_ALERT_HOLD_DOWN", "60"))
+# How often beat looks for missed check-ins, held alerts to release and Prometheus queries
+# due (seconds): a missed check-in is seen at most this long after its deadline.
+HELIOGRAPH_DETECTION_TICK = float(os.environ.get("HELIOGRAPH_DETECTION_TICK", "10"))
+# Largest body an intake URL reads, in bytes; larger gets 413.
+HELIOGRAPH_INTAKE_MAX_BODY = int(os.environ.get("HELIOGRAPH_INTAKE_MAX_BODY", str(1024 * 1024)))
+# Seconds a Prometheus query may take.
+HELIOGRAPH_PROMETHEUS_TIMEOUT = float(os.environ.get("HELIOGRAPH_PROMETHEUS_TIMEOUT", "5"))
+
 # --- Credits ------------------------------------------------------------------------------------
 
 # A running credit report that has not moved for this many seconds is taken as abandoned (its
@@ -322,8 +410,13 @@ HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS = int(
 
 # --- Demo and `make run` -----------------------------------------------------------------------
 
-# Password of the demo `admin` user that `load_demo` creates.
-HELIOGRAPH_ADMIN_PASSWORD = os.environ.get("HELIOGRAPH_ADMIN_PASSWORD") or "heliograph"
+# Password of the demo `admin` login that `load_demo` creates. Unset, it is the documented
+# `heliograph` in development (DEBUG=1, as `make run` runs) and empty otherwise: with DEBUG=0
+# `load_demo` creates no `admin` login unless this is set, so no production database ever
+# gets a login whose password is printed in the README.
+HELIOGRAPH_ADMIN_PASSWORD = os.environ.get("HELIOGRAPH_ADMIN_PASSWORD") or (
+    "heliograph" if DEBUG else ""
+)
 # Where `manage.py run_heliograph` (make run) listens, and how many processes it starts.
 RUN_HOST = os.environ.get("HOST", "127.0.0.1")
 RUN_PORT = int(os.environ.get("PORT", "8000"))
@@ -332,6 +425,7 @@ CELERY_CONCURRENCY = int(os.environ.get("CELERY_CONCURRENCY", "2"))
 
 # --- Security (production) --------------------------------------------------------------------
 
+SILENCED_SYSTEM_CHECKS: list[str] = []
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -342,12 +436,65 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    # Opt-in: a status page usually lives on a subdomain (status.example.com); includeSubDomains
+    # and preload would commit the whole parent domain to HTTPS-only, for years, unasked.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    # Django's deployment checks warn when these are off; off is the deliberate default here.
+    if not SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        SILENCED_SYSTEM_CHECKS.append("security.W005")
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS.append("security.W021")
 
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------------
+
+# Everything is served from our own origin; no page runs or styles anything inline unless the
+# tag carries this response's nonce (console, notifier, credits, API docs: `nonce="{{
+# request.csp_nonce }}"`). The nonce is only added to the header of a response whose template
+# used it, so the public page and its JSON, rendered once into the snapshot and served to
+# everyone, need none: they use external stylesheets and images only, and no script at all
+# (docs/security.md). Inline `style="…"` attributes are blocked too: use classes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.NONCE],
+        "img-src": [csp.SELF],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    },
+}
+
+# Every record ends in the one console handler, whose filter redacts API tokens (`?api_key=hg_…`,
+# Authorization headers) from messages and tracebacks (statuspage/conf/logs.py). Django's own
+# handlers of its `django` logger (a second, unfiltered console in DEBUG; mail_admins, unused
+# without ADMINS) are replaced by propagation to it; runserver's request lines too.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_tokens": {"()": "statuspage.conf.logs.RedactTokens"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_tokens"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }

@@ -9,6 +9,10 @@ urlpatterns = [
     path("console/metrics/", include("statuspage.metrics.urls")),
     path("console/", include("incidents.urls")),
     path("v1/", include("statuspage.api.urls")),
+    path("", include("statuspage.metrics.intake_urls")),
     path("", include("notifier.urls")),
     path("", include("statuspage.public.urls")),
 ]
+
+# An outage met outside a view (statuspage.conf.middleware) is a 503, not a 500.
+handler500 = "statuspage.conf.middleware.server_error"

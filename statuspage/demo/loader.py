@@ -441,11 +441,22 @@ def ensure_templates(out=None) -> None:
 
 
 def ensure_admin(out=None) -> tuple[str, bool]:
-    """The staff superuser `admin`; its password is set only when the user is created."""
+    """The staff superuser `admin`; its password is set only when the user is created.
+
+    Created only when HELIOGRAPH_ADMIN_PASSWORD is non-empty: in development (DEBUG=1) it
+    defaults to `heliograph`; with DEBUG=0 it must be set explicitly, so that demo data loaded
+    into a real deployment does not open it with a published password."""
     password = settings.HELIOGRAPH_ADMIN_PASSWORD
     user_model = get_user_model()
     if user_model.objects.filter(username="admin").exists():
         return password, False
+    if not password:
+        _report(
+            out,
+            "no admin login created: DEBUG=0 and HELIOGRAPH_ADMIN_PASSWORD is not set "
+            "(set it, or run manage.py createsuperuser)",
+        )
+        return "", False
     user_model.objects.create_superuser("admin", "admin@localhost", password)
     _report(out, "staff superuser admin created")
     return password, True
@@ -668,4 +679,9 @@ def load_demo(out=None) -> dict:
     if load_demo_metrics():
         _report(out, "demo metrics with a week of points created")
     snapshot_publish()
-    return {"history": history, "admin_password": password, "admin_created": admin_created}
+    return {
+        "history": history,
+        "admin_password": password,
+        "admin_created": admin_created,
+        "admin_exists": get_user_model().objects.filter(username="admin").exists(),
+    }

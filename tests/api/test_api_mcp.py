@@ -132,3 +132,24 @@ def test_stdio_command_lists_the_tools():
         "incident_deliveries",
         "list_channels",
     } <= tools
+
+
+def test_the_assistant_gets_the_same_refusal_of_nul_and_impossible_times(
+    transactional_db, catalogue, make_token
+):
+    """The checks of any body (check_values) run for the MCP server's arguments too."""
+    writer = build_server(make_token("writer"))
+    nul = call(writer, "declare_incident", {"name": "Runs\x00down", "body": "x"})
+    assert nul.is_error and "422: name: contains a NUL character" in nul.content[0].text
+    window = call(
+        writer,
+        "schedule_maintenance",
+        {
+            "name": "Disk move",
+            "body": "x",
+            "scheduled_for": "2027-02-30T10:00:00Z",
+            "scheduled_until": "2027-03-01T10:00:00Z",
+        },
+    )
+    assert window.is_error and "422: scheduled_for:" in window.content[0].text
+    assert not Incident.objects.exists()

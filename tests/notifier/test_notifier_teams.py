@@ -265,3 +265,23 @@ def test_the_card_of_a_component_change_and_of_a_maintenance_are_valid(catalogue
         f["title"]: f["value"] for e in card["body"] if e["type"] == "FactSet" for f in e["facts"]
     }
     assert facts["Window"].endswith("UTC")
+
+
+def test_a_teams_channel_marked_for_staff_alerts_gets_them_as_cards(
+    actor, sink, django_capture_on_commit_callbacks
+):
+    teams_channel(sink, actor, staff_alerts=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.staff_notice_post(
+            key="alert:1:firing",
+            title="Queue depth: critical (500)",
+            body="Check the workers.",
+            email=False,
+        )
+    (request,) = sink.requests_to("/workflows/")
+    assert teams_card_problems(request.body) == []
+    assert "Queue depth: critical (500)" in card_of(request)["body"][0]["text"]
+    with pytest.raises(ValidationError):
+        services.channel_create(
+            kind="webhook", name="hook", url=f"{sink.url}/h", actor=actor, staff_alerts=True
+        )

@@ -13,6 +13,7 @@ from statuspage.api.framework import (
     Page,
     delete,
     get,
+    is_number,
     not_found,
     paginate,
     patch,
@@ -46,6 +47,7 @@ def channel_dict(channel: Channel) -> dict:
         "regions": [r.slug for r in channel.regions.all()],
         "services": [s.public_id for s in channel.services.all()],
         "component_changes": channel.component_changes,
+        "staff_alerts": channel.staff_alerts,
         "healthy": channel.is_active
         and (
             channel.last_error_at is None
@@ -60,7 +62,7 @@ def channel_dict(channel: Channel) -> dict:
 
 
 def _channel(channel_id: str) -> Channel:
-    channel = Channel.objects.filter(pk=channel_id).first() if channel_id.isdigit() else None
+    channel = Channel.objects.filter(pk=channel_id).first() if is_number(channel_id) else None
     if channel is None:
         raise not_found("channel", channel_id)
     return channel
@@ -84,6 +86,7 @@ def channel_post(call: Call) -> dict:
         target=call.str("target", max_length=64) or "",
         enabled=call.bool("enabled") is not False,  # absent: enabled
         component_changes=call.bool("component_changes") or False,
+        staff_alerts=call.bool("staff_alerts") or False,
         actor=call.actor,
         **recipient_scope(call),
     )
@@ -105,6 +108,7 @@ def channel_patch(call: Call, channel_id: str) -> dict:
     )
     enabled = call.bool("enabled")
     component_changes = call.bool("component_changes")
+    staff_alerts = call.bool("staff_alerts")
     channel = channel_update(
         channel=channel,
         actor=call.actor,
@@ -116,6 +120,7 @@ def channel_patch(call: Call, channel_id: str) -> dict:
         component_changes=(
             channel.component_changes if component_changes is None else component_changes
         ),
+        staff_alerts=channel.staff_alerts if staff_alerts is None else staff_alerts,
         **scope,
     )
     return channel_dict(channel)
@@ -153,6 +158,7 @@ CHANNEL_FIELDS = {
     "region_ids": IDS,
     "service_ids": IDS,
     "component_changes": B,
+    "staff_alerts": {**B, "description": "Also post staff alerts (Slack and Discord only)"},
 }
 
 ROUTES = [

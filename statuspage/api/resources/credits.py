@@ -29,7 +29,18 @@ from incidents.credits.services import (
 )
 from incidents.documents import iso
 from incidents.models import Incident
-from statuspage.api.framework import Call, Page, get, invalid, not_found, paginate, post, put, route
+from statuspage.api.framework import (
+    Call,
+    Page,
+    get,
+    invalid,
+    is_number,
+    not_found,
+    paginate,
+    post,
+    put,
+    route,
+)
 from statuspage.api.models import ApiScope
 from statuspage.api.schema import IDS, PAGED, B, S, T
 
@@ -96,14 +107,14 @@ def report_dict(report: CreditReport) -> dict:
 
 
 def _policy(policy_id: str) -> CreditPolicy:
-    policy = CreditPolicy.objects.filter(pk=policy_id).first() if policy_id.isdigit() else None
+    policy = CreditPolicy.objects.filter(pk=policy_id).first() if is_number(policy_id) else None
     if policy is None:
         raise not_found("credit policy", policy_id)
     return policy
 
 
 def _report(report_id: str) -> CreditReport:
-    report = CreditReport.objects.filter(pk=report_id).first() if report_id.isdigit() else None
+    report = CreditReport.objects.filter(pk=report_id).first() if is_number(report_id) else None
     if report is None:
         raise not_found("credit report", report_id)
     return report
