@@ -22,7 +22,6 @@ def _fresh_notices():
     notice_cache_clear()
     # The rate limit counts per address in the cache, which outlives a test run on Redis.
     cache.delete_many([f"notifier:subscribe:{ip}" for ip in ("127.0.0.1", "203.0.113.9")])
-    _forget_sms_budgets()
     yield
     notice_cache_clear()
 
@@ -80,6 +79,7 @@ def production(settings):
 @pytest.fixture
 def sms(settings, loopback):
     """SMS on, through Twilio's client, against the loopback sink (which checks the auth)."""
+    _forget_sms_budgets()
     sink = loopback["sink"]
     sink.twilio_token = TWILIO_TOKEN
     settings.TWILIO_ACCOUNT_SID = TWILIO_SID
