@@ -1,5 +1,7 @@
-"""Fan-out benchmark: one incident update to 10,000 email subscribers, 200 Slack, 200 Discord
-and 100 webhook channels, all pointing at loopback sinks, delivered by real Celery workers.
+"""Fan-out benchmark: one incident update to 10,000 email subscribers, 200 Slack, 200 Discord,
+200 Microsoft Teams and 200 webhook channels and 200 SMS subscribers, all pointing at
+loopback sinks (the Teams sink checks every Adaptive Card; SMS goes through Twilio's client to
+the sink's Messages API), delivered by real Celery workers.
 
 Prints the seconds until every delivery is sent and deliveries/s; then, in the same run, a
 bare loop sends the same messages (built by the same code) from one process over one
@@ -10,7 +12,8 @@ Needs PostgreSQL and Redis (the database is created, migrated and emptied by the
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hg_bench_fanout \\
     REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/fanout.py
 
-Options: --emails N --slack N --discord N --webhooks N --concurrency N --workers N --rounds N
+Options: --emails N --slack N --discord N --teams N --webhooks N --sms N --concurrency N
+--workers N --rounds N
 --split (one worker for the email queue, one for chat + webhooks + celery, each
 --concurrency processes, as production would run them).
 """
@@ -33,13 +36,17 @@ sys.path.insert(0, str(BASE_DIR))
 sys.path.insert(0, str(BASE_DIR / "tests" / "notifier"))
 
 DISCORD_TOKEN = "abcdefghijklmnopqrstuvwxyz0123456789_-ABCDEFGHIJ"
+TEAMS_PATH = "/workflows/{n:032x}/triggers/manual/paths/invoke?api-version=1&sv=1.0&sig=c2ln"
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_TOKEN = "bench-twilio-token"
 
 
 def run_sinks(conn) -> None:
     """Child process: the HTTP and SMTP sinks, so they do not share a GIL with the bench."""
-    from sinks import ChatSink, SmtpSink
+    from sinks import ChatSink, SmtpSink, teams_card_problems
 
     chat, smtp = ChatSink(), SmtpSink()
+    chat.twilio_token = TWILIO_TOKEN
     conn.send({"http": chat.url, "smtp_port": smtp.port})
     while True:
         command = conn.recv()
@@ -47,6 +54,11 @@ def run_sinks(conn) -> None:
             conn.send(
                 {
                     "http": len(chat.received),
+                    "teams": len(chat.requests_to("/workflows/")),
+                    "sms": len(chat.requests_to("/2010-04-01/")),
+                    "refused": sum(
+                        1 for r in chat.requests_to("/workflows/") if teams_card_problems(r.body)
+                    ),
                     "smtp": sum(len(m.rcpt_tos) for m in smtp.received),
                 }
             )
@@ -94,7 +106,9 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=10_000)
     parser.add_argument("--slack", type=int, default=200)
     parser.add_argument("--discord", type=int, default=200)
-    parser.add_argument("--webhooks", type=int, default=100)
+    parser.add_argument("--teams", type=int, default=200)
+    parser.add_argument("--webhooks", type=int, default=200)
+    parser.add_argument("--sms", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (celery worker)")
     parser.add_argument("--concurrency", type=int, default=4, help="pool size of each worker")
     parser.add_argument(
@@ -124,6 +138,12 @@ def main() -> None:
             "HELIOGRAPH_VAR_DIR": tempfile.mkdtemp(prefix="heliograph-bench-"),
             "HELIOGRAPH_SLACK_API_URL": f"{ports['http']}/api/",
             "HELIOGRAPH_DISCORD_API_URL": f"{ports['http']}/api/v10",
+            "HELIOGRAPH_TWILIO_API_URL": ports["http"],
+            "TWILIO_ACCOUNT_SID": TWILIO_SID,
+            "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "HELIOGRAPH_SMS_FROM": "+12025550123",
+            # Throughput, not the per-number limit (one text per number per round anyway).
+            "HELIOGRAPH_SMS_RATE_LIMIT": "1000000",
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(ports["smtp_port"]),
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -163,6 +183,11 @@ def main() -> None:
         ),
         batch_size=2000,
     )
+    # Distinct German mobile numbers (+49 151 …): one text each, within the per-number limit.
+    Subscriber.objects.bulk_create(
+        Subscriber(kind="sms", phone=f"+49151{10000000 + i}", confirmed_at=now)
+        for i in range(args.sms)
+    )
     http = ports["http"]
     channels = [
         Channel(kind="slack", name=f"slack {i}", url=f"{http}/services/T{i}/B{i}/x")
@@ -177,11 +202,15 @@ def main() -> None:
         for i in range(args.discord)
     ]
     channels += [
+        Channel(kind="teams", name=f"teams {i}", url=http + TEAMS_PATH.format(n=i))
+        for i in range(args.teams)
+    ]
+    channels += [
         Channel(kind="webhook", name=f"hook {i}", url=f"{http}/hook/{i}")
         for i in range(args.webhooks)
     ]
     Channel.objects.bulk_create(channels)
-    total = args.emails + args.slack + args.discord + args.webhooks
+    total = args.emails + args.slack + args.discord + args.teams + args.webhooks + args.sms
 
     # --- Celery workers -------------------------------------------------------------------
     from statuspage.conf.celery import app
@@ -223,7 +252,7 @@ def main() -> None:
     chat_pool = args.chat_concurrency or args.concurrency
     print(
         f"recipients: {args.emails} email, {args.slack} Slack, {args.discord} Discord, "
-        f"{args.webhooks} webhook = {total}"
+        f"{args.teams} Teams, {args.webhooks} webhook, {args.sms} SMS = {total}"
     )
     print(
         f"workers (prefork): {len(queue_sets)}, queues: "
@@ -306,7 +335,9 @@ def celery_round(round_number, total, actor, component, workers, sinks, parent, 
     print(f"  outbox written (one transaction) and enqueued in {written:.2f} s")
     print(
         f"  celery: all {total} delivered in {elapsed:.2f} s = {total / elapsed:.0f} deliveries/s "
-        f"(sinks received {received['http']} HTTP, {received['smtp']} SMTP; dead {dead}); "
+        f"(sinks received {received['http']} HTTP of which {received['teams']} Teams cards "
+        f"({received['refused']} refused) and {received['sms']} texts, {received['smtp']} SMTP; "
+        f"dead {dead}); "
         f"CPU: workers {worker_cpu:.1f} s, sinks {sink_cpu:.1f} s"
     )
     celery_round.update_id = update.pk
@@ -324,7 +355,8 @@ def bare_round(parent, sinks, total) -> float:
     received = parent.recv()
     print(
         f"  bare loop: {total} sent in {bare_elapsed:.2f} s = {total / bare_elapsed:.0f} "
-        f"messages/s (sinks received {received['http']} HTTP, {received['smtp']} SMTP); "
+        f"messages/s (sinks received {received['http']} HTTP of which {received['sms']} texts, "
+        f"{received['smtp']} SMTP); "
         f"CPU: loop {bare_cpu:.1f} s, sinks {bare_sink_cpu:.1f} s"
     )
     return bare_elapsed
@@ -338,17 +370,21 @@ def bare_loop(*, update_id: int) -> float:
     from discord.http import Route
     from django.conf import settings
     from django.core.mail import get_connection
+    from twilio.rest import Client
 
     from notifier.integrations.discord.transport import build_embed
     from notifier.integrations.email.transport import build_message
     from notifier.integrations.slack.transport import build_blocks, build_text
+    from notifier.integrations.sms.transport import build_text as build_sms
+    from notifier.integrations.teams.transport import build_body as build_card
     from notifier.integrations.webhook.transport import SIGNATURE_HEADER, build_body, sign
     from notifier.messages import notice_for_event
     from notifier.models import Channel, Subscriber
-    from notifier.validators import parse_discord_webhook_url
+    from notifier.validators import discord_webhook_parts
 
     notice = notice_for_event(f"u{update_id}")
     subscribers = list(Subscriber.objects.filter(kind="email"))
+    phones = list(Subscriber.objects.filter(kind="sms"))
     channels = list(Channel.objects.all())
     started = time.perf_counter()
 
@@ -367,11 +403,17 @@ def bare_loop(*, update_id: int) -> float:
                 channel.url, json={"text": build_text(notice), "blocks": build_blocks(notice)}
             )
         elif channel.kind == "discord":
-            webhook_id, token = parse_discord_webhook_url(channel.url)
+            webhook_id, token = discord_webhook_parts(channel.url)
             discord.SyncWebhook.partial(webhook_id, token, session=session).send(
                 embed=build_embed(notice), wait=True
             )
             continue
+        elif channel.kind == "teams":
+            response = session.post(
+                channel.url,
+                data=build_card(notice, channel),
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            )
         else:
             body = build_body(notice, channel)
             response = session.post(
@@ -383,10 +425,18 @@ def bare_loop(*, update_id: int) -> float:
                 },
             )
         response.raise_for_status()
+    chat_done = time.perf_counter()
+
+    twilio = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+    twilio.api.base_url = settings.HELIOGRAPH_TWILIO_API_URL
+    text = build_sms(notice)
+    for subscriber in phones:
+        twilio.messages.create(to=subscriber.phone, from_=settings.HELIOGRAPH_SMS_FROM, body=text)
     finished = time.perf_counter()
     print(
         f"    bare loop: {len(subscribers)} emails in {emails_done - started:.2f} s, "
-        f"{len(channels)} chat/webhook posts in {finished - emails_done:.2f} s"
+        f"{len(channels)} chat/webhook posts in {chat_done - emails_done:.2f} s, "
+        f"{len(phones)} texts in {finished - chat_done:.2f} s"
     )
     return finished - started
 

@@ -123,13 +123,24 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 class SubscriberForm(ServiceForm):
+    # As typed ("+49 151 1234 5678"); the service validates it and stores it in E.164.
+    phone = forms.CharField(
+        max_length=32, required=False, help_text="SMS subscribers: with the country code"
+    )
+
+    def clean_phone(self) -> str:
+        """Without its separators, so a number typed with spaces fits the column; whether it
+        is a number is the service's call."""
+        return "".join(c for c in self.cleaned_data.get("phone") or "" if c not in " -().")
+
     def save_through_service(self) -> Subscriber:
         if self.instance.pk is None:
             data = self.cleaned_data
             return services.subscriber_add_confirmed(
-                email=data["email"],
+                email=data.get("email") or "",
                 kind=data["kind"],
                 url=data.get("url") or "",
+                phone=data.get("phone") or "",
                 actor=self.actor,
                 **self.scope_kwargs(),
             )
@@ -141,9 +152,17 @@ class SubscriberForm(ServiceForm):
 @admin.register(Subscriber)
 class SubscriberAdmin(ServiceAdmin):
     form = SubscriberForm
-    list_display = ("email", "kind", "url", "scope", "confirmed_at", "unsubscribed_at", "broken_at")
+    list_display = (
+        "__str__",
+        "kind",
+        "email",
+        "scope",
+        "confirmed_at",
+        "unsubscribed_at",
+        "broken_at",
+    )
     list_filter = ("kind", "scope", "component_changes")
-    search_fields = ("email", "url", "public_id")
+    search_fields = ("email", "url", "phone", "public_id")
     readonly_fields = (
         "public_id",
         "requested_at",
@@ -153,7 +172,7 @@ class SubscriberAdmin(ServiceAdmin):
     )
     # Who the subscriber is (kind, address, webhook URL) is fixed once added: a new address
     # is a new subscriber. Preferences stay editable.
-    identity_fields = ("kind", "email", "url")
+    identity_fields = ("kind", "email", "url", "phone")
     exclude = ("secret",)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     filter_horizontal = ("regions", "services", "components")

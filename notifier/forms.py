@@ -44,13 +44,35 @@ class ScopeFields(forms.Form):
 
 
 class SubscribeForm(ScopeFields):
+    """Every way to subscribe; SMS only while it is configured (the service refuses it
+    otherwise). Which fields a kind needs is the service's rule, not the form's."""
+
     kind = forms.ChoiceField(
         choices=SubscriberKind.choices, initial=SubscriberKind.EMAIL, widget=forms.RadioSelect
     )
-    email = forms.CharField(max_length=254, label="Email address")
-    url = forms.CharField(max_length=2000, required=False, label="Webhook URL (https)")
+    email = forms.CharField(max_length=254, required=False, label="Email address")
+    url = forms.CharField(
+        max_length=2000, required=False, label="Webhook URL (webhook, Slack, Discord or Teams)"
+    )
+    phone = forms.CharField(max_length=32, required=False, label="Mobile number")
     # Honeypot: hidden from people by CSS; bots fill every field.
     website = forms.CharField(required=False, label="Leave this empty")
+
+    def __init__(self, *args, sms: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not sms:
+            self.fields["kind"].choices = [
+                (value, label)
+                for value, label in SubscriberKind.choices
+                if value != SubscriberKind.SMS
+            ]
+
+
+class CodeForm(forms.Form):
+    """The code texted to a number that asked for SMS updates."""
+
+    phone = forms.CharField(max_length=32, widget=forms.HiddenInput)
+    code = forms.CharField(max_length=12, label="Code", strip=True)
 
 
 class PreferencesForm(ScopeFields):
@@ -70,7 +92,7 @@ class ChannelBaseForm(ScopeFields):
         required=False,
         label="Also post staff alerts here",
         help_text="Alerts from monitoring, missed check-ins, metric thresholds and incident "
-        "drafts: for a staff channel, not a public one. Slack and Discord only.",
+        "drafts: for a staff channel, not a public one. Slack, Discord and Teams only.",
     )
 
     def destination(self) -> list:

@@ -4,6 +4,15 @@ A `Notice` is built once per event (an incident update, a maintenance event, a c
 status change) from the database and then formatted by each transport. It is cached per
 process for a short while because a fan-out builds the same notice for thousands of
 recipients.
+
+What differs per recipient is added by the transport when it formats the notice:
+`message_links(notice, recipient)` gives the links a message ends with — the notice's own
+`actions` (e.g. "Confirm subscription"), then a subscriber's manage and unsubscribe links,
+signed afresh for each message. Every chat message to a subscriber carries them; staff
+channels get none.
+
+The words of a chat message are here and in the transports' builders (the labels of
+`Notice`, `notice_for_subscription`, `LINK_LABELS`); the words of an email are its templates.
 """
 
 from __future__ import annotations
@@ -19,7 +28,8 @@ from django.utils import timezone
 from incidents.documents import component_dict, incident_dict, incidents_for_json, iso
 from incidents.models import Impact, IncidentKind, IncidentStatus, IncidentUpdate
 from incidents.selectors import page_status
-from notifier.models import Event, StaffNotice
+from notifier.models import Channel, Event, StaffNotice, Subscriber
+from notifier.tokens import confirm_url, manage_url, unsubscribe_url
 from statuspage.models import ComponentStatus, ComponentStatusChange
 
 # Colours per status (Discord embeds, email accents): red while broken, orange once the cause
@@ -67,13 +77,31 @@ class AffectedComponent:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A link a message ends with (a button where the medium has buttons)."""
+
+    label: str
+    url: str
+
+
+# The labels of the links every message to a subscriber ends with.
+LINK_LABELS = {
+    "confirm": "Confirm subscription",
+    "manage": "Manage subscription",
+    "unsubscribe": "Unsubscribe",
+}
+
+
+@dataclass(frozen=True)
 class Notice:
     """One event, ready to be formatted for any medium.
 
     kind: `incident_update`, `maintenance` or `component_change` (also the email template
-    name), `staff_alert` for a staff notice (chat channels only), or `test` for a channel's
-    test message.
+    name), `staff_alert` for a staff notice (chat channels only), `test` for a channel's
+    test message, or `subscription_confirm` / `subscription_already` for the message posted
+    into a chat subscriber's channel when a subscription is asked for.
     payload: the webhook JSON (interfaces.md §3) without its per-recipient `meta`.
+    actions: the notice's own links, before the recipient's (`message_links`).
     """
 
     kind: str
@@ -93,6 +121,7 @@ class Notice:
     scheduled_for: datetime | None = None
     scheduled_until: datetime | None = None
     payload: dict = field(default_factory=dict)
+    actions: tuple[Link, ...] = ()
 
     @property
     def colour(self) -> int:
@@ -105,6 +134,19 @@ class Notice:
 
     def affected_text(self) -> str:
         return "\n".join(c.describe() for c in self.affected)
+
+
+def message_links(notice: Notice, recipient: Channel | Subscriber) -> tuple[Link, ...]:
+    """The links a message ends with: the notice's own, then — for a subscriber — the links
+    to manage the subscription and to unsubscribe (signed now, so always fresh). A request
+    to confirm carries only its confirm link: there is nothing to manage yet."""
+    if not isinstance(recipient, Subscriber) or notice.kind == "subscription_confirm":
+        return notice.actions
+    return (
+        *notice.actions,
+        Link(LINK_LABELS["manage"], manage_url(recipient.public_id)),
+        Link(LINK_LABELS["unsubscribe"], unsubscribe_url(recipient.public_id)),
+    )
 
 
 def _page_dict(event_key: str) -> dict:
@@ -242,6 +284,47 @@ def notice_for_test(channel_name: str) -> Notice:
             "page": {"id": settings.PAGE_ID, "status_indicator": "none"},
             "test": {"channel": channel_name, "created_at": iso(now)},
         },
+    )
+
+
+def notice_for_subscription(subscriber: Subscriber, purpose: str) -> Notice:
+    """The message posted into a chat subscriber's own channel when someone asks to subscribe
+    it: `confirm` (with the confirm link: nothing else is posted until someone follows it,
+    double opt-in) or `already` (it is subscribed; the manage and unsubscribe links follow
+    as in every message)."""
+    now = timezone.now()
+    site = settings.SITE_NAME
+    if purpose == "confirm":
+        return Notice(
+            kind="subscription_confirm",
+            event_key="subscription",
+            title=f"Confirm {site} status updates in this channel",
+            status="subscription",
+            status_label="Confirmation needed",
+            body=(
+                f"Someone (hopefully you) asked to post {site} status updates into this "
+                "channel. Nothing more is posted here unless someone confirms within 24 hours. "
+                "If it was not you, ignore this message."
+            ),
+            url=f"{settings.SITE_URL}/",
+            created_at=now,
+            actions=(
+                Link(
+                    LINK_LABELS["confirm"],
+                    confirm_url(subscriber.public_id, subscriber.requested_at),
+                ),
+            ),
+        )
+    return Notice(
+        kind="subscription_already",
+        event_key="subscription",
+        title=f"This channel already receives {site} status updates",
+        status="subscription",
+        status_label="Already subscribed",
+        body=f"Someone asked to subscribe this channel to {site} status updates. It is "
+        "already subscribed: nothing changed.",
+        url=f"{settings.SITE_URL}/",
+        created_at=now,
     )
 
 

@@ -1,9 +1,11 @@
 """Subscribers, channels and the outbox of deliveries.
 
-- A **subscriber** is a member of the public: an email address, or a webhook URL (with an
-  email address for the confirmation). Subscribers confirm by a signed link (double opt-in).
+- A **subscriber** is a member of the public: an email address; a webhook URL (with an
+  email address for the confirmation); their own Slack, Discord or Microsoft Teams webhook
+  URL (the confirmation is posted into that channel); or a phone number for SMS (confirmed by
+  a code sent to it). Every subscriber confirms before anything else is sent (double opt-in).
 - A **channel** is configured by staff: a Slack incoming webhook or bot token + channel id,
-  a Discord webhook, or a plain webhook.
+  a Discord webhook, a Microsoft Teams workflow webhook, or a plain webhook.
 - A **delivery** is one outbox row: one event (an incident update, or a component status
   change made outside an incident) for one recipient. It is written in the transaction that
   made the event and delivered after commit by a Celery task; the unique (event, recipient)
@@ -15,6 +17,7 @@ Rows are written only by `notifier.services`.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 from django.db import models
 from django.db.models import Q
@@ -39,7 +42,9 @@ class Medium(models.TextChoices):
     EMAIL = "email", "Email"
     SLACK = "slack", "Slack"
     DISCORD = "discord", "Discord"
+    TEAMS = "teams", "Microsoft Teams"
     WEBHOOK = "webhook", "Webhook"
+    SMS = "sms", "SMS"
 
 
 class ScopedRecipient(models.Model):
@@ -77,8 +82,33 @@ class ScopedRecipient(models.Model):
 
 
 class SubscriberKind(models.TextChoices):
+    """How a subscriber is reached; each value is also its `Medium`."""
+
     EMAIL = "email", "Email"
     WEBHOOK = "webhook", "Webhook"
+    SLACK = "slack", "Slack"
+    DISCORD = "discord", "Discord"
+    TEAMS = "teams", "Microsoft Teams"
+    SMS = "sms", "SMS"
+
+
+# Subscribers reached at a URL of their own; the URL is who they are (unique per kind).
+URL_KINDS = (
+    SubscriberKind.WEBHOOK,
+    SubscriberKind.SLACK,
+    SubscriberKind.DISCORD,
+    SubscriberKind.TEAMS,
+)
+# Subscribers whose confirmation is posted to the subscription itself, not emailed.
+CHAT_KINDS = (SubscriberKind.SLACK, SubscriberKind.DISCORD, SubscriberKind.TEAMS)
+
+
+# The rule of an active subscriber / channel as a condition (also for counting, e.g.
+# `Count(..., filter=ACTIVE_SUBSCRIBER)`); `objects.active()` and `inactive_reason` agree.
+ACTIVE_SUBSCRIBER = Q(
+    confirmed_at__isnull=False, unsubscribed_at__isnull=True, broken_at__isnull=True
+)
+ACTIVE_CHANNEL = Q(enabled=True, broken_at__isnull=True)
 
 
 class SubscriberQuerySet(models.QuerySet):
@@ -86,21 +116,29 @@ class SubscriberQuerySet(models.QuerySet):
         """Subscribers who are sent notifications: confirmed, not unsubscribed, not broken.
         The same rule as `Subscriber.inactive_reason` (one is SQL, one is Python; a test
         checks they agree on every combination)."""
-        return self.filter(
-            confirmed_at__isnull=False, unsubscribed_at__isnull=True, broken_at__isnull=True
-        )
+        return self.filter(ACTIVE_SUBSCRIBER)
 
 
 class Subscriber(ScopedRecipient):
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
     kind = models.CharField(max_length=16, choices=SubscriberKind.choices)
-    email = models.EmailField(max_length=254)
-    url = models.URLField(max_length=2000, blank=True, help_text="Webhook subscribers only")
+    email = models.EmailField(
+        max_length=254,
+        blank=True,
+        help_text="Email and webhook subscribers (where their confirmation goes); optional "
+        "for chat and SMS subscribers",
+    )
+    url = models.URLField(
+        max_length=2000, blank=True, help_text="Webhook, Slack, Discord and Teams subscribers"
+    )
+    phone = models.CharField(max_length=16, blank=True, help_text="SMS subscribers, in E.164")
     secret = models.CharField(max_length=64, default=new_secret, editable=False)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     # When the (last) subscription request was made: unconfirmed ones expire 24 h after it.
     requested_at = models.DateTimeField(default=timezone.now)
+    # Wrong opt-in codes typed for the current request (SMS): a few, then a new request.
+    code_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
 
     objects = SubscriberQuerySet.as_manager()
 
@@ -117,11 +155,25 @@ class Subscriber(ScopedRecipient):
                 condition=Q(kind="webhook"),
                 name="subscriber_unique_webhook_url",
             ),
+            models.UniqueConstraint(
+                fields=["kind", "url"],
+                condition=Q(kind__in=["slack", "discord", "teams"]),
+                name="subscriber_unique_chat_url",
+            ),
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=Q(kind="sms"),
+                name="subscriber_unique_phone",
+            ),
         ]
         indexes = [models.Index(fields=["kind", "confirmed_at"])]
 
     def __str__(self) -> str:
-        return self.url if self.kind == SubscriberKind.WEBHOOK else self.email
+        if self.kind in URL_KINDS:
+            return self.url
+        if self.kind == SubscriberKind.SMS:
+            return self.phone
+        return self.email
 
     @property
     def inactive_reason(self) -> str:
@@ -141,12 +193,34 @@ class Subscriber(ScopedRecipient):
 
     @property
     def medium(self) -> str:
-        return Medium.WEBHOOK if self.kind == SubscriberKind.WEBHOOK else Medium.EMAIL
+        return self.kind
+
+    @property
+    def shown_as(self) -> str:
+        """How the public pages name the subscriber. A chat webhook URL is a secret (whoever
+        has it can post into the channel) and the manage and unsubscribe links travel in
+        the channel's messages, so only its host and last characters are shown."""
+        if self.kind in CHAT_KINDS:
+            host = urlsplit(self.url).netloc
+            return f"the {self.get_kind_display()} channel of the webhook {host}/…{self.url[-4:]}"
+        return str(self)
+
+    @property
+    def slack_token(self) -> str:
+        """A subscriber's Slack is always an incoming webhook (bot tokens are staff's)."""
+        return ""
+
+    @property
+    def confirmed_by_email(self) -> bool:
+        """Email and webhook subscribers confirm by an emailed link; chat subscribers by a
+        link posted into their channel; SMS subscribers by a code texted to them."""
+        return self.kind in (SubscriberKind.EMAIL, SubscriberKind.WEBHOOK)
 
 
 class ChannelKind(models.TextChoices):
     SLACK = "slack", "Slack"
     DISCORD = "discord", "Discord"
+    TEAMS = "teams", "Microsoft Teams"
     WEBHOOK = "webhook", "Webhook"
 
 
@@ -154,7 +228,7 @@ class ChannelQuerySet(models.QuerySet):
     def active(self) -> ChannelQuerySet:
         """Channels that are sent notifications: enabled and not broken. The same rule as
         `Channel.inactive_reason` (a test checks they agree)."""
-        return self.filter(enabled=True, broken_at__isnull=True)
+        return self.filter(ACTIVE_CHANNEL)
 
 
 class Channel(ScopedRecipient):
@@ -162,6 +236,7 @@ class Channel(ScopedRecipient):
 
     Slack: `url` is an incoming webhook, or `token` (bot token) + `target` (channel id).
     Discord: `url` is the webhook URL (…/webhooks/<id>/<token>).
+    Teams: `url` is a Workflows webhook (…/workflows/<id>/triggers/manual/paths/invoke?…).
     Webhook: `url` receives the JSON payloads, signed with `secret`.
     """
 
@@ -209,6 +284,11 @@ class Channel(ScopedRecipient):
     @property
     def uses_slack_bot(self) -> bool:
         return self.kind == ChannelKind.SLACK and bool(self.token)
+
+    @property
+    def slack_token(self) -> str:
+        """The bot token of a bot-token Slack channel ("" for an incoming webhook)."""
+        return self.token if self.uses_slack_bot else ""
 
 
 class SlackThread(models.Model):

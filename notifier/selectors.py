@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from incidents.models import IncidentUpdate
-from notifier.models import Channel, Delivery, DeliveryStatus, Medium, Subscriber
+from notifier.models import (
+    ACTIVE_CHANNEL,
+    ACTIVE_SUBSCRIBER,
+    Channel,
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    Medium,
+    Subscriber,
+)
 from notifier.tokens import read_token, request_stamp
 
 COUNTED_STATUSES = [
@@ -46,8 +57,10 @@ def channels_broken() -> QuerySet[Channel]:
     return Channel.objects.filter(broken_at__isnull=False)
 
 
-def subscribers_list(*, state: str = "") -> QuerySet[Subscriber]:
+def subscribers_list(*, state: str = "", medium: str = "") -> QuerySet[Subscriber]:
     rows = Subscriber.objects.all()
+    if medium:
+        rows = rows.filter(kind=medium)
     if state == "confirmed":
         rows = rows.active()
     elif state == "unconfirmed":
@@ -57,6 +70,61 @@ def subscribers_list(*, state: str = "") -> QuerySet[Subscriber]:
     elif state == "broken":
         rows = rows.filter(broken_at__isnull=False)
     return rows.order_by("-requested_at", "-id")
+
+
+def recipients_by_medium() -> list[dict]:
+    """Per medium, in the order of `Medium`: its channels (active, all) and its subscribers
+    by state — confirmed means active (`Subscriber.objects.active()`, the one rule), the
+    other states as on the subscribers page. Two grouped queries."""
+    subscriber_rows = {
+        row["kind"]: row
+        for row in Subscriber.objects.values("kind")
+        .annotate(
+            confirmed=Count("pk", filter=ACTIVE_SUBSCRIBER),
+            unconfirmed=Count("pk", filter=Q(confirmed_at__isnull=True)),
+            unsubscribed=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
+            broken=Count("pk", filter=Q(broken_at__isnull=False)),
+            total=Count("pk"),
+        )
+        .order_by()
+    }
+    channel_rows = {
+        row["kind"]: row
+        for row in Channel.objects.values("kind")
+        .annotate(active=Count("pk", filter=ACTIVE_CHANNEL), total=Count("pk"))
+        .order_by()
+    }
+    empty = {"confirmed": 0, "unconfirmed": 0, "unsubscribed": 0, "broken": 0, "total": 0}
+    return [
+        {
+            "medium": medium,
+            "label": label,
+            "has_channels": medium in ChannelKind.values,
+            "channels": channel_rows.get(medium, {"active": 0, "total": 0}),
+            "subscribers": subscriber_rows.get(medium, empty),
+        }
+        for medium, label in Medium.choices
+    ]
+
+
+def deliveries_by_medium(*, days: int = 7) -> list[dict]:
+    """What was sent per medium over the last `days` days: deliveries by status (every
+    medium and counted status, 0 when none), in one grouped query."""
+    since = timezone.now() - timedelta(days=days)
+    cells = {m: dict.fromkeys(COUNTED_STATUSES, 0) for m in Medium.values}
+    rows = (
+        Delivery.objects.filter(created_at__gte=since)
+        .values("medium", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        if row["medium"] in cells and row["status"] in cells[row["medium"]]:
+            cells[row["medium"]][row["status"]] = row["n"]
+    return [
+        {"medium": medium, "label": label, **cells[medium], "total": sum(cells[medium].values())}
+        for medium, label in Medium.choices
+    ]
 
 
 def subscriber_counts() -> dict[str, int]:
@@ -146,7 +214,19 @@ def updates_with_delivery_counts(*, limit: int = 30) -> list[dict]:
         .order_by("-created_at", "-id")[:limit]
     )
     counts = delivery_counts_by_update(updates=updates)
-    return [{"update": u, "counts": counts[u.pk].by_status()} for u in updates]
+    labels = dict(Medium.choices)
+    return [
+        {
+            "update": u,
+            "counts": counts[u.pk].by_status(),
+            "sent_by_medium": [
+                (labels[m], counts[u.pk][m][DeliveryStatus.SENT])
+                for m in Medium.values
+                if counts[u.pk][m][DeliveryStatus.SENT]
+            ],
+        }
+        for u in updates
+    ]
 
 
 def dead_retryable_count(*, update: IncidentUpdate) -> int:

@@ -51,9 +51,15 @@ from incidents.models import IncidentUpdate
 from incidents.selectors import page_status
 from notifier.integrations import transport_for
 from notifier.integrations.email.transport import build_message, send_one
-from notifier.messages import Notice, notice_for_event, notice_for_test
+from notifier.integrations.sms import ratelimit as sms_ratelimit
+from notifier.integrations.sms.transport import already_text as sms_already_text
+from notifier.integrations.sms.transport import code_text as sms_code_text
+from notifier.integrations.sms.transport import send_text as sms_send_text
+from notifier.integrations.sms.transport import sms_enabled
+from notifier.messages import Notice, notice_for_event, notice_for_subscription, notice_for_test
 from notifier.models import (
     CLAIMABLE_STATUSES,
+    URL_KINDS,
     Channel,
     ChannelKind,
     Delivery,
@@ -68,9 +74,16 @@ from notifier.models import (
     Subscriber,
     SubscriberKind,
 )
-from notifier.tokens import CONFIRM_MAX_AGE, confirm_url, manage_url, unsubscribe_url
+from notifier.tokens import (
+    CONFIRM_MAX_AGE,
+    confirm_url,
+    manage_url,
+    sms_code,
+    sms_code_matches,
+    unsubscribe_url,
+)
 from notifier.transports import SendResult, TransportError
-from notifier.validators import DISCORD, SLACK, WEBHOOK, check_target
+from notifier.validators import DISCORD, SLACK, TEAMS, WEBHOOK, check_target, normalize_phone
 from statuspage import hooks, queues
 from statuspage.models import Component, ComponentStatusChange, Region, Service
 from statuspage.services import Actor, audit_record
@@ -82,6 +95,10 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = 30.0  # seconds before the 2nd attempt; doubles each time
 BACKOFF_CAP = 3600.0
 EMAIL_BATCH_SIZE = 100
+# Slack, Discord, Teams and SMS deliveries go to one vendor per medium, so a batch of them
+# waits for nothing a single one would not; webhooks (anyone's host) stay one per task.
+CHAT_BATCH_SIZE = 10
+BATCHED_MEDIA = {Medium.SLACK, Medium.DISCORD, Medium.TEAMS, Medium.SMS}
 SLACK_THREAD_WAIT = 2.0  # another delivery is posting the thread's first message
 SYSTEM = Actor.system("notifier")
 
@@ -89,6 +106,8 @@ TASK_FOR_MEDIUM = {
     Medium.EMAIL: "notifier.tasks.deliver_email",
     Medium.SLACK: "notifier.tasks.deliver_chat",
     Medium.DISCORD: "notifier.tasks.deliver_chat",
+    Medium.TEAMS: "notifier.tasks.deliver_chat",
+    Medium.SMS: "notifier.tasks.deliver_chat",
     Medium.WEBHOOK: "notifier.tasks.deliver_webhook",
 }
 
@@ -132,7 +151,7 @@ def _write_deliveries(
         Delivery(
             event_key=event_key,
             recipient_key=f"s{pk}",
-            medium=Medium.WEBHOOK if kind == SubscriberKind.WEBHOOK else Medium.EMAIL,
+            medium=kind,  # a subscriber's kind is its medium
             subscriber_id=pk,
             update_id=update_id,
             component_change_id=change_id,
@@ -218,8 +237,10 @@ def deliveries_create_for_component_change(*, change: ComponentStatusChange) -> 
 
 
 def deliveries_enqueue(*, deliveries: Iterable[tuple[int, str]], countdown: float = 0) -> int:
-    """Publish tasks for (id, medium) pairs: email in batches (one SMTP connection each),
-    chat and webhooks one per delivery, each medium on its own queue.
+    """Publish tasks for (id, medium) pairs: email in batches of 100 (one SMTP connection
+    each), Slack, Discord, Teams and SMS in batches of 10 of one medium (one vendor: a task
+    per message cost more than the message), webhooks one per delivery (a slow receiver holds
+    back no other), each on its medium's queue.
 
     A broker that is down is logged, not raised: the rows are in the database and
     `deliveries_requeue` enqueues them again. Returns the number of tasks published.
@@ -239,9 +260,11 @@ def deliveries_enqueue(*, deliveries: Iterable[tuple[int, str]], countdown: floa
                 ids = by_medium[medium]
                 if medium == Medium.EMAIL:
                     size = EMAIL_BATCH_SIZE
-                    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+                elif medium in BATCHED_MEDIA:
+                    size = CHAT_BATCH_SIZE
                 else:
-                    chunks = [[pk] for pk in ids]
+                    size = 1
+                chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
                 task = queues.task(TASK_FOR_MEDIUM[medium])
                 for chunk in chunks:
                     task.apply_async(
@@ -396,6 +419,7 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
     connection = None
     email_down: str | None = None
     ok_subscribers: list[int] = []
+    ok_channels: list[int] = []
     # A lone chat or webhook delivery is not worth two more round trips.
     relaxed = _relax_commits(len(deliveries) > 4)
     try:
@@ -440,14 +464,14 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
             if delivery.subscriber_id:
                 ok_subscribers.append(delivery.subscriber_id)
             else:
-                Channel.objects.filter(pk=delivery.channel_id).update(
-                    last_success_at=timezone.now()
-                )
+                ok_channels.append(delivery.channel_id)
     finally:
         if connection is not None:
             connection.close()
         if ok_subscribers:
             Subscriber.objects.filter(pk__in=ok_subscribers).update(last_success_at=timezone.now())
+        if ok_channels:
+            Channel.objects.filter(pk__in=ok_channels).update(last_success_at=timezone.now())
         if relaxed:
             _restore_commits()
     return dict(outcome)
@@ -663,7 +687,7 @@ def staff_notice_post(
     email: bool = True,
 ) -> StaffNotice | None:
     """Tell staff about something that is not public (yet): one outbox row per active
-    channel marked `staff_alerts` (Slack, Discord), and, with `email`, an email to every
+    channel marked `staff_alerts` (Slack, Discord, Teams), and, with `email`, an email to every
     active staff user with an address. Written in the caller's transaction, sent after it
     commits. `key` says what the notice is about (e.g. `alert:12:firing`): a notice with a
     key already posted is not posted again (returns None), so a retried intake is harmless.
@@ -762,11 +786,13 @@ def _validate_channel(
     kind: str, url: str, token: str, target: str, staff_alerts: bool = False
 ) -> dict[str, str]:
     """The destination of a channel; URLs by `notifier.validators.check_target`, the one rule
-    of where Heliograph may send. Staff alerts are chat messages for people: Slack and
-    Discord only (a webhook receiver would get a payload no one documented)."""
+    of where Heliograph may send. Staff alerts are chat messages for people: Slack, Discord
+    and Teams only (a webhook receiver would get a payload no one documented)."""
     errors: dict[str, str] = {}
-    if staff_alerts and kind not in (ChannelKind.SLACK, ChannelKind.DISCORD):
-        errors["staff_alerts"] = "Staff alerts go to Slack and Discord channels only."
+    if staff_alerts and kind not in (ChannelKind.SLACK, ChannelKind.DISCORD, ChannelKind.TEAMS):
+        errors["staff_alerts"] = (
+            "Staff alerts go to chat channels only: Slack and Discord, or Microsoft Teams."
+        )
     try:
         if kind == ChannelKind.SLACK:
             if token or target:
@@ -782,6 +808,8 @@ def _validate_channel(
                 check_target(url, kind=SLACK)
         elif kind == ChannelKind.DISCORD:
             check_target(url, kind=DISCORD)
+        elif kind == ChannelKind.TEAMS:
+            check_target(url, kind=TEAMS)
         elif kind == ChannelKind.WEBHOOK:
             check_target(url, kind=WEBHOOK)
         else:
@@ -897,16 +925,37 @@ def channel_send_test(*, channel: Channel, actor: Actor) -> SendResult:
 
 # --- Subscribers (public) ---------------------------------------------------------------------
 
+SMS_CODE_ATTEMPTS = 5  # wrong codes per request; then the number asks for a new code
+CODE_REFUSED = "That code is not right, or it has expired: check the text, or ask for a new code."
+# What a subscriber's URL is checked as (notifier.validators.check_target).
+TARGET_KIND = {
+    SubscriberKind.WEBHOOK: WEBHOOK,
+    SubscriberKind.SLACK: SLACK,
+    SubscriberKind.DISCORD: DISCORD,
+    SubscriberKind.TEAMS: TEAMS,
+}
 
-def _send_subscriber_email_after_commit(subscriber: Subscriber, purpose: str) -> None:
+
+def _send_confirmation_after_commit(subscriber: Subscriber, purpose: str) -> None:
+    """After commit, ask the subscriber to confirm (`confirm`) or tell them they already are
+    (`already`): by email for email and webhook subscribers, posted into the channel for chat
+    subscribers, texted (with the code) for SMS."""
+    name = (
+        "notifier.tasks.subscriber_email"
+        if subscriber.confirmed_by_email
+        else "notifier.tasks.subscriber_post_confirmation"
+    )
+
     def enqueue() -> None:
         try:
-            queues.task("notifier.tasks.subscriber_email").apply_async(
+            queues.task(name).apply_async(
                 args=[subscriber.pk, purpose],
                 retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
             )
         except Exception:
-            log.exception("could not enqueue the %s email of subscriber %s", purpose, subscriber.pk)
+            log.exception(
+                "could not enqueue the %s message of subscriber %s", purpose, subscriber.pk
+            )
 
     transaction.on_commit(enqueue)
 
@@ -916,37 +965,54 @@ def _validated_subscription(
     email: str,
     kind: str,
     url: str,
+    phone: str,
+    phone_country: str,
     scope: str,
     regions: Sequence[Region],
     services: Sequence[Service],
     components: Sequence[Component],
-) -> tuple[str, str, dict]:
-    """Check a subscription request; return the normalised email and URL and the lookup of an
-    existing subscriber (webhooks by URL, email subscribers by address)."""
+) -> tuple[str, str, str, dict]:
+    """Check a subscription request; return the normalised email, URL and phone number and
+    the lookup of an existing subscriber (URL subscribers by kind and URL, SMS by number,
+    email subscribers by address).
+
+    Email and webhook subscribers need an email address (their confirmation goes there);
+    chat and SMS subscribers may give one or not. URLs follow the one rule of where
+    Heliograph may send (`check_target`, the kind's vendor hosts); phone numbers are E.164
+    (`normalize_phone`), and only while SMS is configured."""
     email = clean_text(email, field="email", single_line=True).lower()
     errors: dict[str, str] = {}
-    try:
-        validate_email(email)
-    except ValidationError:
-        errors["email"] = f"“{email}” is not a valid email address."
     if kind not in SubscriberKind.values:
         errors["kind"] = f"'{kind}' is not a kind of subscription."
-    elif kind == SubscriberKind.WEBHOOK:
+    elif email or kind in (SubscriberKind.EMAIL, SubscriberKind.WEBHOOK):
         try:
-            url = check_target(url, kind=WEBHOOK)
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = f"“{email}” is not a valid email address."
+    clean_url, clean_phone = "", ""
+    if kind in URL_KINDS:
+        try:
+            clean_url = check_target(url, kind=TARGET_KIND[kind])
         except ValidationError as exc:
             errors["url"] = exc.messages[0]
-    else:
-        url = ""
+    elif kind == SubscriberKind.SMS:
+        if not sms_enabled():
+            errors["kind"] = "SMS subscriptions are not available here (SMS is not configured)."
+        else:
+            try:
+                clean_phone = normalize_phone(phone, region=phone_country)
+            except ValidationError as exc:
+                errors["phone"] = exc.messages[0]
     if errors:
         raise ValidationError(errors)
     _validate_scope(scope, regions, services, components)
-    lookup = (
-        {"kind": kind, "url": url}
-        if kind == SubscriberKind.WEBHOOK
-        else {"kind": kind, "email": email}
-    )
-    return email, url, lookup
+    if kind in URL_KINDS:
+        lookup = {"kind": kind, "url": clean_url}
+    elif kind == SubscriberKind.SMS:
+        lookup = {"kind": kind, "phone": clean_phone}
+    else:
+        lookup = {"kind": kind, "email": email}
+    return email, clean_url, clean_phone, lookup
 
 
 def _subscriber_store(
@@ -960,57 +1026,81 @@ def _subscriber_store(
     components: Sequence[Component],
     component_changes: bool,
 ) -> Subscriber:
-    """Save a (re)subscription: active again, with its preferences and scope."""
+    """Save a (re)subscription: active again, with its preferences and scope (and, being a
+    new request, a new SMS code with all its tries)."""
     subscriber.email = email
     subscriber.scope = scope
     subscriber.component_changes = component_changes
     subscriber.confirmed_at = confirmed_at
     subscriber.unsubscribed_at = subscriber.broken_at = None
     subscriber.requested_at = timezone.now()
+    subscriber.code_attempts = 0
     subscriber.save()
     _set_scope(subscriber, scope, regions, services, components)
     return subscriber
 
 
+def _take_code_budget(phone: str) -> None:
+    """Refuse a code request past the number's hourly budget (texts cost money)."""
+    wait = sms_ratelimit.take(phone, "code")
+    if wait:
+        minutes = max(1, round(wait / 60))
+        raise ValidationError(
+            {
+                "phone": f"Too many codes were sent to this number: try again in {minutes} "
+                f"minute{'s' if minutes != 1 else ''}."
+            }
+        )
+
+
 @transaction.atomic
 def subscriber_subscribe(
     *,
-    email: str,
+    email: str = "",
     kind: str = SubscriberKind.EMAIL,
     url: str = "",
+    phone: str = "",
+    phone_country: str = "",
     scope: str = Scope.ALL,
     regions: Sequence[Region] = (),
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
     actor: Actor | None = None,
-) -> None:
-    """Ask for a subscription: a confirmation link goes to `email` (double opt-in).
+) -> Subscriber:
+    """Ask for a subscription (double opt-in): a confirmation link goes to `email` (email
+    and webhook subscribers) or is posted into the channel at `url` (Slack, Discord and
+    Teams subscribers); an SMS subscriber is texted a code to type on the page
+    (`subscriber_confirm_code`). Nothing else is sent until it is confirmed.
 
     The public form passes no actor; an API token passes its own and the request is audited
-    as `subscriber.subscribe` (the address still has to say yes).
+    as `subscriber.subscribe` (the subscriber still has to say yes).
 
-    Returns nothing on purpose: the caller answers the same whether or not the address was
-    known. A confirmed subscriber gets a "you are already subscribed" email with the
-    manage link instead, and their preferences are not changed by a stranger.
+    Returns the subscriber, for the API to show; the public page answers the same whether or
+    not the subscriber was known. A confirmed one gets an "already subscribed" message with
+    the manage link instead, and their preferences are not changed by a stranger.
     """
-    email, url, lookup = _validated_subscription(
+    email, url, phone, lookup = _validated_subscription(
         email=email,
         kind=kind,
         url=url,
+        phone=phone,
+        phone_country=phone_country,
         scope=scope,
         regions=regions,
         services=services,
         components=components,
     )
+    if kind == SubscriberKind.SMS:
+        _take_code_budget(phone)
     if actor is not None:
-        audit_record(actor=actor, action="subscriber.subscribe", summary=email)
+        audit_record(actor=actor, action="subscriber.subscribe", summary=email or url or phone)
     subscriber = Subscriber.objects.select_for_update().filter(**lookup).first()
     if subscriber is not None and subscriber.is_active:
-        _send_subscriber_email_after_commit(subscriber, "already")
-        return
+        _send_confirmation_after_commit(subscriber, "already")
+        return subscriber
     subscriber = _subscriber_store(
-        subscriber or Subscriber(kind=kind, url=url),
+        subscriber or Subscriber(kind=kind, url=url, phone=phone),
         email=email,
         confirmed_at=None,
         scope=scope,
@@ -1019,16 +1109,19 @@ def subscriber_subscribe(
         components=components,
         component_changes=component_changes,
     )
-    _send_subscriber_email_after_commit(subscriber, "confirm")
+    _send_confirmation_after_commit(subscriber, "confirm")
+    return subscriber
 
 
 @transaction.atomic
 def subscriber_add_confirmed(
     *,
-    email: str,
     actor: Actor,
+    email: str = "",
     kind: str = SubscriberKind.EMAIL,
     url: str = "",
+    phone: str = "",
+    phone_country: str = "",
     scope: str = Scope.ALL,
     regions: Sequence[Region] = (),
     services: Sequence[Service] = (),
@@ -1036,19 +1129,21 @@ def subscriber_add_confirmed(
     component_changes: bool = False,
 ) -> Subscriber:
     """Staff (or the API's `skip_confirmation_notification`) add a subscriber who already
-    agreed elsewhere: confirmed at once, no confirmation email, validated exactly as a public
-    subscription, and audited."""
-    email, url, lookup = _validated_subscription(
+    agreed elsewhere: confirmed at once, no confirmation message, validated exactly as a
+    public subscription, and audited."""
+    email, url, phone, lookup = _validated_subscription(
         email=email,
         kind=kind,
         url=url,
+        phone=phone,
+        phone_country=phone_country,
         scope=scope,
         regions=regions,
         services=services,
         components=components,
     )
     subscriber = Subscriber.objects.select_for_update().filter(**lookup).first()
-    subscriber = subscriber or Subscriber(kind=kind, url=url)
+    subscriber = subscriber or Subscriber(kind=kind, url=url, phone=phone)
     subscriber = _subscriber_store(
         subscriber,
         email=email,
@@ -1063,6 +1158,46 @@ def subscriber_add_confirmed(
         actor=actor, action="subscriber.add_confirmed", obj=subscriber, summary=str(subscriber)
     )
     return subscriber
+
+
+def subscriber_confirm_code(*, phone: str, code: str) -> Subscriber:
+    """The code texted to `phone` was typed on the page: confirm that number's pending
+    request if it is the code of that request (`tokens.sms_code`), or raise
+    ValidationError({"code": …}) — the same message whether the number is unknown, already
+    confirmed, expired or the code is wrong, so the page tells nothing about the number.
+
+    A wrong code is counted (in its own transaction, which the refusal does not roll back):
+    after `SMS_CODE_ATTEMPTS` wrong codes the request is spent and the number must ask for a
+    new code, which its hourly code budget limits — guessing a six-digit code is hopeless."""
+    try:
+        phone = normalize_phone(phone)
+    except ValidationError:
+        raise ValidationError({"code": CODE_REFUSED}) from None
+    cutoff = timezone.now() - timedelta(seconds=CONFIRM_MAX_AGE)
+    with transaction.atomic():
+        subscriber = (
+            Subscriber.objects.select_for_update()
+            .filter(
+                kind=SubscriberKind.SMS,
+                phone=phone,
+                confirmed_at__isnull=True,
+                unsubscribed_at__isnull=True,
+                requested_at__gte=cutoff,
+            )
+            .first()
+        )
+        if subscriber is None:
+            refused = CODE_REFUSED
+        elif subscriber.code_attempts >= SMS_CODE_ATTEMPTS:
+            refused = "Too many wrong codes: ask for a new code."
+        elif sms_code_matches(subscriber.public_id, subscriber.requested_at, code):
+            subscriber.confirmed_at = timezone.now()
+            subscriber.save(update_fields=["confirmed_at"])
+            return subscriber
+        else:
+            Subscriber.objects.filter(pk=subscriber.pk).update(code_attempts=F("code_attempts") + 1)
+            refused = CODE_REFUSED
+    raise ValidationError({"code": refused})
 
 
 @transaction.atomic
@@ -1127,6 +1262,20 @@ def subscriber_unsubscribe(*, subscriber: Subscriber, actor: Actor | None = None
             actor=actor, action="subscriber.unsubscribe", obj=subscriber, summary=str(subscriber)
         )
     return subscriber
+
+
+def subscribers_opt_out_sms(*, phone: str) -> int:
+    """The person at `phone` texted STOP (Twilio's inbound webhook, signature checked by the
+    view): unsubscribe every SMS subscription of that number, as one-click unsubscribe does
+    (queued deliveries skipped). Twilio sends the number in E.164, as it is stored.
+    Returns how many were active or pending."""
+    count = 0
+    for subscriber in Subscriber.objects.filter(
+        kind=SubscriberKind.SMS, phone=phone.strip(), unsubscribed_at__isnull=True
+    ):
+        subscriber_unsubscribe(subscriber=subscriber)
+        count += 1
+    return count
 
 
 @transaction.atomic
@@ -1355,3 +1504,31 @@ def direct_emails_requeue(*, now: datetime | None = None) -> int:
         DirectEmail.objects.filter(pk__in=chunk).update(next_attempt_at=now)
     _direct_emails_publish(due)
     return len(due)
+
+
+def subscriber_post_confirmation(*, subscriber_id: int, purpose: str) -> bool:
+    """Post the confirmation request ("confirm") or the "already subscribed" message
+    ("already") into a chat subscriber's channel, or text it to an SMS subscriber (with the
+    code). Returns False when the subscriber is gone or the message cannot be delivered (the
+    error is kept on the subscriber for staff); raises TransportError when trying again may
+    help (the task retries)."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        return False
+    try:
+        if subscriber.kind == SubscriberKind.SMS:
+            if purpose == "confirm":
+                text = sms_code_text(sms_code(subscriber.public_id, subscriber.requested_at))
+            else:
+                text = sms_already_text()
+            sms_send_text(subscriber.phone, text)
+        else:
+            transport_for(subscriber).send(notice_for_subscription(subscriber, purpose))
+    except TransportError as error:
+        Subscriber.objects.filter(pk=subscriber.pk).update(
+            last_error=error.message[:2000], last_error_at=timezone.now()
+        )
+        if error.permanent:
+            return False
+        raise
+    return True

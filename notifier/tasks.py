@@ -1,7 +1,7 @@
 """Celery tasks of the notifier: thin wrappers over `notifier.services`.
 
 Each medium has its own queue (CELERY_TASK_ROUTES in settings) so a slow or failing Slack
-never holds back email: `email`, `chat` (Slack and Discord) and `webhooks`. Tasks carry only
+never holds back email: `email`, `chat` (Slack, Discord, Teams and SMS) and `webhooks`. Tasks carry only
 delivery ids; the rows are re-read and claimed, so a duplicated or redelivered message does
 no harm (acks late + reject on worker lost make delivery at-least-once).
 """
@@ -14,6 +14,7 @@ from celery import shared_task
 # process, so the pool's children inherit discord.py and slack_sdk from the fork instead of
 # each paying for importing them on first use.
 from notifier import services
+from notifier.transports import TransportError
 
 
 @shared_task
@@ -24,7 +25,7 @@ def deliver_email(delivery_ids: list[int]) -> dict[str, int]:
 
 @shared_task
 def deliver_chat(delivery_ids: list[int]) -> dict[str, int]:
-    """Slack and Discord deliveries."""
+    """Slack, Discord, Teams and SMS deliveries."""
     return services.deliveries_send(delivery_ids=delivery_ids)
 
 
@@ -56,6 +57,16 @@ def subscribers_expire_unconfirmed() -> int:
 def subscriber_email(subscriber_id: int, purpose: str) -> bool:
     """The confirmation or "already subscribed" email of a subscription request."""
     return services.subscriber_send_email(subscriber_id=subscriber_id, purpose=purpose)
+
+
+@shared_task(bind=True, max_retries=5)
+def subscriber_post_confirmation(self, subscriber_id: int, purpose: str) -> bool:
+    """The confirmation request (or "already subscribed") posted into a chat subscriber's
+    channel, or texted to an SMS subscriber; retried while the remote may recover."""
+    try:
+        return services.subscriber_post_confirmation(subscriber_id=subscriber_id, purpose=purpose)
+    except TransportError as error:
+        raise self.retry(countdown=error.retry_after or 30, exc=error) from error
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=30, max_retries=5)

@@ -1,5 +1,6 @@
-"""URLs of the notifier, mounted at the root: /subscribe/, /subscriptions/<token>/…,
-and the staff pages under /console/notifications/."""
+"""URLs of the notifier, mounted at the root: /subscribe/ (and its SMS code page),
+/subscriptions/<token>/…, Twilio's inbound webhook /sms/inbound/, and the staff pages under
+/console/notifications/."""
 
 from django.urls import path
 
@@ -10,6 +11,8 @@ app_name = "notifier"
 urlpatterns = [
     path("subscribe/", views.subscribe, name="subscribe"),
     path("subscribe/confirm/<str:token>/", views.confirm, name="confirm"),
+    path("subscribe/code/", views.confirm_code, name="confirm_code"),
+    path("sms/inbound/", views.sms_inbound, name="sms_inbound"),
     path("subscriptions/<str:token>/", views.manage, name="manage"),
     path("subscriptions/<str:token>/unsubscribe/", views.unsubscribe, name="unsubscribe"),
     path("console/notifications/", views.console_index, name="console_index"),

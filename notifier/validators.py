@@ -6,8 +6,10 @@ webhook pointing at 127.0.0.1, 10.0.0.5 or a cloud metadata service (169.254.169
 100.100.100.200) would let anyone who can subscribe reach internal services. So:
 
 - the scheme is http or https (webhooks: https), with no backslash (parsers disagree on it);
-- Slack URLs are on `hooks.slack.com`, Discord URLs on Discord's hosts, both https on the
-  default port and without a user name: they are their vendors' webhooks, nothing else;
+- Slack URLs are on `hooks.slack.com`, Discord URLs on Discord's hosts, Microsoft Teams
+  workflow URLs on Microsoft's workflow hosts (`*.logic.azure.com`,
+  `*.api.powerplatform.com`), and the Twilio API base on `*.twilio.com`: https on the
+  default port and without a user name: they are their vendors' endpoints, nothing else;
 - other URLs use port 80 or 443, or one an administrator allowed in
   `settings.HELIOGRAPH_ALLOWED_TARGET_PORTS`;
 - every address the host resolves to is *globally reachable* (`ipaddress`'s `is_global`,
@@ -37,6 +39,7 @@ import re
 import socket
 from urllib.parse import urlsplit
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -44,11 +47,24 @@ from django.core.validators import URLValidator
 WEBHOOK = "webhook"
 SLACK = "slack"
 DISCORD = "discord"
-KINDS = (WEBHOOK, SLACK, DISCORD)
+TEAMS = "teams"
+TWILIO = "twilio"
+KINDS = (WEBHOOK, SLACK, DISCORD, TEAMS, TWILIO)
+VENDOR_KINDS = (SLACK, DISCORD, TEAMS, TWILIO)
 
 SLACK_WEBHOOK_HOSTS = {"hooks.slack.com"}
 DISCORD_WEBHOOK_HOSTS = {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"}
 DISCORD_PATH = re.compile(r"^/api(?:/v\d+)?/webhooks/(?P<id>\d{5,25})/(?P<token>[\w-]{20,200})/?$")
+# Teams "Workflows" webhooks (the Power Automate / Logic Apps HTTP trigger that posts a card to
+# a channel or chat): prod-NN.<region>.logic.azure.com/workflows/<id>/triggers/manual/paths/
+# invoke, or <env>.environment.api.powerplatform.com/powerautomate/automations/direct/
+# workflows/<id>/triggers/manual/paths/invoke. Hosts are matched by these suffixes.
+TEAMS_WEBHOOK_SUFFIXES = (".logic.azure.com", ".api.powerplatform.com")
+TEAMS_PATH = re.compile(
+    r"^(?:/powerautomate/automations/direct)?/workflows/[\w-]{8,64}/triggers/[\w-]{1,64}"
+    r"/paths/invoke/?$"
+)
+TWILIO_API_SUFFIX = ".twilio.com"
 DEFAULT_PORTS = frozenset({80, 443})
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix
@@ -112,19 +128,45 @@ def check_host_addresses(host: str, port: int) -> None:
             raise ValidationError(refusal(host, address))
 
 
+_VENDOR_MESSAGES = {
+    SLACK: "A Slack incoming webhook URL starts with https://hooks.slack.com/services/.",
+    DISCORD: "A Discord webhook URL starts with https://discord.com/api/webhooks/.",
+    TEAMS: (
+        "A Microsoft Teams workflow webhook URL is on a Microsoft workflow host "
+        "(https://….logic.azure.com/workflows/… or "
+        "https://….api.powerplatform.com/powerautomate/automations/direct/workflows/…)."
+    ),
+    TWILIO: "The Twilio API is at https://api.twilio.com (or another host under twilio.com).",
+}
+TEAMS_PATH_MESSAGE = (
+    "A Microsoft Teams workflow webhook URL ends with /workflows/<id>/triggers/manual/paths/"
+    "invoke followed by its signature (copy it whole from the workflow's trigger)."
+)
+
+
 def _vendor_message(kind: str) -> str:
+    return _VENDOR_MESSAGES[kind]
+
+
+def _vendor_host(kind: str, host: str) -> bool:
+    """Whether `host` is one of the vendor's own hosts for this kind of target."""
     if kind == SLACK:
-        return "A Slack incoming webhook URL starts with https://hooks.slack.com/services/."
-    return "A Discord webhook URL starts with https://discord.com/api/webhooks/."
+        return host in SLACK_WEBHOOK_HOSTS
+    if kind == DISCORD:
+        return host in DISCORD_WEBHOOK_HOSTS
+    if kind == TEAMS:
+        return host.endswith(TEAMS_WEBHOOK_SUFFIXES)
+    return host == TWILIO_API_SUFFIX[1:] or host.endswith(TWILIO_API_SUFFIX)
 
 
 def check_target(url: str, *, kind: str) -> str:
     """The one rule of where Heliograph may send (see the module's docstring): the cleaned
-    URL, or ValidationError with the reason. `kind` is `webhook`, `slack` or `discord`.
+    URL, or ValidationError with the reason. `kind` is `webhook`, `slack`, `discord`,
+    `teams` or `twilio` (the configured Twilio API base, checked before each send).
 
-    Slack and Discord hosts are fixed vendor names: they are not looked up here (their
-    addresses are checked when connecting, as every connection's are); a webhook's host is
-    anyone's choice and is looked up, so a bad one is refused when it is saved."""
+    Vendor hosts are fixed vendor names: they are not looked up here (their addresses are
+    checked when connecting, as every connection's are); a webhook's host is anyone's choice
+    and is looked up, so a bad one is refused when it is saved."""
     if kind not in KINDS:
         raise ValueError(f"Unknown kind of target: {kind!r}")
     url = url.strip()
@@ -143,12 +185,13 @@ def check_target(url: str, *, kind: str) -> str:
         raise ValidationError(
             "A Discord webhook URL looks like https://discord.com/api/webhooks/<id>/<token>."
         )
+    if kind == TEAMS and not TEAMS_PATH.match(parts.path):
+        raise ValidationError(TEAMS_PATH_MESSAGE)
     if _allow_private():
         return url
     host = parts.hostname or ""
-    if kind in (SLACK, DISCORD):
-        hosts = SLACK_WEBHOOK_HOSTS if kind == SLACK else DISCORD_WEBHOOK_HOSTS
-        if parts.scheme != "https" or host not in hosts or parts.username is not None:
+    if kind in VENDOR_KINDS:
+        if parts.scheme != "https" or not _vendor_host(kind, host) or parts.username is not None:
             raise ValidationError(_vendor_message(kind))
         if port not in (None, 443):
             raise ValidationError(f"{_vendor_message(kind)} It uses the default port (443).")
@@ -163,6 +206,47 @@ def check_target(url: str, *, kind: str) -> str:
         )
     check_host_addresses(host, port or 443)
     return url
+
+
+def normalize_phone(number: str, *, region: str = "") -> str:
+    """A phone number an SMS can be sent to, in E.164 (`+4915112345678`), or ValidationError.
+
+    `phonenumbers` parses it (international format with `+`, or national with `region`, an
+    ISO country code such as "DE") and checks it is a possible and valid number of a real
+    numbering plan; fixed lines that cannot take texts are refused where the plan says so."""
+    text = (number or "").strip()
+    if not text:
+        raise ValidationError("The phone number is required.")
+    if len(text) > 32:
+        raise ValidationError("That is not a phone number (too long).")
+    try:
+        parsed = phonenumbers.parse(text, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(
+            f"“{text}” is not a phone number: write it with its country code, e.g. +44 7700 900123."
+        ) from None
+    if not phonenumbers.is_possible_number(parsed) or not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(f"“{text}” is not a valid phone number.")
+    kind = phonenumbers.number_type(parsed)
+    if kind in (
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.PAGER,
+    ):
+        raise ValidationError(f"“{text}” cannot receive text messages (it is not a mobile number).")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_region(e164: str) -> str:
+    """The ISO country code of a stored number ("DE" for +49…), "" when there is none."""
+    if not e164:
+        return ""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or ""
+    except phonenumbers.NumberParseException:
+        return ""
 
 
 def discord_webhook_parts(url: str) -> tuple[int, str]:

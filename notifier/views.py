@@ -17,18 +17,22 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import capfirst
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.models import IncidentUpdate
 from notifier import selectors, services
-from notifier.forms import PreferencesForm, SubscribeForm
+from notifier.forms import CodeForm, PreferencesForm, SubscribeForm
 from notifier.integrations import channel_form_class
-from notifier.models import Channel, ChannelKind, DeliveryStatus, Medium
+from notifier.integrations.sms import inbound
+from notifier.integrations.sms.transport import sms_enabled
+from notifier.models import CHAT_KINDS, Channel, ChannelKind, DeliveryStatus, Medium, SubscriberKind
 from notifier.tokens import make_token
 from notifier.transports import TransportError
 from statuspage.services import Actor
 
+SENT_DAYS = 7  # the console's "sent per medium" covers this many days
 SUBSCRIBE_LIMIT = 5  # requests per client address …
 SUBSCRIBE_WINDOW = 600  # … per 10 minutes
 
@@ -53,10 +57,35 @@ def _no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _subscribe_page(request: HttpRequest, form: SubscribeForm, status: int = 200) -> HttpResponse:
+    return _no_store(
+        render(
+            request,
+            "notifier/subscribe.html",
+            {"form": form, "sms": sms_enabled(), "chat_kinds": CHAT_KINDS},
+            status=status,
+        )
+    )
+
+
+def _sent_page(request: HttpRequest, kind: str) -> HttpResponse:
+    """What to do next: look in the inbox, in the channel, or type the texted code."""
+    if kind == SubscriberKind.SMS:
+        form = CodeForm(initial={"phone": request.POST.get("phone", "")})
+        return _no_store(render(request, "notifier/subscribe_code.html", {"form": form}))
+    return _no_store(
+        render(
+            request,
+            "notifier/subscribe_sent.html",
+            {"kind": kind, "chat": kind in CHAT_KINDS, "medium": SubscriberKind(kind).label},
+        )
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def subscribe(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        return _no_store(render(request, "notifier/subscribe.html", {"form": SubscribeForm()}))
+        return _subscribe_page(request, SubscribeForm(sms=sms_enabled()))
     if _rate_limited(request):
         response = render(
             request,
@@ -72,24 +101,75 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         )
         response["Retry-After"] = str(SUBSCRIBE_WINDOW)
         return _no_store(response)
-    form = SubscribeForm(request.POST)
+    form = SubscribeForm(request.POST, sms=sms_enabled())
     if form.is_valid():
+        kind = form.cleaned_data["kind"]
         if form.cleaned_data.get("website"):
             # A bot filled the honeypot: answer as if it worked, do nothing.
-            return _no_store(render(request, "notifier/subscribe_sent.html"))
+            return _sent_page(request, kind)
         try:
             services.subscriber_subscribe(
-                email=form.cleaned_data["email"],
-                kind=form.cleaned_data["kind"],
+                email=form.cleaned_data.get("email") or "",
+                kind=kind,
                 url=form.cleaned_data.get("url") or "",
+                phone=form.cleaned_data.get("phone") or "",
                 **form.scope_kwargs(),
             )
         except ValidationError as exc:
             form.add_service_errors(exc.message_dict)
         else:
             # The same answer whether or not the address was known.
-            return _no_store(render(request, "notifier/subscribe_sent.html"))
-    return _no_store(render(request, "notifier/subscribe.html", {"form": form}, status=400))
+            return _sent_page(request, kind)
+    return _subscribe_page(request, form, status=400)
+
+
+@require_http_methods(["POST"])
+def confirm_code(request: HttpRequest) -> HttpResponse:
+    """The code texted to a number, typed on the page `subscribe` showed."""
+    form = CodeForm(request.POST)
+    if form.is_valid():
+        try:
+            subscriber = services.subscriber_confirm_code(
+                phone=form.cleaned_data["phone"], code=form.cleaned_data["code"]
+            )
+        except ValidationError as exc:
+            form.add_error("code", exc.message_dict["code"][0])
+        else:
+            return _confirmed(request, subscriber)
+    return _no_store(render(request, "notifier/subscribe_code.html", {"form": form}, status=400))
+
+
+def _confirmed(request: HttpRequest, subscriber) -> HttpResponse:
+    return _no_store(
+        render(
+            request,
+            "notifier/message.html",
+            {
+                "title": "Subscription confirmed",
+                "message": f"{capfirst(subscriber.shown_as)} will receive {settings.SITE_NAME} status updates.",
+                "manage_token": make_token("manage", subscriber.public_id),
+            },
+        )
+    )
+
+
+@csrf_exempt
+@require_POST
+def sms_inbound(request: HttpRequest) -> HttpResponse:
+    """Twilio's inbound messaging webhook: STOP unsubscribes the number (signature checked
+    with the SDK's RequestValidator; see notifier.integrations.sms.inbound)."""
+    if not sms_enabled():
+        return HttpResponse("SMS is not configured.", status=404, content_type="text/plain")
+    signature = request.headers.get(inbound.SIGNATURE_HEADER, "")
+    if not inbound.signature_valid(request.get_full_path(), request.POST, signature):
+        return HttpResponse("Bad signature.", status=403, content_type="text/plain")
+    word = inbound.keyword(request.POST.get("Body", ""))
+    answer = None
+    if word in inbound.OPT_OUT:
+        services.subscribers_opt_out_sms(phone=request.POST.get("From", ""))
+    elif word in inbound.OPT_IN:
+        answer = f"To get {settings.SITE_NAME} status updates again: {settings.SITE_URL}/subscribe/"
+    return HttpResponse(inbound.reply(answer), content_type="text/xml")
 
 
 _BAD_LINK = {
@@ -130,17 +210,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         services.subscriber_confirm(subscriber=subscriber, requested_at=subscriber.requested_at)
     except ValidationError:
         return _bad_link(request, "confirm")
-    return _no_store(
-        render(
-            request,
-            "notifier/message.html",
-            {
-                "title": "Subscription confirmed",
-                "message": f"{subscriber} will receive {settings.SITE_NAME} status updates.",
-                "manage_token": make_token("manage", subscriber.public_id),
-            },
-        )
-    )
+    return _confirmed(request, subscriber)
 
 
 def _initial_scope(subscriber_or_channel) -> dict:
@@ -199,7 +269,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
                 "notifier/message.html",
                 {
                     "title": "Unsubscribed",
-                    "message": f"{subscriber} will receive no more {settings.SITE_NAME} updates.",
+                    "message": f"{capfirst(subscriber.shown_as)} will receive no more {settings.SITE_NAME} updates.",
                     "subscribe_link": True,
                 },
             )
@@ -236,6 +306,9 @@ def console_index(request: HttpRequest) -> HttpResponse:
             "broken": selectors.channels_broken(),
             "updates": selectors.updates_with_delivery_counts(),
             "subscriber_counts": selectors.subscriber_counts(),
+            "by_medium": selectors.recipients_by_medium(),
+            "sent_by_medium": selectors.deliveries_by_medium(days=SENT_DAYS),
+            "sent_days": SENT_DAYS,
         },
     )
 
@@ -243,12 +316,17 @@ def console_index(request: HttpRequest) -> HttpResponse:
 @staff_required("notifier.view_subscriber")
 def console_subscribers(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
+    medium = request.GET.get("medium", "")
+    if medium not in SubscriberKind.values:
+        medium = ""
     return render(
         request,
         "notifier/console_subscribers.html",
         {
-            "subscribers": selectors.subscribers_list(state=state)[:500],
+            "subscribers": selectors.subscribers_list(state=state, medium=medium)[:500],
             "state": state,
+            "medium": medium,
+            "media": SubscriberKind.choices,
             "counts": selectors.subscriber_counts(),
         },
     )

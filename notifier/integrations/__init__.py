@@ -13,6 +13,9 @@ from notifier.integrations.discord.transport import DiscordTransport
 from notifier.integrations.email.transport import EmailTransport
 from notifier.integrations.slack.forms import SlackChannelForm
 from notifier.integrations.slack.transport import SlackTransport
+from notifier.integrations.sms.transport import SmsTransport
+from notifier.integrations.teams.forms import TeamsChannelForm
+from notifier.integrations.teams.transport import TeamsTransport
 from notifier.integrations.webhook.forms import WebhookChannelForm
 from notifier.integrations.webhook.transport import WebhookTransport
 from notifier.models import Channel, ChannelKind, Medium, Subscriber
@@ -22,7 +25,9 @@ TRANSPORTS: dict[str, type[Transport]] = {
     Medium.EMAIL: EmailTransport,
     Medium.SLACK: SlackTransport,
     Medium.DISCORD: DiscordTransport,
+    Medium.TEAMS: TeamsTransport,
     Medium.WEBHOOK: WebhookTransport,
+    Medium.SMS: SmsTransport,
 }
 
 
@@ -37,6 +42,7 @@ def transport_for(recipient: Channel | Subscriber) -> Transport:
 CHANNEL_FORMS: dict[str, type[ChannelBaseForm]] = {
     ChannelKind.SLACK: SlackChannelForm,
     ChannelKind.DISCORD: DiscordChannelForm,
+    ChannelKind.TEAMS: TeamsChannelForm,
     ChannelKind.WEBHOOK: WebhookChannelForm,
 }
 

@@ -165,8 +165,10 @@ SCHEMAS: dict[str, dict] = {
         "properties": {
             "id": S,
             "mode": enum(SubscriberKind.values),
-            "email": S,
-            "endpoint": _NS,
+            "email": _NS,
+            "endpoint": {**_NS, "description": "for slack, discord and teams: the host only"},
+            "phone_number": _NS,
+            "phone_country": _NS,
             "components": IDS,
             "scope": S,
             "regions": IDS,

@@ -227,6 +227,7 @@ CELERY_TASK_ROUTES = {
     "notifier.tasks.staff_notice_email": {"queue": "email"},
     "notifier.tasks.deliver_chat": {"queue": "chat"},
     "notifier.tasks.deliver_webhook": {"queue": "webhooks"},
+    "notifier.tasks.subscriber_post_confirmation": {"queue": "chat"},
 }
 
 # --- Snapshot (the read path) -----------------------------------------------------------------
@@ -359,6 +360,23 @@ HELIOGRAPH_DISCORD_API_URL = os.environ.get(
 HELIOGRAPH_DELIVERY_CLAIM_TIMEOUT = int(os.environ.get("HELIOGRAPH_DELIVERY_CLAIM_TIMEOUT", "300"))
 # A delivery due for longer than this (seconds) is enqueued again: its message was lost.
 HELIOGRAPH_DELIVERY_REQUEUE_AFTER = int(os.environ.get("HELIOGRAPH_DELIVERY_REQUEUE_AFTER", "60"))
+
+# --- SMS (Twilio) -------------------------------------------------------------------------------
+
+# SMS is off unless the account SID, its auth token and a sender (a phone number in E.164, or
+# a Messaging Service SID "MG…") are all set. The credentials keep Twilio's own variable names.
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+HELIOGRAPH_SMS_FROM = os.environ.get("HELIOGRAPH_SMS_FROM", "")
+# Base of the Twilio REST API; tests and benchmarks point it at a loopback sink.
+HELIOGRAPH_TWILIO_API_URL = os.environ.get("HELIOGRAPH_TWILIO_API_URL", "https://api.twilio.com")
+# At most this many notification texts per phone number per hour; more wait for the next hour.
+HELIOGRAPH_SMS_RATE_LIMIT = int(os.environ.get("HELIOGRAPH_SMS_RATE_LIMIT", "10"))
+# At most this many opt-in codes per phone number per hour (every text costs money).
+HELIOGRAPH_SMS_CODE_LIMIT = int(os.environ.get("HELIOGRAPH_SMS_CODE_LIMIT", "3"))
+# Segments a notification text may take: 1 = 160 GSM-7 characters (70 for text that needs
+# UCS-2); longer text is cut, ending with the link to the update.
+HELIOGRAPH_SMS_MAX_SEGMENTS = int(os.environ.get("HELIOGRAPH_SMS_MAX_SEGMENTS", "1"))
 
 # --- Automation API (/v1) ----------------------------------------------------------------------
 

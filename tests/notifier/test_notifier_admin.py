@@ -327,3 +327,39 @@ def test_it_adds_a_channel_disabled_in_the_admin_when_enabled_is_unticked(
     response = admin_client.post("/admin/notifier/channel/add/", data)
     assert response.status_code == 302, response.context and _form_errors(response)
     assert Channel.objects.get().enabled is False
+
+
+def test_an_admin_sms_subscriber_is_stored_in_e164_and_a_fixed_line_is_refused(
+    admin_client, settings
+):
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "0" * 32, "token"
+    settings.HELIOGRAPH_SMS_FROM = "+12025550123"
+    refused = admin_client.post(
+        "/admin/notifier/subscriber/add/",
+        _subscriber_post(kind="sms", email="", phone="+44 20 7183 8750"),
+    )
+    assert "not a mobile number" in _form_errors(refused)["phone"][0]
+    assert not Subscriber.objects.exists()
+
+    added = admin_client.post(
+        "/admin/notifier/subscriber/add/",
+        _subscriber_post(kind="sms", email="", phone="+49 151 1234 5678"),
+    )
+
+    assert added.status_code == 302
+    subscriber = Subscriber.objects.get()
+    assert (subscriber.phone, subscriber.email, subscriber.is_active) == (
+        "+4915112345678",
+        "",
+        True,
+    )
+    assert AuditEntry.objects.filter(action="subscriber.add_confirmed").count() == 1
+
+
+def test_an_admin_teams_subscriber_follows_the_vendor_host_rule(admin_client, no_private_targets):
+    response = admin_client.post(
+        "/admin/notifier/subscriber/add/",
+        _subscriber_post(kind="teams", email="", url="https://example.com/workflows/x"),
+    )
+    assert "Teams workflow webhook" in " ".join(_form_errors(response)["url"])
+    assert not Subscriber.objects.exists()

@@ -61,13 +61,6 @@ INTERNAL = [
 ]
 
 
-@pytest.fixture
-def production(settings):
-    """The production setting: no escape hatch."""
-    settings.HELIOGRAPH_ALLOW_PRIVATE_TARGETS = False
-    settings.HELIOGRAPH_ALLOWED_TARGET_PORTS = []
-
-
 # --- The address rule -------------------------------------------------------------------------
 
 

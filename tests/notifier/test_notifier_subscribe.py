@@ -8,14 +8,16 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail, signing
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from incidents import services as incidents
 from notifier import services
 from notifier.models import Delivery, DeliveryStatus, Scope, Subscriber
-from notifier.tokens import make_token, request_stamp
+from notifier.tokens import make_token, manage_url, request_stamp, unsubscribe_url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 
@@ -375,3 +377,12 @@ def test_the_one_click_unsubscribe_link_of_an_old_email_still_works(catalogue):
     unsubscribe_with(f"/subscriptions/{years_old}/unsubscribe/")
     subscriber.refresh_from_db()
     assert subscriber.unsubscribed_at is not None
+
+
+def test_signed_links_are_the_urls_reverse_would_build():
+    """manage_url and unsubscribe_url put the token into a path reversed once per process."""
+    for build, name in ((manage_url, "notifier:manage"), (unsubscribe_url, "notifier:unsubscribe")):
+        url = build("a1b2c3")
+        token = url.removeprefix(settings.SITE_URL).split("/")[2]
+        assert url == settings.SITE_URL + reverse(name, args=[token])
+        assert signing.loads(token, salt=f"notifier.subscriber.{name.split(':')[1]}") == "a1b2c3"

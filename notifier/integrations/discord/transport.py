@@ -22,7 +22,7 @@ from discord.http import Route
 from django.conf import settings
 
 from notifier import outgoing
-from notifier.messages import Notice
+from notifier.messages import Link, Notice, message_links
 from notifier.transports import (
     SendResult,
     Transport,
@@ -54,7 +54,9 @@ def _session() -> requests.Session:
     return session
 
 
-def build_embed(notice: Notice) -> discord.Embed:
+def build_embed(notice: Notice, links: tuple[Link, ...] = ()) -> discord.Embed:
+    """One embed; the recipient's links (`message_links`: the notice's own, then a
+    subscriber's manage and unsubscribe links) end its description, never cut."""
     title = truncate(notice.headline, MAX_TITLE)
     fields: list[tuple[str, str]] = [("Status", notice.status_label)]
     if notice.impact:
@@ -65,9 +67,12 @@ def build_embed(notice: Notice) -> discord.Embed:
             ("Affected components", truncate(notice.affected_text(), MAX_FIELD_VALUE, suffix=more))
         )
     footer = truncate(settings.SITE_NAME, MAX_FOOTER)
+    tail = " · ".join(f"[{link.label}]({link.url})" for link in links)
+    tail = f"\n\n{tail}" if tail else ""
     used = len(title) + len(footer) + sum(len(n) + len(v) for n, v in fields)
-    limit = min(MAX_DESCRIPTION, MAX_TOTAL - used)
+    limit = min(MAX_DESCRIPTION, MAX_TOTAL - used) - len(tail)
     description = truncate(notice.body, limit, suffix=f"… [Read the full update]({notice.url})")
+    description += tail
     embed = discord.Embed(
         title=title,
         url=notice.url,
@@ -94,7 +99,7 @@ class DiscordTransport(Transport):
         webhook = discord.SyncWebhook.partial(webhook_id, token, session=_session())
         try:
             message = webhook.send(
-                embed=build_embed(notice),
+                embed=build_embed(notice, message_links(notice, self.recipient)),
                 username=truncate(settings.SITE_NAME, 80),
                 allowed_mentions=discord.AllowedMentions.none(),
                 wait=True,

@@ -30,7 +30,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from notifier import outgoing
-from notifier.messages import Notice
+from notifier.messages import Link, Notice, message_links
 from notifier.transports import (
     SendResult,
     Transport,
@@ -100,9 +100,16 @@ def _section(text: str, url: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def build_blocks(notice: Notice) -> list[dict]:
+def _mrkdwn_links(links: tuple[Link, ...] | list[Link]) -> str:
+    return " · ".join(f"<{link.url}|{_escape(link.label)}>" for link in links)
+
+
+def build_blocks(notice: Notice, links: tuple[Link, ...] = ()) -> list[dict]:
     """Block Kit blocks: header, status/impact fields, affected components, the update text,
-    and a link; never more than 50 blocks or 3000 characters per section."""
+    the notice's own links (e.g. "Confirm subscription"), and a context line with the link to
+    the page and the recipient's links (`message_links`: a subscriber's manage and
+    unsubscribe links); never more than 50 blocks or 3000 characters per section."""
+    own, personal = links[: len(notice.actions)], links[len(notice.actions) :]
     blocks: list[dict] = [
         {
             "type": "header",
@@ -118,23 +125,27 @@ def build_blocks(notice: Notice) -> list[dict]:
         blocks.append(_section(f"*Affected components*\n{lines}", notice.url))
     if notice.body:
         blocks.append(_section(to_mrkdwn(notice.body), notice.url))
+    if own:
+        text = " · ".join(f"*<{link.url}|{_escape(link.label)}>*" for link in own)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    view = Link(f"View on {settings.SITE_NAME}", notice.url)
     blocks.append(
         {
             "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": f"<{notice.url}|View on {_escape(settings.SITE_NAME)}>"}
-            ],
+            "elements": [{"type": "mrkdwn", "text": _mrkdwn_links([view, *personal])}],
         }
     )
     return blocks[:MAX_BLOCKS]
 
 
 def build_text(notice: Notice) -> str:
-    """The plain-text fallback (notifications, screen readers, clients without blocks)."""
+    """The plain-text fallback (notifications, screen readers, clients without blocks); it
+    carries the notice's own links (a confirmation's link works from the notification)."""
     parts = [notice.headline]
     if notice.affected:
         parts.append("Affected: " + "; ".join(c.describe() for c in notice.affected))
     parts.append(notice.body)
+    parts.extend(f"{link.label}: {link.url}" for link in notice.actions)
     text = "\n".join(p for p in parts if p)
     suffix = f"… Full update: {notice.url}"
     if len(text) + len(notice.url) + 1 > MAX_TEXT:
@@ -191,14 +202,18 @@ def _error(code: int | None, error: str, headers: dict | None) -> TransportError
 
 
 class SlackTransport(Transport):
+    """A staff channel (incoming webhook or bot token) or a subscriber's own incoming
+    webhook (always a webhook: `slack_token` is empty)."""
+
     def send(self, notice: Notice, *, thread_ts: str | None = None) -> SendResult:
         """Post the notice. With a bot token, `thread_ts` makes it a reply in a thread; the
         result's `detail` is the new message's ts."""
-        channel = self.recipient
-        text, blocks = build_text(notice), build_blocks(notice)
-        if channel.token:
+        recipient = self.recipient
+        links = message_links(notice, recipient)
+        text, blocks = build_text(notice), build_blocks(notice, links)
+        if recipient.slack_token:
             return self._post_with_bot(text, blocks, thread_ts)
-        url = check_target_now(channel.url, kind=SLACK)
+        url = check_target_now(recipient.url, kind=SLACK)
         try:
             response = CheckedWebhookClient(url, timeout=TIMEOUT).send(text=text, blocks=blocks)
         except OSError as exc:
@@ -210,7 +225,7 @@ class SlackTransport(Transport):
 
     def _post_with_bot(self, text: str, blocks: list[dict], thread_ts: str | None) -> SendResult:
         client = CheckedWebClient(
-            token=self.recipient.token,
+            token=self.recipient.slack_token,
             base_url=settings.HELIOGRAPH_SLACK_API_URL,
             timeout=TIMEOUT,
         )

@@ -2642,7 +2642,7 @@ class SubscribersResource:
 
         page: Page number, from 1
         per_page: Items per page, at most 100
-        type: email or webhook
+        type: email, webhook, slack, discord, teams or sms
         state: active (default), unconfirmed, unsubscribed, quarantined, all
         q: Search in email and endpoint
         """
@@ -2655,8 +2655,11 @@ class SubscribersResource:
     def create(
         self,
         *,
-        email: str,
+        mode: Literal["email", "webhook", "slack", "discord", "teams", "sms"] | None = None,
+        email: str | None = None,
         endpoint: str | None = None,
+        phone_number: str | None = None,
+        phone_country: str | None = None,
         component_ids: Sequence[str] | None = None,
         skip_confirmation_notification: bool | None = None,
         scope: Literal["all", "regions", "services", "components"] | None = None,
@@ -2666,19 +2669,26 @@ class SubscribersResource:
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Subscriber:
-        """Add a subscriber (confirmation email unless skip_confirmation_notification).
+        """Add a subscriber (double opt-in unless skip_confirmation_notification): email, webhook, Slack, Discord, Teams or SMS.
 
         `POST /v1/pages/{page_id}/subscribers` (scope `subscribers`, operation `subscribers_post`).
 
-        endpoint: Webhook URL: makes a webhook subscriber
+        mode: email, webhook, slack, discord, teams or sms (default: webhook with an endpoint, sms with a phone_number, else email)
+        email: required for email and webhook subscribers
+        endpoint: webhook URL; for slack, discord and teams the channel's own webhook
+        phone_number: sms: E.164 (+4915112345678), or national with phone_country
+        phone_country: ISO country code of a national phone_number (DE)
         region_ids: region slugs
         """
         return self._t._call(
             OPERATIONS["subscribers_post"],
             None,
             fields={
+                "mode": mode,
                 "email": email,
                 "endpoint": endpoint,
+                "phone_number": phone_number,
+                "phone_country": phone_country,
                 "component_ids": component_ids,
                 "skip_confirmation_notification": skip_confirmation_notification,
                 "scope": scope,
@@ -2701,8 +2711,11 @@ class SubscribersResource:
         self,
         subscriber_id: str,
         *,
+        mode: Literal["email", "webhook", "slack", "discord", "teams", "sms"] | None = None,
         email: str | None = None,
         endpoint: str | None = None,
+        phone_number: str | None = None,
+        phone_country: str | None = None,
         component_ids: Sequence[str] | None = None,
         skip_confirmation_notification: bool | None = None,
         scope: Literal["all", "regions", "services", "components"] | None = None,
@@ -2715,15 +2728,22 @@ class SubscribersResource:
 
         `PATCH /v1/pages/{page_id}/subscribers/{subscriber_id}` (scope `subscribers`, operation `subscriber_patch`).
 
-        endpoint: Webhook URL: makes a webhook subscriber
+        mode: email, webhook, slack, discord, teams or sms (default: webhook with an endpoint, sms with a phone_number, else email)
+        email: required for email and webhook subscribers
+        endpoint: webhook URL; for slack, discord and teams the channel's own webhook
+        phone_number: sms: E.164 (+4915112345678), or national with phone_country
+        phone_country: ISO country code of a national phone_number (DE)
         region_ids: region slugs
         """
         return self._t._call(
             OPERATIONS["subscriber_patch"],
             {"subscriber_id": subscriber_id},
             fields={
+                "mode": mode,
                 "email": email,
                 "endpoint": endpoint,
+                "phone_number": phone_number,
+                "phone_country": phone_country,
                 "component_ids": component_ids,
                 "skip_confirmation_notification": skip_confirmation_notification,
                 "scope": scope,
@@ -2763,7 +2783,7 @@ class AsyncSubscribersResource:
 
         page: Page number, from 1
         per_page: Items per page, at most 100
-        type: email or webhook
+        type: email, webhook, slack, discord, teams or sms
         state: active (default), unconfirmed, unsubscribed, quarantined, all
         q: Search in email and endpoint
         """
@@ -2776,8 +2796,11 @@ class AsyncSubscribersResource:
     async def create(
         self,
         *,
-        email: str,
+        mode: Literal["email", "webhook", "slack", "discord", "teams", "sms"] | None = None,
+        email: str | None = None,
         endpoint: str | None = None,
+        phone_number: str | None = None,
+        phone_country: str | None = None,
         component_ids: Sequence[str] | None = None,
         skip_confirmation_notification: bool | None = None,
         scope: Literal["all", "regions", "services", "components"] | None = None,
@@ -2787,19 +2810,26 @@ class AsyncSubscribersResource:
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Subscriber:
-        """Add a subscriber (confirmation email unless skip_confirmation_notification).
+        """Add a subscriber (double opt-in unless skip_confirmation_notification): email, webhook, Slack, Discord, Teams or SMS.
 
         `POST /v1/pages/{page_id}/subscribers` (scope `subscribers`, operation `subscribers_post`).
 
-        endpoint: Webhook URL: makes a webhook subscriber
+        mode: email, webhook, slack, discord, teams or sms (default: webhook with an endpoint, sms with a phone_number, else email)
+        email: required for email and webhook subscribers
+        endpoint: webhook URL; for slack, discord and teams the channel's own webhook
+        phone_number: sms: E.164 (+4915112345678), or national with phone_country
+        phone_country: ISO country code of a national phone_number (DE)
         region_ids: region slugs
         """
         return await self._t._call(
             OPERATIONS["subscribers_post"],
             None,
             fields={
+                "mode": mode,
                 "email": email,
                 "endpoint": endpoint,
+                "phone_number": phone_number,
+                "phone_country": phone_country,
                 "component_ids": component_ids,
                 "skip_confirmation_notification": skip_confirmation_notification,
                 "scope": scope,
@@ -2822,8 +2852,11 @@ class AsyncSubscribersResource:
         self,
         subscriber_id: str,
         *,
+        mode: Literal["email", "webhook", "slack", "discord", "teams", "sms"] | None = None,
         email: str | None = None,
         endpoint: str | None = None,
+        phone_number: str | None = None,
+        phone_country: str | None = None,
         component_ids: Sequence[str] | None = None,
         skip_confirmation_notification: bool | None = None,
         scope: Literal["all", "regions", "services", "components"] | None = None,
@@ -2836,15 +2869,22 @@ class AsyncSubscribersResource:
 
         `PATCH /v1/pages/{page_id}/subscribers/{subscriber_id}` (scope `subscribers`, operation `subscriber_patch`).
 
-        endpoint: Webhook URL: makes a webhook subscriber
+        mode: email, webhook, slack, discord, teams or sms (default: webhook with an endpoint, sms with a phone_number, else email)
+        email: required for email and webhook subscribers
+        endpoint: webhook URL; for slack, discord and teams the channel's own webhook
+        phone_number: sms: E.164 (+4915112345678), or national with phone_country
+        phone_country: ISO country code of a national phone_number (DE)
         region_ids: region slugs
         """
         return await self._t._call(
             OPERATIONS["subscriber_patch"],
             {"subscriber_id": subscriber_id},
             fields={
+                "mode": mode,
                 "email": email,
                 "endpoint": endpoint,
+                "phone_number": phone_number,
+                "phone_country": phone_country,
                 "component_ids": component_ids,
                 "skip_confirmation_notification": skip_confirmation_notification,
                 "scope": scope,
@@ -2886,7 +2926,7 @@ class ChannelsResource:
     def create(
         self,
         *,
-        kind: Literal["slack", "discord", "webhook"],
+        kind: Literal["slack", "discord", "teams", "webhook"],
         name: str,
         url: str | None = None,
         token: str | None = None,
@@ -2901,7 +2941,7 @@ class ChannelsResource:
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Channel:
-        """Add a Slack, Discord or webhook channel.
+        """Add a Slack, Discord, Teams or webhook channel.
 
         `POST /v1/pages/{page_id}/channels` (scope `subscribers`, operation `channels_post`).
 
@@ -2961,7 +3001,7 @@ class ChannelsResource:
         self,
         channel_id: str,
         *,
-        kind: Literal["slack", "discord", "webhook"] | None = None,
+        kind: Literal["slack", "discord", "teams", "webhook"] | None = None,
         name: str | None = None,
         url: str | None = None,
         token: str | None = None,
@@ -3034,7 +3074,7 @@ class AsyncChannelsResource:
     async def create(
         self,
         *,
-        kind: Literal["slack", "discord", "webhook"],
+        kind: Literal["slack", "discord", "teams", "webhook"],
         name: str,
         url: str | None = None,
         token: str | None = None,
@@ -3049,7 +3089,7 @@ class AsyncChannelsResource:
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Channel:
-        """Add a Slack, Discord or webhook channel.
+        """Add a Slack, Discord, Teams or webhook channel.
 
         `POST /v1/pages/{page_id}/channels` (scope `subscribers`, operation `channels_post`).
 
@@ -3109,7 +3149,7 @@ class AsyncChannelsResource:
         self,
         channel_id: str,
         *,
-        kind: Literal["slack", "discord", "webhook"] | None = None,
+        kind: Literal["slack", "discord", "teams", "webhook"] | None = None,
         name: str | None = None,
         url: str | None = None,
         token: str | None = None,

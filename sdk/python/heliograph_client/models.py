@@ -163,9 +163,12 @@ class Subscriber(TypedDict, total=False):
     """`subscriber` in the API's JSON."""
 
     id: str
-    mode: Literal["email", "webhook"]
-    email: str
+    mode: Literal["email", "webhook", "slack", "discord", "teams", "sms"]
+    email: str | None
     endpoint: str | None
+    """for slack, discord and teams: the host only"""
+    phone_number: str | None
+    phone_country: str | None
     components: list[str]
     scope: str
     regions: list[str]
@@ -182,7 +185,7 @@ class Channel(TypedDict, total=False):
     """`channel` in the API's JSON."""
 
     id: str
-    kind: Literal["slack", "discord", "webhook"]
+    kind: Literal["slack", "discord", "teams", "webhook"]
     name: str
     url: str | None
     """host only: the path carries the webhook's secret"""

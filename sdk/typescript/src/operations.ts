@@ -809,11 +809,11 @@ export class SubscribersResource {
   }
 
   /**
-   * Add a subscriber (confirmation email unless skip_confirmation_notification)
+   * Add a subscriber (double opt-in unless skip_confirmation_notification): email, webhook, Slack, Discord, Teams or SMS
    *
    * `POST /v1/pages/{page_id}/subscribers` (scope `subscribers`, operation `subscribers_post`).
    */
-  create(fields: SubscribersCreateFields, options: WriteOptions = {}): Promise<SubscribersCreateAnswer> {
+  create(fields: SubscribersCreateFields = {}, options: WriteOptions = {}): Promise<SubscribersCreateAnswer> {
     return this.t.call(OPERATIONS.subscribers_post, {}, { fields, ...options }) as Promise<SubscribersCreateAnswer>;
   }
 
@@ -859,7 +859,7 @@ export class ChannelsResource {
   }
 
   /**
-   * Add a Slack, Discord or webhook channel
+   * Add a Slack, Discord, Teams or webhook channel
    *
    * `POST /v1/pages/{page_id}/channels` (scope `subscribers`, operation `channels_post`).
    */

@@ -443,7 +443,7 @@ export interface paths {
         /** List subscribers */
         get: operations["subscribers_get"];
         put?: never;
-        /** Add a subscriber (confirmation email unless skip_confirmation_notification) */
+        /** Add a subscriber (double opt-in unless skip_confirmation_notification): email, webhook, Slack, Discord, Teams or SMS */
         post: operations["subscribers_post"];
         delete?: never;
         options?: never;
@@ -480,7 +480,7 @@ export interface paths {
         /** List channels with their health */
         get: operations["channels_get"];
         put?: never;
-        /** Add a Slack, Discord or webhook channel */
+        /** Add a Slack, Discord, Teams or webhook channel */
         post: operations["channels_post"];
         delete?: never;
         options?: never;
@@ -1195,9 +1195,12 @@ export interface components {
         subscriber: {
             id?: string;
             /** @enum {string} */
-            mode?: "email" | "webhook";
-            email?: string;
+            mode?: "email" | "webhook" | "slack" | "discord" | "teams" | "sms";
+            email?: string | null;
+            /** @description for slack, discord and teams: the host only */
             endpoint?: string | null;
+            phone_number?: string | null;
+            phone_country?: string | null;
             components?: string[];
             scope?: string;
             regions?: string[];
@@ -1217,7 +1220,7 @@ export interface components {
         channel: {
             id?: string;
             /** @enum {string} */
-            kind?: "slack" | "discord" | "webhook";
+            kind?: "slack" | "discord" | "teams" | "webhook";
             name?: string;
             /** @description host only: the path carries the webhook's secret */
             url?: string | null;
@@ -6223,7 +6226,7 @@ export interface operations {
                 page?: string;
                 /** @description Items per page, at most 100 */
                 per_page?: string;
-                /** @description email or webhook */
+                /** @description email, webhook, slack, discord, teams or sms */
                 type?: string;
                 /** @description active (default), unconfirmed, unsubscribed, quarantined, all */
                 state?: string;
@@ -6333,13 +6336,23 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     subscriber?: {
-                        email: string;
-                        /** @description Webhook URL: makes a webhook subscriber */
+                        /**
+                         * @description email, webhook, slack, discord, teams or sms (default: webhook with an endpoint, sms with a phone_number, else email)
+                         * @enum {string}
+                         */
+                        mode?: "email" | "webhook" | "slack" | "discord" | "teams" | "sms";
+                        /** @description required for email and webhook subscribers */
+                        email?: string;
+                        /** @description webhook URL; for slack, discord and teams the channel's own webhook */
                         endpoint?: string;
+                        /** @description sms: E.164 (+4915112345678), or national with phone_country */
+                        phone_number?: string;
+                        /** @description ISO country code of a national phone_number (DE) */
+                        phone_country?: string;
                         component_ids?: string[];
                         skip_confirmation_notification?: boolean;
                         /** @enum {string} */
@@ -6352,9 +6365,19 @@ export interface operations {
                 };
                 "application/x-www-form-urlencoded": {
                     subscriber?: {
-                        email: string;
-                        /** @description Webhook URL: makes a webhook subscriber */
+                        /**
+                         * @description email, webhook, slack, discord, teams or sms (default: webhook with an endpoint, sms with a phone_number, else email)
+                         * @enum {string}
+                         */
+                        mode?: "email" | "webhook" | "slack" | "discord" | "teams" | "sms";
+                        /** @description required for email and webhook subscribers */
+                        email?: string;
+                        /** @description webhook URL; for slack, discord and teams the channel's own webhook */
                         endpoint?: string;
+                        /** @description sms: E.164 (+4915112345678), or national with phone_country */
+                        phone_number?: string;
+                        /** @description ISO country code of a national phone_number (DE) */
+                        phone_country?: string;
                         component_ids?: string[];
                         skip_confirmation_notification?: boolean;
                         /** @enum {string} */
@@ -6653,9 +6676,19 @@ export interface operations {
             content: {
                 "application/json": {
                     subscriber?: {
+                        /**
+                         * @description email, webhook, slack, discord, teams or sms (default: webhook with an endpoint, sms with a phone_number, else email)
+                         * @enum {string}
+                         */
+                        mode?: "email" | "webhook" | "slack" | "discord" | "teams" | "sms";
+                        /** @description required for email and webhook subscribers */
                         email?: string;
-                        /** @description Webhook URL: makes a webhook subscriber */
+                        /** @description webhook URL; for slack, discord and teams the channel's own webhook */
                         endpoint?: string;
+                        /** @description sms: E.164 (+4915112345678), or national with phone_country */
+                        phone_number?: string;
+                        /** @description ISO country code of a national phone_number (DE) */
+                        phone_country?: string;
                         component_ids?: string[];
                         skip_confirmation_notification?: boolean;
                         /** @enum {string} */
@@ -6668,9 +6701,19 @@ export interface operations {
                 };
                 "application/x-www-form-urlencoded": {
                     subscriber?: {
+                        /**
+                         * @description email, webhook, slack, discord, teams or sms (default: webhook with an endpoint, sms with a phone_number, else email)
+                         * @enum {string}
+                         */
+                        mode?: "email" | "webhook" | "slack" | "discord" | "teams" | "sms";
+                        /** @description required for email and webhook subscribers */
                         email?: string;
-                        /** @description Webhook URL: makes a webhook subscriber */
+                        /** @description webhook URL; for slack, discord and teams the channel's own webhook */
                         endpoint?: string;
+                        /** @description sms: E.164 (+4915112345678), or national with phone_country */
+                        phone_number?: string;
+                        /** @description ISO country code of a national phone_number (DE) */
+                        phone_country?: string;
                         component_ids?: string[];
                         skip_confirmation_notification?: boolean;
                         /** @enum {string} */
@@ -6883,7 +6926,7 @@ export interface operations {
                 "application/json": {
                     channel?: {
                         /** @enum {string} */
-                        kind: "slack" | "discord" | "webhook";
+                        kind: "slack" | "discord" | "teams" | "webhook";
                         name: string;
                         url?: string;
                         /** @description Slack bot token (with target) */
@@ -6904,7 +6947,7 @@ export interface operations {
                 "application/x-www-form-urlencoded": {
                     channel?: {
                         /** @enum {string} */
-                        kind: "slack" | "discord" | "webhook";
+                        kind: "slack" | "discord" | "teams" | "webhook";
                         name: string;
                         url?: string;
                         /** @description Slack bot token (with target) */
@@ -7309,7 +7352,7 @@ export interface operations {
                 "application/json": {
                     channel?: {
                         /** @enum {string} */
-                        kind?: "slack" | "discord" | "webhook";
+                        kind?: "slack" | "discord" | "teams" | "webhook";
                         name?: string;
                         url?: string;
                         /** @description Slack bot token (with target) */
@@ -7330,7 +7373,7 @@ export interface operations {
                 "application/x-www-form-urlencoded": {
                     channel?: {
                         /** @enum {string} */
-                        kind?: "slack" | "discord" | "webhook";
+                        kind?: "slack" | "discord" | "teams" | "webhook";
                         name?: string;
                         url?: string;
                         /** @description Slack bot token (with target) */

@@ -1,4 +1,4 @@
-"""Channels: Slack, Discord and webhook destinations with their health (scope `subscribers`
+"""Channels: Slack, Discord, Microsoft Teams and webhook destinations with their health (scope `subscribers`
 for writes). A channel's URL carries its secret, so only its host is shown."""
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ ROUTES = [
         post(
             channel_post,
             ApiScope.SUBSCRIBERS,
-            "Add a Slack, Discord or webhook channel",
+            "Add a Slack, Discord, Teams or webhook channel",
             envelope="channel",
             fields=CHANNEL_FIELDS,
             required=["kind", "name"],

@@ -1,8 +1,16 @@
 """Subscribers in the v1 shape (scope `subscribers` for writes).
 
+`mode` says how a subscriber is reached: `email`; `webhook` (`endpoint` + `email` for the
+confirmation); `slack`, `discord` or `teams` (`endpoint` is the channel's own webhook URL:
+the confirmation is posted into the channel); `sms` (`phone_number`, E.164 or national with
+`phone_country`: a code is texted, typed on the subscribe page). Without `mode`: `webhook`
+with an endpoint, `sms` with a phone number, else `email`.
+
 Writes go through notifier.services: `skip_confirmation_notification` adds a confirmed
-subscriber (subscriber_add_confirmed); otherwise the address gets the double opt-in email
-(subscriber_subscribe). Changes and unsubscribes are audited as the token."""
+subscriber (subscriber_add_confirmed); otherwise it gets the double opt-in message
+(subscriber_subscribe). Changes and unsubscribes are audited as the token. A chat
+subscriber's endpoint is shown as its host only: the URL is what lets anyone post into the
+channel."""
 
 from __future__ import annotations
 
@@ -10,15 +18,15 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from incidents.documents import iso
-from notifier.models import Subscriber, SubscriberKind
+from notifier.models import CHAT_KINDS, Subscriber, SubscriberKind
 from notifier.services import (
     subscriber_add_confirmed,
     subscriber_subscribe,
     subscriber_unsubscribe,
     subscriber_update_preferences,
 )
+from notifier.validators import phone_region
 from statuspage.api.framework import (
-    ApiError,
     Call,
     Page,
     delete,
@@ -32,15 +40,27 @@ from statuspage.api.framework import (
 )
 from statuspage.api.lookups import recipient_scope
 from statuspage.api.models import ApiScope
-from statuspage.api.schema import IDS, PAGED, RECIPIENT_SCOPE, B, S
+from statuspage.api.schema import IDS, PAGED, RECIPIENT_SCOPE, B, S, enum
+
+
+def _endpoint(subscriber: Subscriber) -> str | None:
+    """A webhook's URL as given; a chat webhook's host only (the URL lets anyone post)."""
+    if not subscriber.url:
+        return None
+    if subscriber.kind in CHAT_KINDS:
+        head = subscriber.url.split("/", 3)
+        return "/".join(head[:3]) + "/…"
+    return subscriber.url
 
 
 def subscriber_dict(subscriber: Subscriber) -> dict:
     return {
         "id": subscriber.public_id,
         "mode": subscriber.kind,
-        "email": subscriber.email,
-        "endpoint": subscriber.url or None,
+        "email": subscriber.email or None,
+        "endpoint": _endpoint(subscriber),
+        "phone_number": subscriber.phone or None,
+        "phone_country": phone_region(subscriber.phone) or None,
         "skip_confirmation_notification": False,
         "components": [c.public_id for c in subscriber.components.all()],
         "scope": subscriber.scope,
@@ -91,7 +111,7 @@ def subscribers_list(call: Call) -> Page:
         raise invalid("state", f"use one of {', '.join(filters)}.")
     q = (call.query.get("q") or "").strip()
     if q:
-        qs = qs.filter(Q(email__icontains=q) | Q(url__icontains=q))
+        qs = qs.filter(Q(email__icontains=q) | Q(url__icontains=q) | Q(phone__icontains=q))
     qs = qs.active() if state == "active" else qs.filter(filters[state])
     return paginate(qs, call, subscriber_dict)
 
@@ -100,44 +120,44 @@ def subscriber_get(call: Call, subscriber_id: str) -> dict:
     return subscriber_dict(_subscriber(subscriber_id))
 
 
+# The notifier's field names → the v1 names callers sent.
+_V1_FIELDS = {"url": "endpoint", "phone": "phone_number", "kind": "mode"}
+
+
 def subscriber_post(call: Call) -> dict:
-    """An email subscriber (`email`) or a webhook subscriber (`endpoint` + `email` for
-    failure notices). With `skip_confirmation_notification` it is added confirmed, without
-    email; otherwise it gets the double opt-in confirmation email and starts unconfirmed."""
-    email = call.str("email", required=True, max_length=254) or ""
-    endpoint = call.str("endpoint", max_length=2000)
-    skip = call.bool("skip_confirmation_notification") or False
-    kind = SubscriberKind.WEBHOOK if endpoint else SubscriberKind.EMAIL
-    scope = recipient_scope(call)
-    component_changes = call.bool("component_changes") or False
-    try:
-        if skip:
-            subscriber = subscriber_add_confirmed(
-                email=email,
-                kind=kind,
-                url=endpoint or "",
-                component_changes=component_changes,
-                actor=call.actor,
-                **scope,
-            )
-            return subscriber_dict(subscriber)
-        subscriber_subscribe(
-            actor=call.actor,
-            email=email,
-            kind=kind,
-            url=endpoint or "",
-            component_changes=component_changes,
-            **scope,
+    """A subscriber of any `mode` (see the module's docstring). With
+    `skip_confirmation_notification` it is added confirmed, without a message; otherwise it
+    gets the double opt-in message and starts unconfirmed."""
+    email = call.str("email", max_length=254) or ""
+    endpoint = call.str("endpoint", max_length=2000) or ""
+    phone = call.str("phone_number", max_length=32) or ""
+    mode = call.choice("mode", list(SubscriberKind.values))
+    if mode is None:
+        mode = (
+            SubscriberKind.WEBHOOK
+            if endpoint
+            else SubscriberKind.SMS
+            if phone
+            else SubscriberKind.EMAIL
         )
-    except ValidationError as exc:  # the notifier says `url`; v1 callers sent `endpoint`
-        errors = exc.message_dict
-        if "url" in errors:
-            errors["endpoint"] = errors.pop("url")
+    details = {
+        "email": email,
+        "kind": mode,
+        "url": endpoint,
+        "phone": phone,
+        "phone_country": call.str("phone_country", max_length=2) or "",
+        "component_changes": call.bool("component_changes") or False,
+        "actor": call.actor,
+        **recipient_scope(call),
+    }
+    try:
+        if call.bool("skip_confirmation_notification"):
+            subscriber = subscriber_add_confirmed(**details)
+        else:
+            subscriber = subscriber_subscribe(**details)
+    except ValidationError as exc:
+        errors = {_V1_FIELDS.get(f, f): m for f, m in exc.message_dict.items()}
         raise ValidationError(errors) from None
-    lookup = {"url__iexact": endpoint.strip()} if endpoint else {"email": email.strip().lower()}
-    subscriber = Subscriber.objects.filter(kind=kind, **lookup).first()
-    if subscriber is None:
-        raise ApiError(500, "The subscriber was not saved.")
     return subscriber_dict(subscriber)
 
 
@@ -161,8 +181,21 @@ def subscriber_remove(call: Call, subscriber_id: str) -> None:
 
 
 SUBSCRIBER_FIELDS = {
-    "email": S,
-    "endpoint": {**S, "description": "Webhook URL: makes a webhook subscriber"},
+    "mode": {
+        **enum(SubscriberKind.values),
+        "description": "email, webhook, slack, discord, teams or sms (default: webhook with an "
+        "endpoint, sms with a phone_number, else email)",
+    },
+    "email": {**S, "description": "required for email and webhook subscribers"},
+    "endpoint": {
+        **S,
+        "description": "webhook URL; for slack, discord and teams the channel's own webhook",
+    },
+    "phone_number": {
+        **S,
+        "description": "sms: E.164 (+4915112345678), or national with phone_country",
+    },
+    "phone_country": {**S, "description": "ISO country code of a national phone_number (DE)"},
     "component_ids": IDS,
     "skip_confirmation_notification": B,
     "scope": RECIPIENT_SCOPE,
@@ -181,7 +214,7 @@ ROUTES = [
             paginated=True,
             query={
                 **PAGED,
-                "type": "email or webhook",
+                "type": "email, webhook, slack, discord, teams or sms",
                 "state": "active (default), unconfirmed, unsubscribed, quarantined, all",
                 "q": "Search in email and endpoint",
             },
@@ -191,10 +224,10 @@ ROUTES = [
         post(
             subscriber_post,
             ApiScope.SUBSCRIBERS,
-            "Add a subscriber (confirmation email unless skip_confirmation_notification)",
+            "Add a subscriber (double opt-in unless skip_confirmation_notification): email, "
+            "webhook, Slack, Discord, Teams or SMS",
             envelope="subscriber",
             fields=SUBSCRIBER_FIELDS,
-            required=["email"],
             status=201,
             response="subscriber",
         ),
