@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifier', '0003_channel_staff_alerts_staffnotice'),
+        ('notifier', '0004_direct_email'),
         ('statuspage', '0004_tokens_and_metrics_move_to_their_apps'),
     ]
 
