@@ -36,7 +36,7 @@ INCIDENT_IMPACT_CHOICES = [
 # (statuspage.status.impact_for_component_statuses); the view applies it.
 IMPACT_FROM_COMPONENTS = ("", "From the components you set")
 # The default of the update form: keep the impact, raised if the components set are worse.
-IMPACT_KEEP = ("", "No change (raised if the components you set are worse)")
+IMPACT_KEEP = ("", "No change (raised if the components get worse)")
 DATETIME_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 
 # Labels the service errors use for keys that are not form fields.

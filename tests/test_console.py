@@ -169,7 +169,10 @@ def test_dashboard_shows_open_incidents_maintenance_and_matrix(
     assert "us-east-1" in html and "eu-central-1" in html
     assert "Degraded performance" in html  # runs_eu's status, as text
     assert "UTC" in html
-    assert '<meta http-equiv="refresh" content="60">' in html
+    # It refreshes every minute, by script, with a pause button (a <meta> refresh could not be
+    # paused: WCAG 2.2.1, axe's meta-refresh rule; issue 12).
+    assert 'data-refresh="60"' in html and "data-refresh-pause" in html
+    assert 'http-equiv="refresh"' not in html
 
 
 def test_declare_writes_incident_components_history_and_audit(commander_client, catalogue):
