@@ -718,11 +718,13 @@ def _bars(series, incidents: dict[date, list]) -> list[dict]:
     something to say (downtime, a degradation) can be focused even without an incident."""
     bars = []
     for day in series.days:
-        label = f"{day.day:%-d %b %Y}"
+        # Short ("3 Oct: 100%"): ~900 of them are on the page, and the bytes count.
+        label = f"{day.day:%-d %b}"
         if not day.has_data:
             bars.append({"cls": "nd", "tip": f"{label}: no data"})
             continue
-        tip = f"{label}: {day.percent}% uptime"
+        percent = "100" if day.percent == "100.00" else day.percent
+        tip = f"{label}: {percent}%"
         if day.major_us:
             tip += f", major outage {format_duration(day.major_us)}"
         if day.partial_us:
