@@ -53,6 +53,20 @@ $(CHROMIUM):
 		echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
 	fi
 
+# The detection tests start Debian's Prometheus Alertmanager and Prometheus on loopback.
+ALERTMANAGER ?= /usr/bin/prometheus-alertmanager
+PROMETHEUS ?= /usr/bin/prometheus
+
+$(ALERTMANAGER) $(PROMETHEUS):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends prometheus-alertmanager prometheus; \
+	else \
+		echo "The detection tests need Debian's prometheus-alertmanager and prometheus:" \
+			"sudo apt-get install prometheus-alertmanager prometheus" >&2; exit 1; \
+	fi
+
+
 # The TypeScript SDK's tests need Node >= 18 and npm (Debian's nodejs is 18).
 NPM ?= npm
 
@@ -71,7 +85,18 @@ $(AXE): $(BROWSER_TESTS)/package-lock.json $(NODE_MODULES)
 	cd $(BROWSER_TESTS) && $(NPM) ci --no-audit --no-fund --prefer-offline
 	@touch $(AXE)
 
-test: $(STAMP) $(CHROMIUM) $(NODE_MODULES) $(AXE)
+# The edge tests run Debian's nginx-light with deploy/nginx/heliograph.conf.
+NGINX ?= /usr/sbin/nginx
+
+$(NGINX):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; \
+	else \
+		echo "The edge tests need Debian's nginx-light: sudo apt-get install nginx-light" >&2; exit 1; \
+	fi
+
+
+test: $(STAMP) $(CHROMIUM) $(NGINX) $(ALERTMANAGER) $(PROMETHEUS) $(NODE_MODULES) $(AXE)
 	$(BIN)/python -m pytest
 
 # Regenerate the SDKs from this checkout's OpenAPI document (tests/sdk/test_sdk_generated.py

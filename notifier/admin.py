@@ -29,7 +29,14 @@ from django.http import HttpRequest
 
 from incidents.models import IncidentUpdate
 from notifier import services
-from notifier.models import Channel, Delivery, DeliveryStatus, SlackThread, Subscriber
+from notifier.models import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    SlackThread,
+    StaffNotice,
+    Subscriber,
+)
 from statuspage.services import Actor
 
 HEALTH_FIELDS = ("created_at", "last_success_at", "last_error", "last_error_at", "broken_at")
@@ -182,6 +189,7 @@ class ChannelForm(ServiceForm):
             "url": data.get("url") or "",
             "token": data.get("token") or "",
             "target": data.get("target") or "",
+            "staff_alerts": bool(data.get("staff_alerts")),
         }
         if self.instance.pk is None:
             return services.channel_create(
@@ -203,8 +211,16 @@ class ChannelForm(ServiceForm):
 @admin.register(Channel)
 class ChannelAdmin(ServiceAdmin):
     form = ChannelForm
-    list_display = ("name", "kind", "scope", "enabled", "last_success_at", "broken_at")
-    list_filter = ("kind", "enabled", "scope")
+    list_display = (
+        "name",
+        "kind",
+        "scope",
+        "enabled",
+        "staff_alerts",
+        "last_success_at",
+        "broken_at",
+    )
+    list_filter = ("kind", "enabled", "scope", "staff_alerts")
     search_fields = ("name", "url", "target")
     # The secret is made by the service and shown (webhook receivers need it to check the
     # signatures), not typed in.
@@ -289,3 +305,10 @@ class DeliveryAdmin(ReadOnlyOutboxAdmin):
 class SlackThreadAdmin(ReadOnlyOutboxAdmin):
     list_display = ("channel", "incident", "ts", "created_at")
     raw_id_fields = ("channel", "incident")
+
+
+@admin.register(StaffNotice)
+class StaffNoticeAdmin(ReadOnlyOutboxAdmin):
+    list_display = ("created_at", "status_label", "title", "key")
+    search_fields = ("title", "key")
+    readonly_fields = [f.name for f in StaffNotice._meta.fields]

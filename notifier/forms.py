@@ -66,6 +66,12 @@ class ChannelBaseForm(ScopeFields):
     destination_fields: tuple[str, ...] = ()
     name = forms.CharField(max_length=200)
     enabled = forms.BooleanField(required=False, initial=True)
+    staff_alerts = forms.BooleanField(
+        required=False,
+        label="Also post staff alerts here",
+        help_text="Alerts from monitoring, missed check-ins, metric thresholds and incident "
+        "drafts: for a staff channel, not a public one. Slack and Discord only.",
+    )
 
     def destination(self) -> list:
         return [self[name] for name in self.destination_fields]
@@ -77,5 +83,6 @@ class ChannelBaseForm(ScopeFields):
             "url": data.get("url") or "",
             "token": data.get("token") or "",
             "target": data.get("target") or "",
+            "staff_alerts": bool(data.get("staff_alerts")),
             **self.scope_kwargs(),
         }

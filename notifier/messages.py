@@ -19,7 +19,7 @@ from django.utils import timezone
 from incidents.documents import component_dict, incident_dict, incidents_for_json, iso
 from incidents.models import Impact, IncidentKind, IncidentStatus, IncidentUpdate
 from incidents.selectors import page_status
-from notifier.models import Event
+from notifier.models import Event, StaffNotice
 from statuspage.models import ComponentStatus, ComponentStatusChange
 
 # Colours per status (Discord embeds, email accents): red while broken, orange once the cause
@@ -71,7 +71,8 @@ class Notice:
     """One event, ready to be formatted for any medium.
 
     kind: `incident_update`, `maintenance` or `component_change` (also the email template
-    name), or `test` for a channel's test message.
+    name), `staff_alert` for a staff notice (chat channels only), or `test` for a channel's
+    test message.
     payload: the webhook JSON (interfaces.md §3) without its per-recipient `meta`.
     """
 
@@ -196,6 +197,32 @@ def notice_for_component_change(change_id: int) -> Notice:
     )
 
 
+def notice_for_staff_notice(notice_id: int) -> Notice:
+    """The notice of a staff alert (`notifier.services.staff_notice_post`), for the chat
+    channels marked `staff_alerts`."""
+    notice = StaffNotice.objects.get(pk=notice_id)
+    return Notice(
+        kind="staff_alert",
+        event_key=f"n{notice.pk}",
+        title=notice.title,
+        status=notice.status,
+        status_label=notice.status_label,
+        body=notice.body,
+        url=notice.url or f"{settings.SITE_URL}/console/",
+        created_at=notice.created_at,
+        payload={
+            "page": {"id": settings.PAGE_ID},
+            "staff_alert": {
+                "title": notice.title,
+                "status": notice.status,
+                "body": notice.body,
+                "url": notice.url,
+                "created_at": iso(notice.created_at),
+            },
+        },
+    )
+
+
 def notice_for_test(channel_name: str) -> Notice:
     """The "send test message" notice of a channel."""
     now = timezone.now()
@@ -224,14 +251,19 @@ _cache_lock = threading.Lock()
 
 
 def notice_for_event(event_key: str) -> Notice:
-    """The notice of `u<id>` or `c<id>`, built at most every 30 s per process."""
+    """The notice of `u<id>`, `c<id>` or `n<id>`, built at most every 30 s per process."""
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(event_key)
         if hit and now - hit[0] < _CACHE_SECONDS:
             return hit[1]
     kind, pk = event_key[0], int(event_key[1:])
-    notice = notice_for_update(pk) if kind == "u" else notice_for_component_change(pk)
+    if kind == "u":
+        notice = notice_for_update(pk)
+    elif kind == "n":
+        notice = notice_for_staff_notice(pk)
+    else:
+        notice = notice_for_component_change(pk)
     with _cache_lock:
         if len(_cache) > 256:
             _cache.clear()

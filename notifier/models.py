@@ -172,6 +172,13 @@ class Channel(ScopedRecipient):
     target = models.CharField(max_length=64, blank=True, help_text="Slack channel id (C…)")
     secret = models.CharField(max_length=64, default=new_secret)
     enabled = models.BooleanField(default=True)
+    # Staff alerts (detection: alert sources, check-ins, metric thresholds, incident drafts)
+    # go to the Slack and Discord channels that ask for them, besides their public scope.
+    staff_alerts = models.BooleanField(
+        default=False,
+        help_text="Also post staff alerts here (alerts from monitoring, missed check-ins, "
+        "metric thresholds, incident drafts). Slack and Discord only.",
+    )
 
     objects = ChannelQuerySet.as_manager()
 
@@ -226,6 +233,31 @@ class SlackThread(models.Model):
         return f"{self.channel} / {self.incident}: {self.ts or '(posting)'}"
 
 
+class StaffNotice(models.Model):
+    """Something staff must look at that is not (yet) public: an alert from monitoring, a
+    missed check-in, a metric crossing a threshold, an incident drafted for a commander.
+
+    Posted by `notifier.services.staff_notice_post` (the layers above call it; the notifier
+    knows nothing of where the notice came from) to every active channel with
+    `staff_alerts`, through the outbox (event key `n<id>`), and by email to staff. `key` makes
+    posting twice harmless: a retried intake posts nothing new."""
+
+    key = models.CharField(max_length=200, unique=True)
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=2000, blank=True)
+    # A component status (how bad it is, for the colour) or "operational" once it is over.
+    status = models.CharField(max_length=32, default="major_outage")
+    status_label = models.CharField(max_length=64, default="Alert")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.status_label}: {self.title}"
+
+
 class Event(models.Model):
     """One event that recipients are told about (an incident update, a component status
     change), as it stood when it was recorded: the page's overall status at that moment. A
@@ -233,7 +265,9 @@ class Event(models.Model):
 
     Written with the event's deliveries, in the transaction that made the event."""
 
-    key = models.CharField(max_length=32, unique=True, help_text="u<update id> or c<change id>")
+    key = models.CharField(
+        max_length=32, unique=True, help_text="u<update id>, c<change id> or n<staff notice id>"
+    )
     page_indicator = models.CharField(max_length=16)
     page_description = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -332,3 +366,47 @@ class Delivery(models.Model):
     @property
     def recipient(self) -> Subscriber | Channel:
         return self.subscriber if self.subscriber_id else self.channel
+
+
+class DirectEmailStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CLAIMED = "claimed", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed, will retry"
+    DEAD = "dead", "Dead"
+
+
+class DirectEmail(models.Model):
+    """An email to one address that is not a subscriber (an account's billing contact told
+    of its credit): the outbox row of a one-off message, written by a higher layer in its own
+    transaction with the text it wants sent, and delivered like the other deliveries —
+    claimed, retried with backoff, re-queued by beat, visible to staff.
+
+    `key` says what the message is about (e.g. `credits.notice:<…>:<account>`): unique, so a
+    repeated or resumed write sends it once."""
+
+    key = models.CharField(max_length=255, unique=True)
+    purpose = models.CharField(max_length=64, help_text="Who asked, e.g. credits.notice")
+    to_email = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    status = models.CharField(
+        max_length=16, choices=DirectEmailStatus.choices, default=DirectEmailStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.to_email}: {self.status}"

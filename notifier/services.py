@@ -32,6 +32,7 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery import current_app
@@ -57,10 +58,13 @@ from notifier.models import (
     ChannelKind,
     Delivery,
     DeliveryStatus,
+    DirectEmail,
+    DirectEmailStatus,
     Event,
     Medium,
     Scope,
     SlackThread,
+    StaffNotice,
     Subscriber,
     SubscriberKind,
 )
@@ -522,13 +526,14 @@ def deliveries_requeue(*, now: datetime | None = None) -> int:
         .order_by("next_attempt_at")
         .values_list("pk", "medium")[:50000]
     )
+    direct = direct_emails_requeue(now=now)
     if not due:
-        return 0
+        return direct
     # Due again only after another grace period, so a slow queue is not flooded with copies.
     for chunk in _chunks(due):
         Delivery.objects.filter(pk__in=[pk for pk, _ in chunk]).update(next_attempt_at=now)
     deliveries_enqueue(deliveries=due)
-    return len(due)
+    return len(due) + direct
 
 
 def _chunks(items: list, size: int = 500) -> list[list]:
@@ -643,6 +648,92 @@ def staff_alert_send(*, channel_id: int, error: str) -> int:
     return len(emails)
 
 
+# --- Staff notices ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def staff_notice_post(
+    *,
+    key: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    status: str = "major_outage",
+    status_label: str = "Alert",
+    email: bool = True,
+) -> StaffNotice | None:
+    """Tell staff about something that is not public (yet): one outbox row per active
+    channel marked `staff_alerts` (Slack, Discord), and, with `email`, an email to every
+    active staff user with an address. Written in the caller's transaction, sent after it
+    commits. `key` says what the notice is about (e.g. `alert:12:firing`): a notice with a
+    key already posted is not posted again (returns None), so a retried intake is harmless.
+
+    The layers above (detection, metrics) call this; the notifier does not know them."""
+    title = one_line(clean_text(title, field="title", single_line=True) or "")[:255]
+    body = clean_text(body, field="body") or ""
+    notice, created = StaffNotice.objects.get_or_create(
+        key=key[:200],
+        defaults={
+            "title": title or "Staff alert",
+            "body": body,
+            "url": url[:2000],
+            "status": status,
+            "status_label": one_line(status_label)[:64],
+        },
+    )
+    if not created:
+        return None
+    channels = Channel.objects.active().filter(staff_alerts=True).values_list("pk", "kind")
+    event = f"n{notice.pk}"
+    if _write_deliveries(event_key=event, subscribers=[], channels=list(channels)):
+        transaction.on_commit(lambda: _enqueue_events([event]))
+    if email:
+
+        def enqueue_email() -> None:
+            try:
+                queues.task("notifier.tasks.staff_notice_email").apply_async(
+                    args=[notice.pk],
+                    retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+                )
+            except Exception:  # the console shows the alert; chat got its outbox rows
+                log.exception("could not enqueue the email of staff notice %s", notice.pk)
+
+        transaction.on_commit(enqueue_email)
+    return notice
+
+
+def _enqueue_events(keys: list[str]) -> int:
+    rows = list(
+        Delivery.objects.filter(
+            event_key__in=keys, status=DeliveryStatus.PENDING, attempts=0
+        ).values_list("pk", "medium")
+    )
+    return deliveries_enqueue(deliveries=rows)
+
+
+def staff_notice_email(*, notice_id: int) -> int:
+    """Email a staff notice to every active staff user with an address. Returns how many."""
+    notice = StaffNotice.objects.filter(pk=notice_id).first()
+    if notice is None:
+        return 0
+    emails = list(
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not emails:
+        return 0
+    body = notice.body + (f"\n\n{notice.url}" if notice.url else "")
+    send_mail(
+        subject=one_line(f"[{settings.SITE_NAME}] {notice.status_label}: {notice.title}"),
+        message=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=emails,
+    )
+    return len(emails)
+
+
 # --- Channels (staff) -------------------------------------------------------------------------
 
 
@@ -667,10 +758,15 @@ def _set_scope(recipient, scope, regions, services, components) -> None:
     recipient.components.set(components if scope == Scope.COMPONENTS else [])
 
 
-def _validate_channel(kind: str, url: str, token: str, target: str) -> dict[str, str]:
+def _validate_channel(
+    kind: str, url: str, token: str, target: str, staff_alerts: bool = False
+) -> dict[str, str]:
     """The destination of a channel; URLs by `notifier.validators.check_target`, the one rule
-    of where Heliograph may send."""
+    of where Heliograph may send. Staff alerts are chat messages for people: Slack and
+    Discord only (a webhook receiver would get a payload no one documented)."""
     errors: dict[str, str] = {}
+    if staff_alerts and kind not in (ChannelKind.SLACK, ChannelKind.DISCORD):
+        errors["staff_alerts"] = "Staff alerts go to Slack and Discord channels only."
     try:
         if kind == ChannelKind.SLACK:
             if token or target:
@@ -710,12 +806,13 @@ def channel_create(
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
+    staff_alerts: bool = False,
 ) -> Channel:
     """Add a channel. URLs are checked (see notifier.validators); bad input writes nothing.
     A channel added disabled (`enabled=False`) is kept but sent nothing until enabled."""
     name = clean_text(name, field="name", single_line=True)
     url, token, target = url.strip(), token.strip(), target.strip()
-    errors = _validate_channel(kind, url, token, target)
+    errors = _validate_channel(kind, url, token, target, staff_alerts)
     if not name:
         errors["name"] = "The name is required."
     if errors:
@@ -730,6 +827,7 @@ def channel_create(
         enabled=enabled,
         scope=scope,
         component_changes=component_changes,
+        staff_alerts=staff_alerts,
     )
     _set_scope(channel, scope, regions, services, components)
     audit_record(actor=actor, action="channel.create", obj=channel, summary=str(channel))
@@ -751,11 +849,12 @@ def channel_update(
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
+    staff_alerts: bool = False,
 ) -> Channel:
     """Change a channel. Saving it clears the broken state: staff fixed it (or want to try)."""
     name = clean_text(name, field="name", single_line=True)
     url, token, target = url.strip(), token.strip(), target.strip()
-    errors = _validate_channel(channel.kind, url, token, target)
+    errors = _validate_channel(channel.kind, url, token, target, staff_alerts)
     if not name:
         errors["name"] = "The name is required."
     if errors:
@@ -764,6 +863,7 @@ def channel_update(
     channel = Channel.objects.select_for_update().get(pk=channel.pk)
     channel.name, channel.url, channel.token, channel.target = name, url, token, target
     channel.enabled, channel.scope, channel.component_changes = enabled, scope, component_changes
+    channel.staff_alerts = staff_alerts
     channel.broken_at = None
     channel.save()
     _set_scope(channel, scope, regions, services, components)
@@ -1077,3 +1177,181 @@ def subscriber_send_email(*, subscriber_id: int, purpose: str) -> bool:
     message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
     message.send()
     return True
+
+
+# --- Direct emails (to an address that is not a subscriber) -----------------------------------
+
+
+@dataclass(frozen=True)
+class DirectEmailDraft:
+    """What a higher layer wants sent once: `key` names the message (unique)."""
+
+    key: str
+    to: str
+    subject: str
+    text: str
+    html: str = ""
+    language: str = ""
+
+
+def direct_emails_enqueue(*, emails: Sequence[DirectEmailDraft], purpose: str) -> int:
+    """Write one outbox row per email, in the caller's transaction, and send them after it
+    commits (batches of EMAIL_BATCH_SIZE on the email queue). A key written before is not
+    written again: a repeated or resumed caller sends nothing twice. Returns how many are new.
+
+    For messages that are not notifications of subscribers, e.g. the credit notice to an
+    account's billing contact (incidents.credits). Addresses are checked; a bad one is a
+    ValidationError naming it and nothing is written."""
+    rows = []
+    now = timezone.now()
+    for email in emails:
+        address = clean_text(email.to, field="to", single_line=True)
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ValidationError({"to": f"“{address}” is not a valid email address."}) from None
+        rows.append(
+            DirectEmail(
+                key=email.key,
+                purpose=purpose,
+                to_email=address,
+                subject=one_line(email.subject)[:300],
+                body_text=clean_text(email.text, field="text"),
+                body_html=email.html,
+                language=email.language,
+                next_attempt_at=now,
+            )
+        )
+    if not rows:
+        return 0
+    keys = [row.key for row in rows]
+    existing = {
+        key
+        for chunk in _chunks(keys)
+        for key in DirectEmail.objects.filter(key__in=chunk).values_list("key", flat=True)
+    }
+    new = [row for row in rows if row.key not in existing]
+    DirectEmail.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+    new_keys = [row.key for row in new]
+    if new_keys:
+        transaction.on_commit(lambda: _direct_emails_enqueue_keys(new_keys))
+    return len(new)
+
+
+def _direct_emails_enqueue_keys(keys: list[str], countdown: float = 0) -> int:
+    ids = [
+        pk
+        for chunk in _chunks(keys)
+        for pk in DirectEmail.objects.filter(
+            key__in=chunk, status__in=CLAIMABLE_STATUSES
+        ).values_list("pk", flat=True)
+    ]
+    return _direct_emails_publish(ids, countdown=countdown)
+
+
+def _direct_emails_publish(ids: list[int], countdown: float = 0) -> int:
+    if not ids:
+        return 0
+    task = queues.task("notifier.tasks.deliver_direct_email")
+    published = 0
+    try:
+        with current_app.producer_or_acquire() as producer:
+            for i in range(0, len(ids), EMAIL_BATCH_SIZE):
+                task.apply_async(
+                    args=[ids[i : i + EMAIL_BATCH_SIZE]],
+                    countdown=countdown or None,
+                    retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+                    producer=producer,
+                )
+                published += 1
+    except Exception:  # the broker is down: the beat requeue picks the rows up
+        log.exception("could not enqueue direct emails; deliveries_requeue will retry")
+    return published
+
+
+def direct_emails_send(*, email_ids: Sequence[int]) -> dict[str, int]:
+    """Claim, send and mark direct emails (one connection for the batch), as
+    `deliveries_send` does for deliveries: backoff with jitter, dead after MAX_ATTEMPTS."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    claimed = DirectEmail.objects.filter(
+        pk__in=list(email_ids),
+        status__in=CLAIMABLE_STATUSES,
+        next_attempt_at__lte=now + timedelta(seconds=1),
+    ).update(
+        status=DirectEmailStatus.CLAIMED,
+        claim_token=token,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+    )
+    outcome: dict[str, int] = defaultdict(int)
+    if not claimed:
+        return dict(outcome)
+    rows = list(DirectEmail.objects.filter(claim_token=token, status=DirectEmailStatus.CLAIMED))
+    connection = None
+    try:
+        for row in rows:
+            try:
+                if connection is None:
+                    connection = get_connection()
+                    connection.open()
+                message = EmailMultiAlternatives(
+                    subject=row.subject,
+                    body=row.body_text,
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                    to=[row.to_email],
+                    connection=connection,
+                )
+                if row.body_html:
+                    message.attach_alternative(row.body_html, "text/html")
+                message.send()
+            except Exception as exc:  # the mail server refused or is unreachable
+                if connection is not None:
+                    try:
+                        connection.close()
+                    except Exception:  # already broken
+                        log.debug("closing a broken mail connection failed", exc_info=True)
+                connection = None
+                dead = row.attempts >= MAX_ATTEMPTS
+                delay = _retry_delay(row.attempts)
+                DirectEmail.objects.filter(pk=row.pk, claim_token=token).update(
+                    status=DirectEmailStatus.DEAD if dead else DirectEmailStatus.FAILED,
+                    last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                    next_attempt_at=timezone.now() + timedelta(seconds=0 if dead else delay),
+                )
+                if not dead:
+                    _direct_emails_publish([row.pk], countdown=delay)
+                outcome["dead" if dead else "failed"] += 1
+                continue
+            DirectEmail.objects.filter(pk=row.pk, claim_token=token).update(
+                status=DirectEmailStatus.SENT, sent_at=timezone.now(), last_error=""
+            )
+            outcome["sent"] += 1
+    finally:
+        if connection is not None:
+            connection.close()
+    return dict(outcome)
+
+
+def direct_emails_requeue(*, now: datetime | None = None) -> int:
+    """Beat (with `deliveries_requeue`): hand back direct emails claimed by a dead worker and
+    enqueue the ones due but never picked up."""
+    now = now or timezone.now()
+    DirectEmail.objects.filter(
+        status=DirectEmailStatus.CLAIMED,
+        claimed_at__lt=now - timedelta(seconds=settings.HELIOGRAPH_DELIVERY_CLAIM_TIMEOUT),
+    ).update(status=DirectEmailStatus.PENDING, claim_token="", next_attempt_at=now)
+    due = list(
+        DirectEmail.objects.filter(
+            status__in=CLAIMABLE_STATUSES,
+            next_attempt_at__lt=now - timedelta(seconds=settings.HELIOGRAPH_DELIVERY_REQUEUE_AFTER),
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:50000]
+    )
+    if not due:
+        return 0
+    for chunk in _chunks(due):
+        DirectEmail.objects.filter(pk__in=chunk).update(next_attempt_at=now)
+    _direct_emails_publish(due)
+    return len(due)

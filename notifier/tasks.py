@@ -35,6 +35,12 @@ def deliver_webhook(delivery_ids: list[int]) -> dict[str, int]:
 
 
 @shared_task
+def deliver_direct_email(email_ids: list[int]) -> dict[str, int]:
+    """Direct emails (e.g. credit notices to billing contacts), a batch over one connection."""
+    return services.direct_emails_send(email_ids=email_ids)
+
+
+@shared_task
 def deliveries_requeue() -> int:
     """Beat: hand back deliveries left behind by a killed worker or a lost broker message."""
     return services.deliveries_requeue()
@@ -56,3 +62,9 @@ def subscriber_email(subscriber_id: int, purpose: str) -> bool:
 def staff_alert(channel_id: int, error: str) -> int:
     """Email staff that a channel broke (retried while the mail server is unreachable)."""
     return services.staff_alert_send(channel_id=channel_id, error=error)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
+def staff_notice_email(notice_id: int) -> int:
+    """Email staff a staff notice (an alert from monitoring, a draft to publish)."""
+    return services.staff_notice_email(notice_id=notice_id)

@@ -295,6 +295,7 @@ def _channel_form_view(request: HttpRequest, channel: Channel | None) -> HttpRes
                 "token": channel.token,
                 "target": channel.target,
                 "enabled": channel.enabled,
+                "staff_alerts": channel.staff_alerts,
                 **_initial_scope(channel),
             }
         )

@@ -11,8 +11,11 @@ from django.http import HttpRequest
 
 from incidents.credits.models import (
     Account,
+    CreditApplication,
+    CreditApplicationItem,
     CreditPolicy,
     CreditPolicyCurrency,
+    CreditRefundRequest,
     CreditReport,
     CreditReportTotal,
     SpendRecord,
@@ -43,7 +46,16 @@ class ReadOnlyInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ["external_id", "name", "plan", "paying", "currency", "updated_at"]
+    list_display = [
+        "external_id",
+        "name",
+        "plan",
+        "paying",
+        "currency",
+        "stripe_customer_id",
+        "billing_email",
+        "updated_at",
+    ]
     list_filter = ["paying", "currency", "plan"]
     search_fields = ["external_id", "name"]
 
@@ -93,6 +105,37 @@ class CreditReportAdmin(ReadOnlyAdmin):
         "lines_count",
         "created_at",
         "created_by_name",
+        "approved_by_name",
     ]
     list_filter = ["status"]
     inlines = [ReportTotalInline]
+
+
+@admin.register(CreditRefundRequest)
+class CreditRefundRequestAdmin(ReadOnlyAdmin):
+    list_display = ["account", "policy", "status", "requested_at", "source", "decided_by_name"]
+    list_filter = ["status", "source"]
+    search_fields = ["account__external_id", "contact"]
+    list_select_related = ["account", "policy"]
+
+
+@admin.register(CreditApplication)
+class CreditApplicationAdmin(ReadOnlyAdmin):
+    list_display = ["report", "dry_run", "status", "started_at", "finished_at", "runner"]
+    list_filter = ["status", "dry_run"]
+
+
+@admin.register(CreditApplicationItem)
+class CreditApplicationItemAdmin(ReadOnlyAdmin):
+    list_display = [
+        "account_external_id",
+        "kind",
+        "currency",
+        "amount_cents",
+        "status",
+        "stripe_object",
+        "attempts",
+    ]
+    list_filter = ["status"]
+    search_fields = ["account_external_id", "idempotency_key", "stripe_object"]
+    show_full_result_count = False

@@ -3,6 +3,8 @@
 A few hundred accounts with spend around the June 2026 incident, the credit policy of the
 seed report ("everything spent from 00:00 on 21 June to 23:59 on 23 June (UTC) … minimum $10
 per account", on the June invoice) and one report of it, so the report is there to look at.
+Accounts carry (made-up) Stripe customer ids and billing contacts, add-ons their charge
+ids, so the report can be approved and applied — as a dry run, the default in development.
 
 It goes through the real importers (CSV text) and services, so running it again adds nothing:
 accounts are upserted, spend rows are deduplicated by their natural key, the policy is found
@@ -75,7 +77,9 @@ def _csv(rows: list[list[str]]) -> io.StringIO:
 def demo_csvs(seed: int = 20260622) -> tuple[io.StringIO, io.StringIO]:
     """Deterministic accounts.csv and spend.csv (the same every run: re-import adds nothing)."""
     rng = random.Random(seed)
-    accounts = [["account_id", "name", "plan", "paying", "currency"]]
+    accounts = [
+        ["account_id", "name", "plan", "paying", "currency", "stripe_customer_id", "billing_email"]
+    ]
     spend = [
         [
             "account_id",
@@ -86,6 +90,7 @@ def demo_csvs(seed: int = 20260622) -> tuple[io.StringIO, io.StringIO]:
             "period_end",
             "region",
             "kind",
+            "charge_id",
         ]
     ]
     for n in range(1, ACCOUNTS + 1):
@@ -93,7 +98,17 @@ def demo_csvs(seed: int = 20260622) -> tuple[io.StringIO, io.StringIO]:
         plan, paying = rng.choices(PLANS, weights=[30, 20, 30, 15, 5])[0]
         currency = rng.choices(["USD", "EUR", "GBP"], weights=[70, 20, 10])[0]
         name = f"{rng.choice(NAMES)} {rng.choice(SUFFIXES)} {n}"
-        accounts.append([external_id, name, plan, "true" if paying else "false", currency])
+        accounts.append(
+            [
+                external_id,
+                name,
+                plan,
+                "true" if paying else "false",
+                currency,
+                f"cus_demo{n:04d}",
+                f"billing+{external_id}@example.com",
+            ]
+        )
         region = rng.choice(REGIONS)
         scale = {"free": 0.2, "hobby": 1, "pro": 6, "team": 25, "enterprise": 120}[plan]
         # Usage charges every few hours from 15 to 30 June.
@@ -103,7 +118,7 @@ def demo_csvs(seed: int = 20260622) -> tuple[io.StringIO, io.StringIO]:
                 Decimal("0.000001")
             )
             spend.append(
-                [external_id, str(amount), currency, at.isoformat(), "", "", region, "usage"]
+                [external_id, str(amount), currency, at.isoformat(), "", "", region, "usage", ""]
             )
             at += timedelta(hours=rng.randint(3, 30), minutes=rng.randint(0, 59))
         if paying:
@@ -120,6 +135,7 @@ def demo_csvs(seed: int = 20260622) -> tuple[io.StringIO, io.StringIO]:
                     "2026-07-01T00:00:00+00:00",
                     "",
                     "subscription",
+                    "",
                 ]
             )
             if plan in ("pro", "team", "enterprise") and rng.random() < 0.2:
@@ -136,6 +152,7 @@ def demo_csvs(seed: int = 20260622) -> tuple[io.StringIO, io.StringIO]:
                         "",
                         rng.choice(REGIONS),
                         "concurrency_addon",
+                        f"ch_demo{n:04d}",
                     ]
                 )
     return _csv(accounts), _csv(spend)

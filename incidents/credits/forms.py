@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.core.exceptions import ValidationError
 
-from incidents.credits.models import CreditPolicy
+from incidents.credits.models import Account, CreditPolicy
 from incidents.credits.services import CurrencyRule
 from incidents.models import Incident
 
@@ -127,3 +127,31 @@ class ImportForm(forms.Form):
         initial="spend",
     )
     file = forms.FileField(help_text="CSV, UTF-8, with a header line")
+
+
+class RefundRequestForm(forms.Form):
+    account_id = forms.CharField(max_length=64, label="Account id")
+    contact = forms.CharField(max_length=254, required=False, help_text="Who asked (email)")
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    charge_ids = forms.CharField(
+        required=False,
+        label="Add-on charges",
+        help_text="Stripe charge or invoice ids of add-ons outside the window (space-separated); "
+        "the add-ons inside the window are always covered",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        account_id = (data.get("account_id") or "").strip()
+        account = Account.objects.filter(external_id=account_id).first() if account_id else None
+        if account_id and account is None:
+            self.add_error("account_id", f"unknown account '{account_id}'")
+        data["account"] = account
+        data["charge_ids"] = (data.get("charge_ids") or "").replace(",", " ").split()
+        return data
+
+
+class RefundImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="CSV export of the contact form: account_id,requested_at,contact,message,charge_ids"
+    )

@@ -26,10 +26,11 @@ from decimal import Decimal, InvalidOperation
 from typing import IO
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection, transaction
 
 from incidents.credits.currencies import is_currency
-from incidents.credits.models import Account, SpendKind, SpendRecord
+from incidents.credits.models import Account, CreditRefundRequest, SpendKind, SpendRecord
 from statuspage.services import Actor, audit_record
 
 PROGRESS_EVERY = 100_000
@@ -39,7 +40,17 @@ ANALYZE_AFTER = 50_000
 MAX_LISTED_ERRORS = 10_000
 MAX_AMOUNT_MICROS = 9_000_000_000_000_000_000 // 1000  # headroom for sums of many rows
 
-ACCOUNT_COLUMNS = ["account_id", "name", "plan", "paying", "currency"]
+ACCOUNT_COLUMNS = [
+    "account_id",
+    "name",
+    "plan",
+    "paying",
+    "currency",
+    "stripe_customer_id",
+    "billing_email",
+]
+# Optional columns that, when a file leaves them out, keep what the accounts already have.
+ACCOUNT_OPTIONAL_KEPT = ("stripe_customer_id", "billing_email")
 ACCOUNT_REQUIRED = {"account_id", "name", "paying", "currency"}
 SPEND_COLUMNS = [
     "account_id",
@@ -50,11 +61,28 @@ SPEND_COLUMNS = [
     "period_end",
     "region",
     "kind",
+    "charge_id",
+    "invoice_id",
 ]
 SPEND_REQUIRED = {"account_id", "amount", "currency"}
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 _KIND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+# Stripe object ids: a prefix, an underscore, letters and digits.
+_STRIPE_ID = re.compile(r"^[a-z]{2,5}_[A-Za-z0-9]{1,240}$")
+_CUSTOMER_PREFIXES = ("cus_",)
+_CHARGE_PREFIXES = ("ch_", "py_", "pi_")
+_INVOICE_PREFIXES = ("in_",)
+
+
+def stripe_id_problem(value: str, prefixes: tuple[str, ...], column: str) -> str | None:
+    """Why `value` is not a Stripe id with one of `prefixes` (None when it is, or is empty)."""
+    if not value:
+        return None
+    if not _STRIPE_ID.match(value) or not value.startswith(prefixes):
+        return f"{column} '{value}' is not a Stripe id ({' or '.join(p + '…' for p in prefixes)})"
+    return None
+
 
 Progress = Callable[[str], None]
 
@@ -275,6 +303,8 @@ class _AccountRow:
     plan: str
     paying: bool
     currency: str
+    stripe_customer_id: str | None  # None: the file has no such column (kept as it is)
+    billing_email: str | None
 
 
 def _parse_account(row: dict[str, str]) -> tuple[_AccountRow | None, list[str]]:
@@ -300,19 +330,36 @@ def _parse_account(row: dict[str, str]) -> tuple[_AccountRow | None, list[str]]:
     currency = row["currency"].strip().upper()
     if not is_currency(currency):
         reasons.append(f"currency '{row['currency']}' is not a known ISO 4217 code")
+    customer = row["stripe_customer_id"].strip() if "stripe_customer_id" in row else None
+    problem = stripe_id_problem(customer or "", _CUSTOMER_PREFIXES, "stripe_customer_id")
+    if problem:
+        reasons.append(problem)
+    email = row["billing_email"].strip() if "billing_email" in row else None
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            reasons.append(f"billing_email '{email}' is not an email address")
     if reasons:
         return None, reasons
-    return _AccountRow(external_id, name, plan, paying, currency), []
+    return _AccountRow(external_id, name, plan, paying, currency, customer, email), []
 
 
 def accounts_import(
     *, source: str | IO, actor: Actor, progress: Progress = _noop, filename: str = ""
 ) -> ImportResult:
     """Create or update accounts from `account_id,name,plan,paying,currency` (idempotent)."""
-    existing: dict[str, tuple[int, str, str, str, bool]] = {
-        ext: (pk, currency, name, plan, paying)
-        for pk, ext, currency, name, plan, paying in Account.objects.values_list(
-            "pk", "external_id", "currency", "name", "plan", "paying"
+    existing: dict[str, tuple[int, str, str, str, bool, str, str]] = {
+        ext: (pk, currency, name, plan, paying, customer, email)
+        for pk, ext, currency, name, plan, paying, customer, email in Account.objects.values_list(
+            "pk",
+            "external_id",
+            "currency",
+            "name",
+            "plan",
+            "paying",
+            "stripe_customer_id",
+            "billing_email",
         ).iterator(chunk_size=10_000)
     }
     errors = _Errors()
@@ -356,14 +403,23 @@ def accounts_import(
     with transaction.atomic():
         batch: list[Account] = []
         written = 0
+        kept: tuple[str, ...] = ()
         for _line, row in _rows(source, ACCOUNT_COLUMNS, ACCOUNT_REQUIRED, errors):
             parsed, reasons = _parse_account(row)
             if parsed is None:  # the file changed between the passes
                 raise ImportRejected([(_line, reason) for reason in reasons])
+            # A file without the optional columns leaves them as they are.
+            kept = tuple(column for column in ACCOUNT_OPTIONAL_KEPT if column not in row)
             old = existing.get(parsed.external_id)
+            customer = parsed.stripe_customer_id
+            email = parsed.billing_email
+            if old is not None:
+                customer = old[5] if customer is None else customer
+                email = old[6] if email is None else email
+            new = (parsed.currency, parsed.name, parsed.plan, parsed.paying, customer, email)
             if old is None:
                 result.created += 1
-            elif old[1:] == (parsed.currency, parsed.name, parsed.plan, parsed.paying):
+            elif old[1:] == new:
                 result.unchanged += 1
                 continue
             else:
@@ -375,15 +431,17 @@ def accounts_import(
                     plan=parsed.plan,
                     paying=parsed.paying,
                     currency=parsed.currency,
+                    stripe_customer_id=customer or "",
+                    billing_email=email or "",
                 )
             )
             if len(batch) >= BATCH:
-                _upsert_accounts(batch)
+                _upsert_accounts(batch, kept)
                 written += len(batch)
                 batch = []
                 if written % PROGRESS_EVERY < BATCH:
                     progress(f"wrote {written} accounts")
-        _upsert_accounts(batch)
+        _upsert_accounts(batch, kept)
         errors.raise_if_any()
         audit_record(
             actor=actor,
@@ -400,13 +458,14 @@ def accounts_import(
     return result
 
 
-def _upsert_accounts(batch: list[Account]) -> None:
+def _upsert_accounts(batch: list[Account], kept: tuple[str, ...] = ()) -> None:
+    fields = ["name", "plan", "paying", "currency", "stripe_customer_id", "billing_email"]
     if batch:
         Account.objects.bulk_create(
             batch,
             update_conflicts=True,
             unique_fields=["external_id"],
-            update_fields=["name", "plan", "paying", "currency", "updated_at"],
+            update_fields=[f for f in fields if f not in kept] + ["updated_at"],
         )
 
 
@@ -471,6 +530,14 @@ def _parse_spend(
     kind = row.get("kind", "").strip().lower() or SpendKind.USAGE
     if not _KIND_RE.match(kind):
         reasons.append(f"kind '{kind}' must be lower-case letters, digits or _ (≤ 32)")
+    charge_id = row.get("charge_id", "").strip()
+    invoice_id = row.get("invoice_id", "").strip()
+    for problem in (
+        stripe_id_problem(charge_id, _CHARGE_PREFIXES, "charge_id"),
+        stripe_id_problem(invoice_id, _INVOICE_PREFIXES, "invoice_id"),
+    ):
+        if problem:
+            reasons.append(problem)
     if reasons:
         return None, reasons
     canonical = "\x1f".join(
@@ -496,17 +563,19 @@ def _parse_spend(
         region,
         kind,
         row_hash,
+        charge_id,
+        invoice_id,
     ), []
 
 
 _STAGE = "credits_spend_stage"
 _STAGE_COLUMNS = (
     "line, account_id, amount_micros, currency, occurred_at, period_start, period_end, "
-    "region, kind, row_hash"
+    "region, kind, row_hash, charge_id, invoice_id"
 )
 _TARGET_COLUMNS = (
     "account_id, amount_micros, currency, occurred_at, period_start, period_end, region, "
-    "kind, row_hash, occurrence"
+    "kind, row_hash, charge_id, invoice_id, occurrence"
 )
 
 
@@ -551,7 +620,7 @@ def spend_import(
                 f"CREATE TEMP TABLE {_STAGE} (line integer, account_id bigint, "
                 "amount_micros bigint, currency text, occurred_at timestamptz, "
                 "period_start timestamptz, period_end timestamptz, region text, kind text, "
-                "row_hash uuid) ON COMMIT DROP"
+                "row_hash uuid, charge_id text, invoice_id text) ON COMMIT DROP"
             )
             with cursor.cursor.copy(f"COPY {_STAGE} ({_STAGE_COLUMNS}) FROM STDIN") as copy:
                 for values in staged():
@@ -560,7 +629,7 @@ def spend_import(
             insert = (
                 f"INSERT INTO {SpendRecord._meta.db_table} ({_TARGET_COLUMNS}) "
                 f"SELECT account_id, amount_micros, currency, occurred_at, period_start, "
-                f"period_end, region, kind, row_hash, "
+                f"period_end, region, kind, row_hash, charge_id, invoice_id, "
                 f"row_number() OVER (PARTITION BY row_hash ORDER BY line) FROM {_STAGE} "
                 f"ON CONFLICT (row_hash, occurrence) DO NOTHING"
             )
@@ -569,11 +638,12 @@ def spend_import(
             cursor.execute(
                 f"CREATE TEMP TABLE {_STAGE} (line integer, account_id integer, "
                 "amount_micros integer, currency text, occurred_at text, period_start text, "
-                "period_end text, region text, kind text, row_hash text)"
+                "period_end text, region text, kind text, row_hash text, charge_id text, "
+                "invoice_id text)"
             )
             adapt = connection.ops.adapt_datetimefield_value
             batch: list[tuple] = []
-            sql = f"INSERT INTO {_STAGE} ({_STAGE_COLUMNS}) VALUES ({', '.join(['%s'] * 10)})"
+            sql = f"INSERT INTO {_STAGE} ({_STAGE_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})"
             for values in staged():
                 batch.append(
                     (*values[:4], adapt(values[4]), adapt(values[5]), adapt(values[6]), *values[7:])
@@ -586,13 +656,26 @@ def spend_import(
             insert = (
                 f"INSERT OR IGNORE INTO {SpendRecord._meta.db_table} ({_TARGET_COLUMNS}) "
                 f"SELECT account_id, amount_micros, currency, occurred_at, period_start, "
-                f"period_end, region, kind, row_hash, "
+                f"period_end, region, kind, row_hash, charge_id, invoice_id, "
                 f"row_number() OVER (PARTITION BY row_hash ORDER BY line) FROM {_STAGE}"
             )
         progress("inserting new rows")
         cursor.execute(insert)
         result.created = max(cursor.rowcount, 0)
-        result.unchanged = result.lines - result.created
+        # Rows imported before with no Stripe ids get the ids a later export carries.
+        cursor.execute(
+            f"UPDATE {SpendRecord._meta.db_table} SET charge_id = s.charge_id, "
+            f"invoice_id = s.invoice_id FROM (SELECT row_hash, charge_id, invoice_id, "
+            f"row_number() OVER (PARTITION BY row_hash ORDER BY line) AS occurrence "
+            f"FROM {_STAGE}) s "
+            f"WHERE {SpendRecord._meta.db_table}.row_hash = s.row_hash "
+            f"AND {SpendRecord._meta.db_table}.occurrence = s.occurrence "
+            f"AND (s.charge_id <> '' OR s.invoice_id <> '') "
+            f"AND ({SpendRecord._meta.db_table}.charge_id <> s.charge_id "
+            f"OR {SpendRecord._meta.db_table}.invoice_id <> s.invoice_id)"
+        )
+        result.updated = max(cursor.rowcount, 0)
+        result.unchanged = result.lines - result.created - result.updated
         schema = "pg_temp" if connection.vendor == "postgresql" else "temp"
         cursor.execute(f"DROP TABLE {schema}.{_STAGE}")
         if connection.vendor == "postgresql" and result.created >= ANALYZE_AFTER:
@@ -608,4 +691,112 @@ def spend_import(
             data={"lines": result.lines, "created": result.created},
         )
     progress(f"done: {result.created} new, {result.unchanged} already imported")
+    return result
+
+
+# --- Refund requests (the contact form's export) --------------------------------------------
+
+REFUND_COLUMNS = ["account_id", "requested_at", "contact", "message", "charge_ids"]
+REFUND_REQUIRED = {"account_id"}
+_SEPARATORS = re.compile(r"[\s;,]+")
+
+
+def _parse_refund(
+    row: dict[str, str], accounts: dict[str, int], addon_ids: dict[int, set[str]]
+) -> tuple[tuple | None, list[str]]:
+    reasons: list[str] = []
+    external_id = row["account_id"].strip()
+    account_id = accounts.get(external_id)
+    if not external_id:
+        reasons.append("account_id is empty")
+    elif account_id is None:
+        reasons.append(f"unknown account '{external_id}' (import accounts first)")
+    requested_at = None
+    raw_time = row.get("requested_at", "").strip()
+    if raw_time:
+        try:
+            requested_at = parse_time(raw_time, "requested_at")
+        except ValueError as exc:
+            reasons.append(str(exc))
+    contact = " ".join(row.get("contact", "").split())
+    if len(contact) > 254:
+        reasons.append("contact is longer than 254 characters")
+    message = row.get("message", "").strip()
+    if len(message) > 10_000:
+        reasons.append("message is longer than 10,000 characters")
+    if any(ch in message for ch in "\x1b") or any(
+        ord(ch) < 32 and ch not in "\n\r\t" for ch in message + contact
+    ):
+        reasons.append("contains a control character: remove it")
+    charge_ids = [c for c in _SEPARATORS.split(row.get("charge_ids", "").strip()) if c]
+    for charge in charge_ids:
+        problem = stripe_id_problem(charge, _CHARGE_PREFIXES + _INVOICE_PREFIXES, "charge_ids")
+        if problem:
+            reasons.append(problem)
+        elif account_id is not None and charge not in addon_ids.get(account_id, set()):
+            reasons.append(f"{charge} is not a concurrency add-on of {external_id}")
+    if reasons:
+        return None, reasons
+    return (account_id, requested_at, contact, message, sorted(set(charge_ids))), []
+
+
+def refund_requests_import(
+    *, policy, source: str | IO, actor: Actor, progress: Progress = _noop, filename: str = ""
+) -> ImportResult:
+    """Record the refund requests of a contact-form export
+    (`account_id,requested_at,contact,message,charge_ids`) for `policy`: validated whole
+    first; an account that already has a request keeps it (re-importing adds nothing), and
+    an account named twice in the file keeps its first line."""
+    accounts = dict(Account.objects.values_list("external_id", "pk"))
+    addon_ids: dict[int, set[str]] = {}
+    for account_id, charge_id, invoice_id in SpendRecord.objects.filter(
+        kind=SpendKind.CONCURRENCY_ADDON
+    ).values_list("account_id", "charge_id", "invoice_id"):
+        addon_ids.setdefault(account_id, set()).update(i for i in (charge_id, invoice_id) if i)
+    errors = _Errors()
+    result = ImportResult()
+    parsed_rows: list[tuple] = []
+    for line, row in _rows(source, REFUND_COLUMNS, REFUND_REQUIRED, errors):
+        result.lines += 1
+        parsed, reasons = _parse_refund(row, accounts, addon_ids)
+        for reason in reasons:
+            errors.add(line, reason)
+        if parsed is not None:
+            parsed_rows.append(parsed)
+    errors.raise_if_any()
+    existing = set(
+        CreditRefundRequest.objects.filter(policy=policy).values_list("account_id", flat=True)
+    )
+    now = datetime.now(UTC)
+    with transaction.atomic():
+        new = []
+        for account_id, requested_at, contact, message, charge_ids in parsed_rows:
+            if account_id in existing:
+                result.unchanged += 1
+                continue
+            existing.add(account_id)
+            new.append(
+                CreditRefundRequest(
+                    policy=policy,
+                    account_id=account_id,
+                    requested_at=requested_at or now,
+                    source="import",
+                    contact=contact,
+                    message=message,
+                    charge_ids=charge_ids,
+                    created_by_name=actor.name,
+                )
+            )
+        CreditRefundRequest.objects.bulk_create(new, batch_size=1000)
+        result.created = len(new)
+        audit_record(
+            actor=actor,
+            action="credits.refund_requests_import",
+            obj=policy,
+            summary=(
+                f"{filename or 'refund requests CSV'}: {result.created} new, "
+                f"{result.unchanged} already recorded"
+            ),
+        )
+    progress(f"done: {result.created} new, {result.unchanged} already recorded")
     return result

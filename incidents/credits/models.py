@@ -31,6 +31,12 @@ __all__ = [
     "CreditReportTotal",
     "CreditReportLine",
     "CreditReportAddon",
+    "RefundRequestStatus",
+    "CreditRefundRequest",
+    "ApplicationStatus",
+    "CreditApplication",
+    "ApplicationItemStatus",
+    "CreditApplicationItem",
 ]
 
 MICROS = 1_000_000
@@ -53,6 +59,16 @@ class Account(models.Model):
     plan = models.CharField(max_length=64, blank=True)
     paying = models.BooleanField(default=False)
     currency = models.CharField(max_length=3, help_text="ISO 4217 billing currency")
+    stripe_customer_id = models.CharField(
+        max_length=255, blank=True, default="", db_default="", help_text="Stripe customer (cus_…)"
+    )
+    billing_email = models.EmailField(
+        max_length=254,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Where the credit notice goes",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -86,6 +102,10 @@ class SpendRecord(models.Model):
     period_end = models.DateTimeField(null=True, blank=True)
     region = models.CharField(max_length=64, blank=True)
     kind = models.CharField(max_length=32, default=SpendKind.USAGE)
+    # Where the charge is in Stripe, so a refund can be made against it (add-ons). Not part
+    # of the row's identity: a later export that adds them fills them in.
+    charge_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    invoice_id = models.CharField(max_length=255, blank=True, default="", db_default="")
     row_hash = models.UUIDField(help_text="BLAKE2b-128 of the normalised row")
     occurrence = models.PositiveIntegerField(default=1)
 
@@ -233,6 +253,12 @@ class CreditReport(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_by_name = models.CharField(max_length=200, blank=True)
+    # Four eyes: approved by someone else than `created_by`; from then on nothing changes.
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by_name = models.CharField(max_length=200, blank=True, default="", db_default="")
 
     class Meta:
         db_table = "incidents_creditreport"
@@ -240,6 +266,7 @@ class CreditReport(models.Model):
         permissions = [
             ("view_credits", "Can see credit policies, credit reports, accounts and spend"),
             ("run_credits", "Can edit credit policies, run credit reports and import spend"),
+            ("approve_report", "Can approve a credit report someone else computed"),
         ]
 
     def __str__(self) -> str:
@@ -248,6 +275,10 @@ class CreditReport(models.Model):
     @property
     def invoice_month(self) -> str:
         return self.parameters.get("invoice_month", "")
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approved_at is not None
 
 
 class CreditReportTotal(models.Model):
@@ -260,6 +291,9 @@ class CreditReportTotal(models.Model):
     credit_cents = models.BigIntegerField()
     minimum_count = models.PositiveIntegerField()
     cap_count = models.PositiveIntegerField()
+    # The policy has no minimum for this currency: its accounts are flagged, never skipped.
+    minimum_missing = models.BooleanField(db_default=False, default=False)
+    addon_refund_cents = models.BigIntegerField(db_default=0, default=0)
 
     class Meta:
         db_table = "incidents_creditreporttotal"
@@ -311,6 +345,13 @@ class CreditReportLine(models.Model):
     credit_cents = models.BigIntegerField()
     minimum_applied = models.BooleanField()
     cap_applied = models.BooleanField()
+    # The policy has no minimum for the account's currency (shown, never silently skipped).
+    minimum_missing = models.BooleanField(db_default=False, default=False)
+    # Concurrency add-ons (docs/credits.md, "Add-on refunds"): what was paid for them, what
+    # the credit already gives back of it, and the refund (approved requests only).
+    addon_paid_cents = models.BigIntegerField(db_default=0, default=0)
+    addon_in_credit_cents = models.BigIntegerField(db_default=0, default=0)
+    addon_refund_cents = models.BigIntegerField(db_default=0, default=0)
 
     class Meta:
         db_table = "incidents_creditreportline"
@@ -335,11 +376,38 @@ class CreditReportLine(models.Model):
     def cap(self) -> Decimal | None:
         return cents_to_decimal(self.cap_cents)
 
+    @property
+    def addon_paid(self) -> Decimal:
+        return cents_to_decimal(self.addon_paid_cents)
+
+    @property
+    def addon_in_credit(self) -> Decimal:
+        return cents_to_decimal(self.addon_in_credit_cents)
+
+    @property
+    def addon_refund(self) -> Decimal:
+        return cents_to_decimal(self.addon_refund_cents)
+
 
 class CreditReportAddon(models.Model):
-    """A concurrency add-on bought inside the window (refunded on request), frozen."""
+    """A concurrency add-on of the report, frozen: bought inside or across the window, or
+    named by the account's refund request. `paid_cents`, `in_credit_cents` and `refund_cents`
+    are this charge's share of its account's figures (docs/credits.md, "Add-on refunds")."""
 
     report = models.ForeignKey(CreditReport, on_delete=models.CASCADE, related_name="addons")
+    account = models.ForeignKey(
+        Account,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    spend_id = models.BigIntegerField(null=True, help_text="The SpendRecord it was frozen from")
+    charge_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    invoice_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    paid_cents = models.BigIntegerField(db_default=0, default=0)
+    in_credit_cents = models.BigIntegerField(db_default=0, default=0)
+    refund_cents = models.BigIntegerField(db_default=0, default=0)
     account_external_id = models.CharField(max_length=64)
     account_name = models.CharField(max_length=255)
     amount_micros = models.BigIntegerField()
@@ -363,3 +431,142 @@ class CreditReportAddon(models.Model):
     @property
     def at(self):  # noqa: ANN201 - a datetime for display
         return self.occurred_at or self.period_start
+
+
+class RefundRequestStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REFUSED = "refused", "Refused"
+
+
+class CreditRefundRequest(models.Model):
+    """An account asks for its concurrency add-ons to be refunded ("if you paid for more
+    concurrency during the incident … we'll reset it and refund you"), recorded from the
+    console, the API or the contact-form export; reviewed, then approved or refused with a
+    reason. One per account and policy. It covers the account's add-ons overlapping the
+    window, and the charges it names (`charge_ids`, e.g. one bought just before)."""
+
+    policy = models.ForeignKey(
+        CreditPolicy, on_delete=models.CASCADE, related_name="refund_requests"
+    )
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=16, choices=RefundRequestStatus.choices, default=RefundRequestStatus.REQUESTED
+    )
+    requested_at = models.DateTimeField()
+    source = models.CharField(max_length=16, help_text="console, api or import")
+    contact = models.CharField(max_length=254, blank=True)
+    message = models.TextField(blank=True)
+    charge_ids = models.JSONField(default=list, blank=True)
+    reason = models.TextField(blank=True, help_text="Why it was approved or refused")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by_name = models.CharField(max_length=200, blank=True)
+    # Recorded when staff reset the account's concurrency (the promise says "we'll reset it").
+    concurrency_reset_at = models.DateTimeField(null=True, blank=True)
+    concurrency_reset_by_name = models.CharField(max_length=200, blank=True)
+    concurrency_reset_note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by_name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["policy", "account__external_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "account"], name="refund_request_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund request of {self.account.external_id}: {self.status}"
+
+
+class ApplicationStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    INCOMPLETE = "incomplete", "Incomplete (failures to resume)"
+
+
+class CreditApplication(models.Model):
+    """Applying an approved report through Stripe: one live application per report (resumed,
+    never restarted), and dry runs beside it. `key_prefix` makes the idempotency keys of its
+    items unique to this database and stable across resumed runs. `runner` and `heartbeat_at`
+    tell whether a run is still going: a resume takes over from a dead or silent one."""
+
+    report = models.ForeignKey(CreditReport, on_delete=models.PROTECT, related_name="applications")
+    dry_run = models.BooleanField(default=False)
+    key_prefix = models.CharField(max_length=40, unique=True)
+    status = models.CharField(
+        max_length=16, choices=ApplicationStatus.choices, default=ApplicationStatus.RUNNING
+    )
+    runner = models.CharField(max_length=200, blank=True, help_text="host:pid of the run")
+    runner_token = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    started_by_name = models.CharField(max_length=200, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report"], condition=Q(dry_run=False), name="one_live_application"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{'Dry run' if self.dry_run else 'Application'} of report #{self.report_id}"
+
+
+class ApplicationItemStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    SIMULATED = "simulated", "Dry run"
+    # Sent more than a day ago with no answer recorded: Stripe has forgotten its idempotency
+    # key, so sending it again could apply it twice. Someone checks in Stripe first.
+    CHECK = "check", "Check in Stripe"
+
+
+class CreditApplicationItem(models.Model):
+    """One Stripe operation of an application: an account's credit (a customer balance
+    transaction) or the refund of one add-on charge (a refund, or a credit note against its
+    invoice). `idempotency_key` is one per (report, account, kind), sent on every attempt."""
+
+    application = models.ForeignKey(
+        CreditApplication, on_delete=models.CASCADE, related_name="items"
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    account_external_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=300, help_text="credit, or refund-<charge or invoice>")
+    currency = models.CharField(max_length=3)
+    amount_cents = models.BigIntegerField()
+    target = models.CharField(max_length=255, blank=True, help_text="cus_…, ch_…/pi_… or in_…")
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    status = models.CharField(
+        max_length=16,
+        choices=ApplicationItemStatus.choices,
+        default=ApplicationItemStatus.PENDING,
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    claim_token = models.CharField(max_length=32, blank=True)
+    first_sent_at = models.DateTimeField(null=True, blank=True)
+    stripe_object = models.CharField(max_length=255, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # Stripe refused it (4xx): retrying unchanged would fail the same way. Otherwise (network,
+    # 5xx, 429s) the outcome may be unknown and a retry with the same key settles it.
+    error_permanent = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["application", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_external_id} {self.kind}: {self.status}"
+
+    @property
+    def amount(self) -> Decimal:
+        return cents_to_decimal(self.amount_cents)

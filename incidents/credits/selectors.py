@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.conf import settings
+from django.core import signing
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from incidents.credits.models import (
     Account,
+    ApplicationItemStatus,
+    ApplicationStatus,
+    CreditApplication,
+    CreditApplicationItem,
     CreditPolicy,
+    CreditRefundRequest,
     CreditReport,
     CreditReportLine,
     CreditReportStatus,
@@ -17,6 +24,8 @@ from incidents.credits.models import (
     cents_to_decimal,
 )
 from incidents.models import Incident
+from notifier.models import DirectEmail
+from statuspage.text import one_line
 
 CSV_COLUMNS = [
     "account_id",
@@ -27,6 +36,9 @@ CSV_COLUMNS = [
     "minimum_applied",
     "cap_applied",
     "invoice_month",
+    "addon_paid",
+    "addon_in_credit",
+    "addon_refund",
 ]
 
 
@@ -107,6 +119,7 @@ def report_diff(report: CreditReport, limit: int = 50) -> dict[str, list]:
                 credit_cents=OuterRef("credit_cents"),
                 minimum_applied=OuterRef("minimum_applied"),
                 cap_applied=OuterRef("cap_applied"),
+                addon_refund_cents=OuterRef("addon_refund_cents"),
             )
         )
     ).order_by("account_external_id")[:limit]
@@ -169,6 +182,9 @@ def report_csv_rows(report: CreditReport) -> Iterator[list[str]]:
             _fmt_bool(line.minimum_applied),
             _fmt_bool(line.cap_applied),
             month,
+            f"{cents_to_decimal(line.addon_paid_cents):.2f}",
+            f"{cents_to_decimal(line.addon_in_credit_cents):.2f}",
+            f"{cents_to_decimal(line.addon_refund_cents):.2f}",
         ]
 
 
@@ -209,3 +225,190 @@ def credit_note(report: CreditReport, line: CreditReportLine, incident_name: str
         f"The credit comes off your {month_text} invoice automatically; there is nothing you "
         f"need to do."
     )
+
+
+# --- Approval, application, reconciliation --------------------------------------------------
+
+RECONCILIATION_COLUMNS = [
+    "account_id",
+    "kind",
+    "currency",
+    "amount",
+    "status",
+    "stripe_object",
+    "target",
+    "idempotency_key",
+    "error",
+    "notice",
+]
+
+
+def live_application(report: CreditReport) -> CreditApplication | None:
+    return report.applications.filter(dry_run=False).first()
+
+
+def dry_run_application(report: CreditReport) -> CreditApplication | None:
+    return report.applications.filter(dry_run=True).order_by("-pk").first()
+
+
+def report_state(report: CreditReport) -> str:
+    """Where a report is on its way to the invoices: running, failed, computed, approved,
+    applying, incomplete (failures to resume) or applied."""
+    if report.status != CreditReportStatus.DONE:
+        return report.status
+    if report.approved_at is None:
+        return "computed"
+    application = live_application(report)
+    if application is None:
+        return "approved"
+    return {
+        ApplicationStatus.RUNNING: "applying",
+        ApplicationStatus.INCOMPLETE: "incomplete",
+        ApplicationStatus.DONE: "applied",
+    }[application.status]
+
+
+def application_counts(application: CreditApplication | None) -> dict[str, dict]:
+    """Items by status: {status: {"count", "amount_cents"}} (every status present)."""
+    counts = {s: {"count": 0, "amount_cents": 0} for s in ApplicationItemStatus.values}
+    if application is None:
+        return counts
+    rows = (
+        CreditApplicationItem.objects.filter(application=application)
+        .values("status")
+        .annotate(count=Count("pk"), amount_cents=Sum("amount_cents"))
+    )
+    for row in rows:
+        counts[row["status"]] = {"count": row["count"], "amount_cents": row["amount_cents"] or 0}
+    return counts
+
+
+def application_items(
+    application: CreditApplication, status: str = "", query: str = ""
+) -> QuerySet[CreditApplicationItem]:
+    items = CreditApplicationItem.objects.filter(application=application)
+    if status:
+        items = items.filter(status=status)
+    if query:
+        items = items.filter(account_external_id__istartswith=query.strip())
+    return items.order_by("pk")
+
+
+def notice_statuses(application: CreditApplication, account_ids: list[str]) -> dict[str, str]:
+    """The notice email of each account (external id → delivery status), if queued."""
+    keys = {notice_key(application, a): a for a in account_ids}
+    rows = DirectEmail.objects.filter(key__in=list(keys)).values_list("key", "status")
+    return {keys[key]: status for key, status in rows}
+
+
+def reconciliation_rows(application: CreditApplication) -> Iterator[list[str]]:
+    """The reconciliation CSV: one row per Stripe operation (applied, failed, skipped, …)
+    with the Stripe object's id, streamed."""
+    yield RECONCILIATION_COLUMNS
+    items = CreditApplicationItem.objects.filter(application=application).order_by("pk")
+    batch: list[CreditApplicationItem] = []
+    for item in items.iterator(chunk_size=2000):
+        batch.append(item)
+        if len(batch) >= 2000:
+            yield from _reconciliation_batch(application, batch)
+            batch = []
+    yield from _reconciliation_batch(application, batch)
+
+
+def _reconciliation_batch(
+    application: CreditApplication, batch: list[CreditApplicationItem]
+) -> Iterator[list[str]]:
+    notices = notice_statuses(application, list({i.account_external_id for i in batch}))
+    for item in batch:
+        yield [
+            csv_text_cell(item.account_external_id),
+            item.kind,
+            item.currency,
+            f"{cents_to_decimal(item.amount_cents):.2f}",
+            item.status,
+            item.stripe_object,
+            item.target,
+            item.idempotency_key,
+            csv_text_cell(item.error),
+            notices.get(item.account_external_id, ""),
+        ]
+
+
+def refund_requests(policy: CreditPolicy, status: str = "") -> QuerySet[CreditRefundRequest]:
+    requests = CreditRefundRequest.objects.filter(policy=policy).select_related("account")
+    if status:
+        requests = requests.filter(status=status)
+    return requests.order_by("account__external_id")
+
+
+def notice_from_token(token: str) -> dict | None:
+    """The notice a signed link shows: what was applied to the account, or None (a forged,
+    changed or expired link, or nothing applied yet)."""
+    try:
+        report_id, account_external_id = signing.loads(
+            token, salt=NOTICE_SALT, max_age=NOTICE_MAX_AGE
+        )
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    report = CreditReport.objects.select_related("policy__incident").filter(pk=report_id).first()
+    if report is None:
+        return None
+    application = live_application(report)
+    line = report_line(report, str(account_external_id))
+    if application is None or line is None:
+        return None
+    applied = list(
+        CreditApplicationItem.objects.filter(
+            application=application,
+            account_external_id=line.account_external_id,
+            status=ApplicationItemStatus.APPLIED,
+        )
+    )
+    if not applied:
+        return None
+    return notice_context(report=report, line=line, applied=applied)
+
+
+# --- Account notices ------------------------------------------------------------------------
+
+NOTICE_PURPOSE = "credits.notice"
+NOTICE_SALT = "credits.account.notice"
+NOTICE_MAX_AGE = 400 * 24 * 3600  # a year and a bit: the invoice it speaks of is long paid
+
+
+def notice_key(application: CreditApplication, account_external_id: str) -> str:
+    return f"{NOTICE_PURPOSE}:{application.key_prefix}:{account_external_id}"
+
+
+def notice_context(
+    *, report: CreditReport, line: CreditReportLine, applied: list[CreditApplicationItem]
+) -> dict:
+    """What the notice says (email and page), from the frozen line and what was applied."""
+    start = datetime.fromisoformat(report.parameters["window_start"])
+    end = datetime.fromisoformat(report.parameters["window_end"])
+    shown_end = end - timedelta(minutes=1) if end.second == 0 and not end.microsecond else end
+    month = report.invoice_month
+    try:
+        month_text = datetime.strptime(month, "%Y-%m").strftime("%B %Y")
+    except ValueError:
+        month_text = month
+    credited = sum(i.amount_cents for i in applied if i.kind == "credit")
+    refunded = sum(i.amount_cents for i in applied if i.kind != "credit")
+    incident = report.policy.incident
+    return {
+        "site_name": settings.SITE_NAME,
+        "account_name": line.account_name,
+        "account_id": line.account_external_id,
+        "incident": one_line(incident.name) if incident else "",
+        "window_start": f"{start.day} {start:%B %Y %H:%M}",
+        "window_end": f"{shown_end.day} {shown_end:%B %Y %H:%M}",
+        "currency": line.currency,
+        "credit": f"{cents_to_decimal(credited):.2f}" if credited else "",
+        "spend": f"{line.spend:.2f}",
+        "minimum": f"{line.minimum:.2f}" if line.minimum_applied and credited else "",
+        "cap": f"{line.cap:.2f}" if line.cap_applied and credited else "",
+        "refund": f"{cents_to_decimal(refunded):.2f}" if refunded else "",
+        "addon_paid": f"{line.addon_paid:.2f}",
+        "addon_in_credit": f"{line.addon_in_credit:.2f}",
+        "invoice": month_text,
+    }

@@ -193,6 +193,7 @@ SCHEMAS: dict[str, dict] = {
             "uses_bot_token": B,
             "enabled": B,
             "scope": S,
+            "staff_alerts": B,
             "healthy": B,
             "last_success_at": _T,
             "last_error": _NS,

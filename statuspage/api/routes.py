@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from statuspage.api.framework import Route
 from statuspage.api.resources import (
+    alert_sources,
     catalogue_services,
     channels,
     components,
@@ -36,4 +37,5 @@ ROUTES: list[Route] = [
     *deliveries.ROUTES,
     *credits.ROUTES,
     *metrics.ROUTES,
+    *alert_sources.ROUTES,
 ]

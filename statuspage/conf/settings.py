@@ -195,9 +195,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "statuspage.metrics.tasks.metric_points_prune",
         "schedule": 3600.0,
     },
+    # Missed check-ins, held alerts whose hold-down is over, Prometheus queries due.
+    "detection-tick": {
+        "task": "statuspage.metrics.tasks.detection_tick",
+        "schedule": float(os.environ.get("HELIOGRAPH_DETECTION_TICK", "10")),
+    },
     "snapshot-refresh": {
         "task": "statuspage.public.tasks.snapshot_refresh",
         "schedule": 300.0,
+    },
+    # A publish target that failed (a bucket unreachable) is tried again this often.
+    "publish-targets-retry": {
+        "task": "statuspage.public.tasks.publish_targets_retry",
+        "schedule": 30.0,
     },
     "deliveries-requeue": {
         "task": "notifier.tasks.deliveries_requeue",
@@ -211,8 +221,10 @@ CELERY_BEAT_SCHEDULE = {
 # Deliveries go to one queue per medium, so one slow medium never holds back the others.
 CELERY_TASK_ROUTES = {
     "notifier.tasks.deliver_email": {"queue": "email"},
+    "notifier.tasks.deliver_direct_email": {"queue": "email"},
     "notifier.tasks.subscriber_email": {"queue": "email"},
     "notifier.tasks.staff_alert": {"queue": "email"},
+    "notifier.tasks.staff_notice_email": {"queue": "email"},
     "notifier.tasks.deliver_chat": {"queue": "chat"},
     "notifier.tasks.deliver_webhook": {"queue": "webhooks"},
 }
@@ -224,6 +236,21 @@ SNAPSHOT_DIR = Path(os.environ.get("HELIOGRAPH_SNAPSHOT_DIR", VAR_DIR / "snapsho
 # Serve the snapshot marked stale once it is older than this many seconds (beat refreshes it
 # every 300 s; a failed publish marks it stale at once).
 SNAPSHOT_STALE_AFTER = int(os.environ.get("HELIOGRAPH_SNAPSHOT_STALE_AFTER", "900"))
+# Where every publish also writes the public site as a static tree (comma-separated):
+# `file:///absolute/dir` (a directory, swapped in atomically; nginx serves it, see
+# deploy/nginx/heliograph.conf) and `s3://bucket/prefix` (any S3-compatible store, through
+# boto3 and the standard AWS_* environment variables). Empty: no export. See
+# docs/public-page.md, "Static export".
+PUBLISH_TARGETS = env_list("HELIOGRAPH_PUBLISH_TARGETS", "")
+for _target in PUBLISH_TARGETS:
+    if not (
+        (_target.startswith("file:///") and len(_target) > len("file:///"))
+        or (_target.startswith("s3://") and _target[len("s3://") :].split("/")[0])
+    ):
+        raise ImproperlyConfigured(
+            f"HELIOGRAPH_PUBLISH_TARGETS: “{_target}” is neither file:///absolute/dir "
+            "nor s3://bucket/prefix."
+        )
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
 
@@ -343,12 +370,43 @@ HELIOGRAPH_API_MAX_BODY = int(os.environ.get("HELIOGRAPH_API_MAX_BODY", str(1024
 # The token `manage.py mcp_server` uses when --token is not given.
 HELIOGRAPH_API_TOKEN = os.environ.get("HELIOGRAPH_API_TOKEN", "")
 
+# --- Detection (alert sources, check-ins, Prometheus-fed metrics) --------------------------------
+
+# Seconds a resolved alert is held before its component is given back (the default of new
+# alert sources): an alert that fires again meanwhile does not flap the page.
+HELIOGRAPH_ALERT_HOLD_DOWN = int(os.environ.get("HELIOGRAPH_ALERT_HOLD_DOWN", "60"))
+# How often beat looks for missed check-ins, held alerts to release and Prometheus queries
+# due (seconds): a missed check-in is seen at most this long after its deadline.
+HELIOGRAPH_DETECTION_TICK = float(os.environ.get("HELIOGRAPH_DETECTION_TICK", "10"))
+# Largest body an intake URL reads, in bytes; larger gets 413.
+HELIOGRAPH_INTAKE_MAX_BODY = int(os.environ.get("HELIOGRAPH_INTAKE_MAX_BODY", str(1024 * 1024)))
+# Seconds a Prometheus query may take.
+HELIOGRAPH_PROMETHEUS_TIMEOUT = float(os.environ.get("HELIOGRAPH_PROMETHEUS_TIMEOUT", "5"))
+
 # --- Credits ------------------------------------------------------------------------------------
 
 # A running credit report that has not moved for this many seconds is taken as abandoned (its
 # worker died) and may be started again.
 HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS = int(
     os.environ.get("HELIOGRAPH_CREDIT_REPORT_STALE_SECONDS", "1800")
+)
+# Applying approved credit reports through Stripe (docs/credits.md, "Apply through Stripe").
+# The secret key (sk_live_… or sk_test_…); without one nothing can be applied.
+HELIOGRAPH_STRIPE_API_KEY = os.environ.get("HELIOGRAPH_STRIPE_API_KEY", "")
+# The API base the official SDK talks to; tests and the benchmark point it at a loopback sink.
+HELIOGRAPH_STRIPE_API_BASE = os.environ.get("HELIOGRAPH_STRIPE_API_BASE", "https://api.stripe.com")
+# Dry run: compute and record every Stripe request, send none. On by default in development
+# (DEBUG=1) and whenever no key is set, so trying Heliograph out never moves money.
+HELIOGRAPH_STRIPE_DRY_RUN = env_bool(
+    "HELIOGRAPH_STRIPE_DRY_RUN", DEBUG or not HELIOGRAPH_STRIPE_API_KEY
+)
+# Requests per second sent to Stripe (its live limit is 100 a second, test mode 25), and how
+# many are in flight at once. A 429 waits its Retry-After either way.
+HELIOGRAPH_STRIPE_RATE_LIMIT = float(os.environ.get("HELIOGRAPH_STRIPE_RATE_LIMIT", "25"))
+HELIOGRAPH_STRIPE_CONCURRENCY = int(os.environ.get("HELIOGRAPH_STRIPE_CONCURRENCY", "4"))
+# A run that has not reported for this many seconds is taken as dead: a resume takes over.
+HELIOGRAPH_CREDIT_APPLY_STALE_SECONDS = int(
+    os.environ.get("HELIOGRAPH_CREDIT_APPLY_STALE_SECONDS", "120")
 )
 
 # --- Demo and `make run` -----------------------------------------------------------------------

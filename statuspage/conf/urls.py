@@ -6,9 +6,11 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/credits/", include("incidents.credits.urls")),
+    path("credits/", include("incidents.credits.public_urls")),
     path("console/metrics/", include("statuspage.metrics.urls")),
     path("console/", include("incidents.urls")),
     path("v1/", include("statuspage.api.urls")),
+    path("", include("statuspage.metrics.intake_urls")),
     path("", include("notifier.urls")),
     path("", include("statuspage.public.urls")),
 ]

@@ -1,4 +1,5 @@
-"""WSGI entry point."""
+"""WSGI entry point. A process started from here serves requests, so it also keeps this
+host's snapshot current with the other web nodes' (statuspage.public.replication)."""
 
 import os
 
@@ -6,3 +7,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statuspage.conf.settings")
 application = get_wsgi_application()
+
+from statuspage.public import replication  # noqa: E402 - needs the settings loaded above
+
+replication.sync_enable()

@@ -1,4 +1,4 @@
-"""Reads of metrics: series bucketed for graphs, and open alerts."""
+"""Reads of metrics and detection: series bucketed for graphs, open alerts, open drafts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from statuspage.metrics.charts import Bucket, format_value, is_count, series_svg
-from statuspage.metrics.models import Metric, MetricAlert, MetricPoint
+from statuspage.metrics.models import (
+    Alert,
+    AlertIntake,
+    AlertSource,
+    CheckIn,
+    IncidentDraft,
+    Metric,
+    MetricAlert,
+    MetricPoint,
+)
 
 
 def metric_series(
@@ -36,6 +45,15 @@ def metric_series(
     return [Bucket(start=start + i * width, value=v) for i, v in enumerate(values)]
 
 
+def metric_points_between(
+    metric: Metric, *, start: datetime, end: datetime, limit: int
+) -> list[tuple[datetime, float]]:
+    """The points of `metric` from `start` to `end` (both included), oldest first, at most
+    `limit` of them."""
+    rows = MetricPoint.objects.filter(metric=metric, at__gte=start, at__lte=end).order_by("at")
+    return list(rows.values_list("at", "value")[:limit])
+
+
 def metrics_public():
     return Metric.objects.filter(public=True).select_related(
         "component__service", "component__region"
@@ -57,9 +75,43 @@ def alerts_open():
     return MetricAlert.objects.filter(closed_at__isnull=True).select_related("metric")
 
 
+def detection_alerts_open():
+    """Alerts of alert sources and check-ins not closed yet (firing, or resolved and held)."""
+    return Alert.objects.filter(closed_at__isnull=True).select_related(
+        "source", "checkin", "component__service", "component__region"
+    )
+
+
+def incident_drafts_open():
+    """Incidents drafted from alerts that nobody published or discarded yet."""
+    return IncidentDraft.objects.filter(
+        published_at__isnull=True, discarded_at__isnull=True
+    ).select_related("alert__source", "alert__checkin")
+
+
 def dashboard_alerts() -> dict:
-    """The console dashboard's open alerts: early signals, not yet declared."""
-    return {"metric_alerts": list(alerts_open())}
+    """The console dashboard's open alerts and drafts: early signals, not yet declared."""
+    return {
+        "metric_alerts": list(alerts_open()),
+        "detection_alerts": list(detection_alerts_open()),
+        "incident_drafts": list(incident_drafts_open()),
+    }
+
+
+def detection_overview(*, recent: int = 50) -> dict:
+    """The console's alerts page: sources and check-ins with their URLs, open and recent
+    alerts, the last intakes (what came in, what was done)."""
+    return {
+        "sources": list(AlertSource.objects.all()),
+        "checkins": list(CheckIn.objects.select_related("component__service", "component__region")),
+        "open_alerts": list(detection_alerts_open()),
+        "recent_alerts": list(
+            Alert.objects.filter(closed_at__isnull=False).select_related(
+                "source", "checkin", "component__service", "component__region"
+            )[:recent]
+        ),
+        "intakes": list(AlertIntake.objects.select_related("source", "checkin")[:30]),
+    }
 
 
 def metrics_for_page(*, now: datetime, span: timedelta = timedelta(hours=24)) -> list[dict]:

@@ -23,7 +23,7 @@ Storage, in `settings.SNAPSHOT_DIR`:
   both (`console_dashboard`, an `incidents.console` provider). Gone after a clean publish.
 
 Read side: `SnapshotStore` keeps the manifest and bodies in memory and re-checks the manifest
-file at most once a second, so a request costs a dict lookup and no database query. A
+file at most every 0.2 s, so a request costs a dict lookup and no database query. A
 document is stale when the last publish failed after it was rendered, when the last publish
 could not render that document, or when the snapshot is older than
 `settings.SNAPSHOT_STALE_AFTER` seconds (beat or the workers are gone); stale HTML
@@ -68,9 +68,11 @@ from incidents.documents import (
     status_dict,
 )
 from incidents.models import Incident, IncidentKind, IncidentStatus
-from statuspage import hooks
+from statuspage import hooks, queues
 from statuspage.metrics.selectors import metrics_for_page
-from statuspage.public import uptime
+from statuspage.models import ComponentStatus
+from statuspage.public import services, targets, tree, uptime
+from statuspage.public.models import PublishTarget
 from statuspage.public.uptime import UptimeSeries, format_duration, series_sum
 from statuspage.selectors import component_matrix, components_for_page, regions_for_page
 from statuspage.status import INDICATOR_SEVERITY, status_sentence
@@ -103,6 +105,22 @@ HTML = "text/html; charset=utf-8"
 JSON = "application/json"
 ATOM = "application/atom+xml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
+SVG = "image/svg+xml; charset=utf-8"
+STATUS_LABEL = dict(ComponentStatus.choices)
+
+# The badges' colours: by overall indicator, and by component status.
+BADGE_COLOR = {
+    "none": "#1f9d55",
+    "maintenance": "#3b6fd8",
+    "minor": "#b7830a",
+    "major": "#d2520b",
+    "critical": "#d2222d",
+    "operational": "#1f9d55",
+    "under_maintenance": "#3b6fd8",
+    "degraded_performance": "#b7830a",
+    "partial_outage": "#d2520b",
+    "major_outage": "#d2222d",
+}
 
 
 # --- Write side --------------------------------------------------------------------------------
@@ -123,34 +141,42 @@ def snapshot_publish_safely() -> None:
     *after* releasing it, so every change is either published by its own request or seen by
     the publisher that held the lock: nothing is missed, and no request waits for another
     request's render. A failure (database down) is recorded and left to the periodic refresh.
+    The buckets are written by a Celery task (`publish_targets_export`), never here: a slow
+    bucket must not hold the request that committed.
     """
     directory = snapshot_dir()
     (directory / BLOBS).mkdir(parents=True, exist_ok=True)
     note = directory / DIRTY
     note.touch()
+    published = False
     while note.exists():
         with open(directory / ".lock", "a+b") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return  # the holder will see the note when it is done
+                break  # the holder will see the note when it is done
             try:
                 with contextlib.suppress(FileNotFoundError):
                     note.unlink()
                 _publish_locked(directory, full=False)
+                published = True
             except Exception:  # the write has committed; a failed render must not undo it
                 log.exception("snapshot publish failed; the periodic refresh will retry")
-                return
+                break
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+    if published:
+        _queue_bucket_export()
 
 
 def snapshot_dir() -> Path:
     return Path(settings.SNAPSHOT_DIR)
 
 
-def snapshot_publish(*, full: bool = False) -> dict:
-    """Render the page and JSON documents and store them for the read path.
+def snapshot_publish(*, full: bool = False, buckets: bool = True) -> dict:
+    """Render the page and JSON documents and store them for the read path, and write the
+    site to the publish targets: this host's directories, then (unless `buckets` is False)
+    the buckets, from this process, after the publish lock is released.
 
     Incident pages are re-rendered only for incidents whose version (see
     `selectors.incident_versions`) changed since the last snapshot, unless `full` is set,
@@ -160,12 +186,18 @@ def snapshot_publish(*, full: bool = False) -> dict:
     """
     directory = snapshot_dir()
     (directory / BLOBS).mkdir(parents=True, exist_ok=True)
-    with _publish_lock(directory):
-        return _publish_locked(directory, full=full)
+    shared = targets.targets_configured(shared=True) if buckets else []
+    with publish_lock(directory):
+        manifest = _publish_locked(directory, full=full)
+        files = _site_files_or_none(directory, manifest) if shared else None
+    if files is not None:
+        targets.targets_export(files, shared)
+    return manifest
 
 
 def _publish_locked(directory: Path, *, full: bool) -> dict:
-    """The publish itself; the caller holds the publish lock."""
+    """The publish itself, and the export to this host's directories; the caller holds the
+    publish lock."""
     previous = read_manifest(directory)
     now = timezone.now()
     fingerprint = render_fingerprint()
@@ -199,7 +231,94 @@ def _publish_locked(directory: Path, *, full: bool) -> dict:
     )
     _record_document_failures(directory, failures)
     store.invalidate()
+    _release(directory, manifest, failures)
+    export_directories(directory, manifest)
     return manifest
+
+
+def _release(directory: Path, manifest: dict, failures: dict[str, str]) -> None:
+    """Store the release in the database, for the web nodes that do not share this host's
+    disk (statuspage.public.replication). A failure leaves this host's snapshot published
+    and is logged: the next publish stores its own release."""
+    try:
+        services.snapshot_release_store(
+            manifest=manifest,
+            failures=failures,
+            read_blob=lambda digest: (directory / BLOBS / digest).read_bytes(),
+        )
+    except DbError:
+        log.exception("the snapshot could not be stored for the other web nodes")
+
+
+def site_files(directory: Path, manifest: dict) -> list[tree.SiteFile]:
+    """The static tree of a snapshot of `directory` (statuspage.public.tree)."""
+    return tree.site_files(
+        manifest,
+        lambda name: (directory / BLOBS / name).read_bytes(),
+        cache_control=CACHE_CONTROL,
+    )
+
+
+def _site_files_or_none(directory: Path, manifest: dict) -> list[tree.SiteFile] | None:
+    try:
+        return site_files(directory, manifest)
+    except Exception:
+        log.exception("the static site could not be assembled")
+        return None
+
+
+def export_directories(directory: Path, manifest: dict) -> dict[str, str]:
+    """Write the site of `manifest` to this host's directory targets (under the publish
+    lock: an older snapshot never replaces a newer one). Never raises; returns the errors."""
+    directories = targets.targets_configured(shared=False)
+    if not directories:
+        return {}
+    files = _site_files_or_none(directory, manifest)
+    if files is None:
+        return {t.url: "the static site could not be assembled" for t in directories}
+    return targets.targets_export(files, directories)
+
+
+def _queue_bucket_export() -> None:
+    """Have a worker write the buckets (`publish_targets_export`). When the broker cannot take
+    the task, the buckets are recorded as failing, so beat's retry writes them."""
+    shared = targets.targets_configured(shared=True)
+    if not shared:
+        return
+    try:
+        queues.task("statuspage.public.tasks.publish_targets_export").delay()
+    except Exception as exc:
+        log.exception("could not queue the export to the buckets")
+        for target in shared:
+            targets.target_record(
+                target, f"could not queue the export: {type(exc).__name__}: {exc}"[:500]
+            )
+
+
+def publish_targets_export(*, only_failing: bool = False) -> dict[str, str]:
+    """Write the newest snapshot to the buckets and this host's directories (all of them, or
+    only those recorded as failing): the Celery task after a web request's publish, and
+    beat's retry (`only_failing`). Returns the errors by target URL."""
+    chosen = targets.targets_configured()
+    if only_failing:
+        failing = set(
+            PublishTarget.objects.filter(
+                failing_since__isnull=False, host__in=["", targets.HOST]
+            ).values_list("target", "host")
+        )
+        chosen = [t for t in chosen if (t.url, targets.target_host(t)) in failing]
+    if not chosen:
+        return {}
+    directory = snapshot_dir()
+    (directory / BLOBS).mkdir(parents=True, exist_ok=True)
+    with publish_lock(directory):
+        manifest = read_manifest(directory)
+        if manifest is None:
+            return {}
+        files = site_files(directory, manifest)
+        errors = targets.targets_export(files, [t for t in chosen if not t.shared])
+    errors.update(targets.targets_export(files, [t for t in chosen if t.shared]))
+    return errors
 
 
 def _record_document_failures(directory: Path, failures: dict[str, str]) -> None:
@@ -228,7 +347,7 @@ def read_state(directory: Path | None = None) -> dict:
 
 
 @contextlib.contextmanager
-def _publish_lock(directory: Path) -> Iterator[None]:
+def publish_lock(directory: Path) -> Iterator[None]:
     """One publisher at a time across processes (web after-commit, worker, beat, command)."""
     with open(directory / ".lock", "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -249,7 +368,7 @@ def read_manifest(directory: Path | None = None) -> dict | None:
     return manifest
 
 
-def _atomic_write(path: Path, data: bytes, *, sync: bool = False) -> None:
+def atomic_write(path: Path, data: bytes, *, sync: bool = False) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -266,7 +385,7 @@ def _atomic_write(path: Path, data: bytes, *, sync: bool = False) -> None:
 
 def _write_state(directory: Path, state: dict) -> None:
     try:
-        _atomic_write(directory / STATE, json.dumps(state).encode())
+        atomic_write(directory / STATE, json.dumps(state).encode())
     except OSError:
         log.exception("could not record the failed publish")
 
@@ -295,11 +414,11 @@ def _store(
             entries[path] = old
             continue
         if not (blobs / digest).exists():
-            _atomic_write(blobs / digest, body)
+            atomic_write(blobs / digest, body)
         compressed = False
         if len(body) >= GZIP_MIN_SIZE:
             if not (blobs / f"{digest}.gz").exists():
-                _atomic_write(blobs / f"{digest}.gz", gzip.compress(body, 6, mtime=0))
+                atomic_write(blobs / f"{digest}.gz", gzip.compress(body, 6, mtime=0))
             compressed = True
         entries[path] = {
             "sha256": digest,
@@ -318,14 +437,30 @@ def _store(
         "incidents": versions,
         "documents": entries,
     }
-    _atomic_write(directory / MANIFEST, json.dumps(manifest, indent=1).encode(), sync=True)
-    # Keep the blobs of this and the previous manifest (a reader may still hold the previous).
+    atomic_write(directory / MANIFEST, json.dumps(manifest, indent=1).encode(), sync=True)
+    _clean_blobs(directory, entries, old_docs)
+    return manifest
+
+
+def _clean_blobs(directory: Path, entries: dict, old_docs: dict) -> None:
+    """Keep the blobs of this and the previous manifest (a reader may still hold the
+    previous); delete the others."""
     keep = {e["sha256"] for e in entries.values()} | {e["sha256"] for e in old_docs.values()}
-    for blob in blobs.iterdir():
+    for blob in (directory / BLOBS).iterdir():
         if blob.name.split(".")[0] not in keep:
             with contextlib.suppress(FileNotFoundError):
                 blob.unlink()
-    return manifest
+
+
+def manifest_install(directory: Path, manifest: dict, failures: dict[str, str]) -> None:
+    """Make `manifest`, published by another host and copied from the database with its
+    blobs (statuspage.public.replication), this host's snapshot: as a publish here would,
+    manifest last, then the documents that failed. The caller holds the publish lock."""
+    previous = read_manifest(directory)
+    atomic_write(directory / MANIFEST, json.dumps(manifest, indent=1).encode(), sync=True)
+    _clean_blobs(directory, manifest["documents"], (previous or {}).get("documents", {}))
+    _record_document_failures(directory, failures)
+    store.invalidate()
 
 
 _fingerprint: str | None = None
@@ -338,7 +473,13 @@ def render_fingerprint() -> str:
     global _fingerprint
     if _fingerprint is None:
         digest = hashlib.sha256(str(SNAPSHOT_FORMAT).encode())
-        for value in (settings.SITE_NAME, settings.SITE_URL, settings.PAGE_ID, settings.STATIC_URL):
+        for value in (
+            settings.SITE_NAME,
+            settings.SITE_URL,
+            settings.PAGE_ID,
+            settings.STATIC_URL,
+            settings.SNAPSHOT_STALE_AFTER,  # the pages' live script reads it
+        ):
             digest.update(f"{value}\n".encode())
         base = Path(settings.BASE_DIR)
         roots = [base / "templates" / "public", base / "statuspage" / "static"]
@@ -457,6 +598,7 @@ class _Inputs:
             "site_url": settings.SITE_URL,
             "generated_at": self.now,
             "updated_at": self.updated_at,
+            "stale_after": settings.SNAPSHOT_STALE_AFTER,
         }
 
     @cached_property
@@ -579,7 +721,59 @@ def _renderers(i: _Inputs) -> dict[str, Callable[[], tuple[bytes, str]]]:
         "/history": lambda: _history(i),
         "/history.atom": lambda: (_feed(feedgenerator.Atom1Feed, i.feed_items), ATOM),
         "/history.rss": lambda: (_feed(feedgenerator.Rss201rev2Feed, i.feed_items), RSS),
+        "/snapshot.json": lambda: _json(
+            {"generated_at": i.now.isoformat(), "stale_after": settings.SNAPSHOT_STALE_AFTER}
+        ),
+        "/badge.svg": lambda: _badge(
+            "status", i.overall.description, BADGE_COLOR[i.overall.indicator]
+        ),
+        "/embed.html": lambda: _embed(i),
     }
+
+
+def _badge(label: str, message: str, color: str) -> tuple[bytes, str]:
+    """A flat two-part badge (label | message). Widths are estimated from the text, 7 px a
+    character at 11 px, so no font metrics are needed."""
+    label_width = 10 + 7 * len(label)
+    message_width = 10 + 7 * len(message)
+    return render_to_string(
+        "public/badge.svg",
+        {
+            "label": label,
+            "message": message,
+            "color": color,
+            "label_width": label_width,
+            "message_width": message_width,
+            "width": label_width + message_width,
+            "label_x": label_width / 2,
+            "message_x": label_width + message_width / 2,
+        },
+    ).encode(), SVG
+
+
+def _component_badges(i: _Inputs) -> dict[str, Callable[[], tuple[bytes, str]]]:
+    """`/badge/<id>.svg` for every component and group of components.json."""
+    return {
+        f"/badge/{c['id']}.svg": lambda c=c: _badge(
+            c["name"], STATUS_LABEL.get(c["status"], c["status"]), BADGE_COLOR[c["status"]]
+        )
+        for c in i.components_json
+    }
+
+
+def _embed(i: _Inputs) -> tuple[bytes, str]:
+    """The status widget other sites may frame: the overall status, what is open now, a
+    link to the page."""
+    return _html(
+        "public/embed.html",
+        {
+            **i.common,
+            "overall": i.overall,
+            "overall_icon": OVERALL_ICON[i.overall.indicator],
+            "open_incidents": i.open_incidents,
+            "active_maintenances": i.active,
+        },
+    )
 
 
 def _attempt(
@@ -623,6 +817,14 @@ def _render_all_in_transaction(
     docs: Rendered = {}
     failures: dict[str, str] = {}
     for path, render in _renderers(inputs).items():
+        _attempt(path, render, docs=docs, failures=failures, old_docs=old_docs)
+    try:
+        badges = _component_badges(inputs)
+    except DbError:
+        raise
+    except Exception:  # components.json failed just above, and is recorded there
+        badges = {}
+    for path, render in badges.items():
         _attempt(path, render, docs=docs, failures=failures, old_docs=old_docs)
 
     versions = selectors.incident_versions()
@@ -849,8 +1051,9 @@ def _feed(feed_class, incidents) -> bytes:
 
 def console_dashboard() -> dict:
     """What the console dashboard shows of the publish (an `incidents.console` provider): the
-    documents that could not be rendered, and a failing publish (the database or something
-    every document needs); both as a red banner until the next publish succeeds."""
+    documents that could not be rendered, a failing publish (the database or something
+    every document needs), and the publish targets that could not be written (a bucket
+    down); each as a red banner until the next publish or export succeeds."""
     state = read_state()
     failures = []
     for path, failure in sorted((state.get("documents") or {}).items()):
@@ -869,7 +1072,25 @@ def console_dashboard() -> dict:
             "error": state.get("error", ""),
             "since": _utc(state.get("failing_since") or state["last_failure_at"]),
         }
-    return {"snapshot_failures": failures, "snapshot_publish_failure": publish}
+    return {
+        "snapshot_failures": failures,
+        "snapshot_publish_failure": publish,
+        "publish_target_failures": _failing_targets(),
+    }
+
+
+def _failing_targets() -> list[PublishTarget]:
+    """The configured publish targets whose last export failed (on any host)."""
+    configured = set(settings.PUBLISH_TARGETS)
+    if not configured:
+        return []
+    return [
+        row
+        for row in PublishTarget.objects.filter(failing_since__isnull=False).order_by(
+            "failing_since"
+        )
+        if row.target in configured
+    ]
 
 
 def _utc(epoch: float | None) -> datetime | None:
@@ -915,7 +1136,7 @@ def stale_banner(generated_at: float) -> bytes:
 class SnapshotStore:
     """The in-process cache of the published snapshot (see the module docstring)."""
 
-    recheck_every = 1.0
+    recheck_every = 0.2  # seconds: a stat() of the manifest; every node current within 1 s
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

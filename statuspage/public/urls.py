@@ -1,5 +1,6 @@
-"""Public URLs: the page, history, incident pages, feeds and the /api/v2 JSON documents, all
-served from the snapshot; and /hello, the benchmark baseline."""
+"""Public URLs: the page, history, incident pages, feeds, the /api/v2 JSON documents, the
+badges and the embeddable widget, all served from the snapshot; and /hello, the benchmark
+baseline."""
 
 from django.urls import path
 
@@ -18,6 +19,9 @@ DOCUMENTS = [
     "/api/v2/scheduled-maintenances.json",
     "/api/v2/scheduled-maintenances/upcoming.json",
     "/api/v2/scheduled-maintenances/active.json",
+    "/snapshot.json",  # when the site was last published: the pages' live script reads it
+    "/badge.svg",
+    "/embed.html",  # the status widget other sites may frame
 ]
 
 
@@ -34,6 +38,7 @@ urlpatterns = [
     ),
     path("hello", views.hello, name="hello"),
     path("incidents/<slug:public_id>", views.incident, name="public-incident"),
+    path("badge/<slug:component_id>.svg", views.badge, name="public-badge"),
     *(
         path(doc.removeprefix("/"), views.document, {"path": doc}, name=_name(doc))
         for doc in DOCUMENTS[1:4] + DOCUMENTS[5:]

@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.utils.http import parse_http_date_safe
 from django.views.decorators.http import require_safe
 
-from statuspage.public import snapshot
+from statuspage.public import replication, snapshot
 
 NO_SNAPSHOT_RETRY = 30.0  # seconds between attempts to build a missing snapshot, per process
 _build_lock = threading.Lock()
@@ -59,7 +59,9 @@ def _build_missing_snapshot() -> bool:
             return False
         _last_build_attempt[directory] = time.monotonic()
         try:
-            snapshot.snapshot_publish()
+            # Another web node may have published already: copy its release; else render.
+            if not replication.sync_once():
+                snapshot.snapshot_publish(buckets=False)
         except Exception:
             snapshot.log.exception("no snapshot, and it cannot be built now")
             return False
@@ -94,6 +96,7 @@ def _not_found(*, page: bool = False) -> HttpResponse:
 
 def serve(request: HttpRequest, path: str) -> HttpResponse:
     """Answer from the snapshot, with validators, caching headers and conditional requests."""
+    replication.ensure_started()
     accept_gzip = "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "")
     try:
         served = snapshot.store.lookup(path, accept_gzip=accept_gzip)
@@ -123,7 +126,7 @@ def serve(request: HttpRequest, path: str) -> HttpResponse:
     response["Cache-Control"] = snapshot.CACHE_CONTROL
     if served.gzip_available:
         response["Vary"] = "Accept-Encoding"
-    if served.content_type == snapshot.JSON:
+    if path.startswith("/api/v2/"):
         # Public data: status widgets on other sites may read it from the browser.
         response["Access-Control-Allow-Origin"] = "*"
     if served.stale:
@@ -131,11 +134,27 @@ def serve(request: HttpRequest, path: str) -> HttpResponse:
     return response
 
 
+# The one page other sites may frame (docs/security.md): every other response keeps
+# `X-Frame-Options: DENY` and `frame-ancestors 'none'`.
+FRAMEABLE = "/embed.html"
+
+
 @require_safe
 def document(request: HttpRequest, *, path: str) -> HttpResponse:
-    return serve(request, path)
+    response = serve(request, path)
+    if path == FRAMEABLE:
+        response.xframe_options_exempt = True  # XFrameOptionsMiddleware leaves it out
+        # What django-csp's `csp_replace` decorator sets: its middleware then sends the
+        # project's policy with only this directive replaced.
+        response._csp_replace = {"frame-ancestors": ["*"]}
+    return response
 
 
 @require_safe
 def incident(request: HttpRequest, public_id: str) -> HttpResponse:
     return serve(request, f"/incidents/{public_id}")
+
+
+@require_safe
+def badge(request: HttpRequest, component_id: str) -> HttpResponse:
+    return serve(request, f"/badge/{component_id}.svg")

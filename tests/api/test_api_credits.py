@@ -6,7 +6,12 @@ from __future__ import annotations
 import csv
 import io
 
+from api_helpers import Api
+from django.contrib.auth.models import Permission, User
+
 from incidents.credits.models import Account, CreditPolicy, SpendRecord
+from statuspage.api.services import api_token_create
+from statuspage.services import Actor
 
 ACCOUNTS = "account_id,name,plan,paying,currency\nacme,Acme,pro,true,USD\nfree,Free,free,false,USD\nbig,Big,team,true,USD\n"
 SPEND = (
@@ -156,3 +161,82 @@ def test_get_one_policy(api, db):
     assert fetched.status_code == 200 and fetched.json() == policy
     assert api("GET", "credit-policies/abc").status_code == 404
     assert [p["id"] for p in api("GET", "credit-policies").json()] == [policy["id"]]
+
+
+def test_lines_refunds_approval_and_application_through_the_api(client, db, settings):
+    """From the computed report to Stripe through the API: the lines with the add-on
+    figures, a refund request recorded and approved, four eyes on the approval (the token's
+    creator), the application and its reconciliation."""
+    users = {}
+    for name in ("alice", "bob"):
+        user = User.objects.create_user(name, f"{name}@example.com", "pw", is_staff=True)
+        user.user_permissions.add(
+            *Permission.objects.filter(
+                content_type__app_label="credits", codename__in=["run_credits", "approve_report"]
+            )
+        )
+        users[name] = Api(
+            client,
+            api_token_create(name=f"{name}-bot", actor=Actor.for_user(user), scopes=["credits"])[1],
+        )
+    alice, bob = users["alice"], users["bob"]
+    accounts = ACCOUNTS.replace("currency\n", "currency,stripe_customer_id\n", 1)
+    accounts = accounts.replace(",USD\n", ",USD,\n").replace(
+        "acme,Acme,pro,true,USD,", "acme,Acme,pro,true,USD,cus_acme"
+    )
+    assert (
+        alice("POST", "account-imports", raw=accounts, content_type="text/csv").status_code == 201
+    )
+    addon = SPEND + "big,50.00,USD,2026-06-22T11:00:00Z,,,us-east-1,concurrency_addon\n"
+    assert alice("POST", "spend-imports", raw=addon, content_type="text/csv").status_code == 201
+    policy = alice("POST", "credit-policies", json_body=POLICY).json()
+    report = alice(
+        "POST",
+        f"credit-policies/{policy['id']}/reports",
+        json_body={"credit_report": {"wait": True}},
+    ).json()
+    rid = report["id"]
+    assert report["state"] == "computed"
+    lines = alice("GET", f"credit-reports/{rid}/lines").json()
+    big = next(line for line in lines if line["account_id"] == "big")
+    assert (big["addon_paid_cents"], big["addon_in_credit_cents"], big["addon_refund_cents"]) == (
+        5000,
+        5000,
+        0,
+    )
+    [addon_row] = alice("GET", f"credit-reports/{rid}/addons").json()
+    assert addon_row["paid_cents"] == 5000
+    recorded = alice(
+        "POST", f"credit-reports/{rid}/refunds", json_body={"refund": {"account_id": "big"}}
+    )
+    assert recorded.status_code == 201 and recorded.json()["status"] == "requested"
+    decided = alice(
+        "POST",
+        f"credit-reports/{rid}/refunds/big/decision",
+        json_body={"decision": {"decision": "refuse", "reason": "in the credit already"}},
+    )
+    assert decided.json()["status"] == "refused"
+    assert [r["account_id"] for r in alice("GET", f"credit-reports/{rid}/refunds").json()] == [
+        "big"
+    ]
+    own = alice("POST", f"credit-reports/{rid}/approval")
+    assert own.status_code == 422 and "four eyes" in own.json()["message"]
+    approved = bob("POST", f"credit-reports/{rid}/approval")
+    assert approved.status_code == 201 and approved.json()["state"] == "approved"
+    assert approved.json()["approved_by"] == "api:bob-bot"
+
+    # Applying: queued to a worker (here not run); the items wait, the unmapped one is skipped.
+    settings.HELIOGRAPH_STRIPE_API_KEY = "sk_test_not_sent"
+    started = bob("POST", f"credit-reports/{rid}/application", json_body={"dry_run": False})
+    assert started.status_code == 202, started.content
+    assert started.json()["counts"]["pending"] == 1 and started.json()["counts"]["skipped"] == 1
+    assert alice("GET", f"credit-reports/{rid}.json").json()["state"] == "applying"
+    items = {
+        i["account_id"]: i for i in bob("GET", f"credit-reports/{rid}/application/items").json()
+    }
+    assert items["acme"]["status"] == "pending" and items["acme"]["target"] == "cus_acme"
+    assert items["big"]["status"] == "skipped" and "no Stripe customer id" in items["big"]["error"]
+    assert items["acme"]["idempotency_key"].endswith("-acme-credit")
+    reconciliation = bob("GET", f"credit-reports/{rid}/reconciliation")
+    rows = list(csv.DictReader(io.StringIO(reconciliation.content.decode())))
+    assert {r["account_id"]: r["status"] for r in rows} == {"acme": "pending", "big": "skipped"}

@@ -10,6 +10,7 @@ only the lookups answer. A new path parameter must be added to `ids`, or the wal
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,10 @@ import pytest
 
 from incidents import services as incident_services
 from incidents.credits import services as credit_services
+from incidents.credits.models import Account
 from notifier import services as notifier_services
+from statuspage.metrics import services as metric_services
+from statuspage.metrics.models import IncidentDraft
 from statuspage.metrics.services import metric_create
 
 DEEP = "[" * 40 + "]" * 40
@@ -113,6 +117,21 @@ def ids(catalogue, actor, settings) -> dict[str, str]:
         invoice_month=None,
     )
     report = credit_services.credit_report_run(policy=policy, actor=actor)
+    # Detection: an alert source whose alert drafted an incident, and a check-in.
+    source = metric_services.alert_source_create(
+        name="prod-am", kind="alertmanager", automation="draft", actor=actor
+    )
+    alert = {"status": "firing", "labels": {"service": "api", "severity": "critical"}}
+    metric_services.alert_source_intake(
+        source=source, body=json.dumps({"version": "4", "alerts": [alert]}).encode()
+    )
+    checkin = metric_services.checkin_create(name="nightly", period=3600, actor=actor)
+    credit_services.accounts_import(
+        source=io.StringIO("account_id,name,paying,currency\nacme,Acme,true,USD\n"), actor=actor
+    )
+    credit_services.refund_request_record(
+        policy=policy, account=Account.objects.get(external_id="acme"), actor=actor
+    )
     return {
         "page_id": settings.PAGE_ID,
         "incident_id": incident.public_id,
@@ -126,7 +145,11 @@ def ids(catalogue, actor, settings) -> dict[str, str]:
         "channel_id": str(channel.pk),
         "policy_id": str(policy.pk),
         "report_id": str(report.pk),
+        "account_id": "acme",
         "metric_id": metric.public_id,
+        "source_id": source.public_id,
+        "checkin_id": checkin.public_id,
+        "draft_id": str(IncidentDraft.objects.get().pk),
     }
 
 

@@ -71,9 +71,25 @@ def test_credit_report_command_creates_the_policy_runs_and_writes_the_csv(june, 
             "minimum_applied",
             "cap_applied",
             "invoice_month",
+            # issue 14: the add-on columns come after the existing ones
+            "addon_paid",
+            "addon_in_credit",
+            "addon_refund",
         ],
-        ["a1", "Alpha", "USD", "70.00", "70.00", "false", "false", "2026-06"],
-        ["a2", "Beta", "USD", "0.99", "10.00", "true", "false", "2026-06"],
+        [
+            "a1",
+            "Alpha",
+            "USD",
+            "70.00",
+            "70.00",
+            "false",
+            "false",
+            "2026-06",
+            "0.00",
+            "0.00",
+            "0.00",
+        ],
+        ["a2", "Beta", "USD", "0.99", "10.00", "true", "false", "2026-06", "0.00", "0.00", "0.00"],
     ]
     # by pk too; the same parameters reuse the policy and compare with the previous report
     again = _command("--incident", str(june.pk), *ARGS)
@@ -137,3 +153,49 @@ def test_csv_text_cells_cannot_run_as_spreadsheet_formulas(tmp_path):
         ["x1", '\'=HYPERLINK("http://evil")', "USD", "-1.00", "10.00"],
         ["x2", "'@SUM(A1)", "USD", "0.00", "10.00"],
     ]
+
+
+def test_minimums_per_currency_and_a_currency_without_one_is_flagged_not_skipped(tmp_path):
+    add_accounts(
+        "u1,U,pro,true,USD",
+        "e1,E,pro,true,EUR",
+        "g1,G spent,pro,true,GBP",
+        "g2,G idle,pro,true,GBP",
+    )
+    add_spend(
+        charge("u1", "1.00", "2026-06-22T10:00Z"),
+        charge("e1", "2.00", "2026-06-22T10:00Z", currency="EUR"),
+        charge("g1", "3.00", "2026-06-22T10:00Z", currency="GBP"),
+    )
+    out_csv = tmp_path / "out.csv"
+    text = _command(
+        *ARGS[:4],
+        "--minimum",
+        "USD:10.00",
+        "--minimum",
+        "EUR:12.00",
+        "--cap",
+        "EUR:500",
+        "--csv",
+        str(out_csv),
+    )
+    assert "USD: 1 accounts credited, total credit 10.00" in text
+    assert "EUR: 1 accounts credited, total credit 12.00" in text
+    # GBP has no minimum: both GBP accounts are in the report, flagged — the idle one too.
+    assert "WARNING: 2 paying account(s) billed in GBP have no minimum" in text
+    report = CreditReport.objects.get()
+    flagged = {
+        line.account_external_id: (line.credit_cents, line.minimum_missing)
+        for line in report.lines.all()
+    }
+    assert flagged == {"u1": (1000, False), "e1": (1200, False), "g1": (300, True), "g2": (0, True)}
+    [gbp] = [t for t in report.totals.all() if t.currency == "GBP"]
+    assert gbp.minimum_missing and gbp.accounts == 1
+    with out_csv.open() as handle:
+        rows = {row[0]: row for row in csv.reader(handle)}
+    assert rows["g2"][3:5] == ["0.00", "0.00"]
+    policy = CreditPolicy.objects.get()
+    assert {r.currency: (r.minimum_cents, r.cap_cents) for r in policy.currencies.all()} == {
+        "USD": (1000, None),
+        "EUR": (1200, 50000),
+    }

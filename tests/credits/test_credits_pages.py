@@ -126,9 +126,16 @@ def test_csv_export_has_the_exact_columns_and_matches_the_totals(viewer, report)
             "minimum_applied",
             "cap_applied",
             "invoice_month",
+            # issue 14: the add-on columns come after the existing ones
+            "addon_paid",
+            "addon_in_credit",
+            "addon_refund",
         ],
-        ["acc-2", "Beta GmbH", "EUR", "0.50", "10.00", "true", "false", "2026-06"],
-        ["acc-1", "Alpha Labs", "USD", "173.45", "173.45", "false", "false", "2026-06"],
+        ["acc-2", "Beta GmbH", "EUR", "0.50", "10.00", "true", "false", "2026-06"]
+        + ["0.00", "0.00", "0.00"],
+        # the $50 add-on was bought in the window: the credit already gives it back
+        ["acc-1", "Alpha Labs", "USD", "173.45", "173.45", "false", "false", "2026-06"]
+        + ["50.00", "50.00", "0.00"],
     ]
 
 

@@ -388,6 +388,86 @@ OPERATIONS: dict[str, Operation] = {
         envelope="credit_policy",
         scope="credits",
     ),
+    "credit_report_lines_get": Operation(
+        "credit_report_lines_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/lines",
+        many=True,
+        scope="credits",
+    ),
+    "credit_report_addons_get": Operation(
+        "credit_report_addons_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/addons",
+        many=True,
+        scope="credits",
+    ),
+    "credit_report_refund_imports_post": Operation(
+        "credit_report_refund_imports_post",
+        "POST",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/refund-imports",
+        envelope="refund_import",
+        scope="credits",
+    ),
+    "credit_report_refund_decision_post": Operation(
+        "credit_report_refund_decision_post",
+        "POST",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}/decision",
+        envelope="decision",
+        scope="credits",
+    ),
+    "credit_report_refund_get": Operation(
+        "credit_report_refund_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}",
+        scope="credits",
+    ),
+    "credit_report_refunds_get": Operation(
+        "credit_report_refunds_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/refunds",
+        many=True,
+        scope="credits",
+    ),
+    "credit_report_refunds_post": Operation(
+        "credit_report_refunds_post",
+        "POST",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/refunds",
+        envelope="refund",
+        scope="credits",
+    ),
+    "credit_report_approval_post": Operation(
+        "credit_report_approval_post",
+        "POST",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/approval",
+        scope="credits",
+    ),
+    "credit_report_application_items_get": Operation(
+        "credit_report_application_items_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/application/items",
+        many=True,
+        scope="credits",
+    ),
+    "credit_report_application_get": Operation(
+        "credit_report_application_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/application",
+        scope="credits",
+    ),
+    "credit_report_application_post": Operation(
+        "credit_report_application_post",
+        "POST",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/application",
+        envelope="application",
+        scope="credits",
+    ),
+    "credit_report_reconciliation_get": Operation(
+        "credit_report_reconciliation_get",
+        "GET",
+        "/v1/pages/{page_id}/credit-reports/{report_id}/reconciliation",
+        scope="credits",
+    ),
     "credit_report_csv_get": Operation(
         "credit_report_csv_get",
         "GET",
@@ -427,6 +507,9 @@ OPERATIONS: dict[str, Operation] = {
     "metrics_post": Operation(
         "metrics_post", "POST", "/v1/pages/{page_id}/metrics", envelope="metric", scope="components"
     ),
+    "metric_data_get": Operation(
+        "metric_data_get", "GET", "/v1/pages/{page_id}/metrics/{metric_id}/data", scope="read"
+    ),
     "metric_data_post": Operation(
         "metric_data_post",
         "POST",
@@ -436,6 +519,111 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "metric_get": Operation(
         "metric_get", "GET", "/v1/pages/{page_id}/metrics/{metric_id}", scope="read"
+    ),
+    "metric_patch": Operation(
+        "metric_patch",
+        "PATCH",
+        "/v1/pages/{page_id}/metrics/{metric_id}",
+        envelope="metric",
+        scope="components",
+    ),
+    "metric_put": Operation(
+        "metric_put",
+        "PUT",
+        "/v1/pages/{page_id}/metrics/{metric_id}",
+        envelope="metric",
+        scope="components",
+    ),
+    "metric_delete": Operation(
+        "metric_delete", "DELETE", "/v1/pages/{page_id}/metrics/{metric_id}", scope="components"
+    ),
+    "alert_sources_get": Operation(
+        "alert_sources_get", "GET", "/v1/pages/{page_id}/alert-sources", many=True, scope="read"
+    ),
+    "alert_sources_post": Operation(
+        "alert_sources_post",
+        "POST",
+        "/v1/pages/{page_id}/alert-sources",
+        envelope="alert_source",
+        scope="components",
+    ),
+    "alert_source_intakes_get": Operation(
+        "alert_source_intakes_get",
+        "GET",
+        "/v1/pages/{page_id}/alert-sources/{source_id}/intakes",
+        many=True,
+        scope="read",
+    ),
+    "alert_source_get": Operation(
+        "alert_source_get", "GET", "/v1/pages/{page_id}/alert-sources/{source_id}", scope="read"
+    ),
+    "alert_source_patch": Operation(
+        "alert_source_patch",
+        "PATCH",
+        "/v1/pages/{page_id}/alert-sources/{source_id}",
+        envelope="alert_source",
+        scope="components",
+    ),
+    "alert_source_put": Operation(
+        "alert_source_put",
+        "PUT",
+        "/v1/pages/{page_id}/alert-sources/{source_id}",
+        envelope="alert_source",
+        scope="components",
+    ),
+    "alert_source_delete": Operation(
+        "alert_source_delete",
+        "DELETE",
+        "/v1/pages/{page_id}/alert-sources/{source_id}",
+        scope="components",
+    ),
+    "checkins_get": Operation(
+        "checkins_get", "GET", "/v1/pages/{page_id}/checkins", many=True, scope="read"
+    ),
+    "checkins_post": Operation(
+        "checkins_post",
+        "POST",
+        "/v1/pages/{page_id}/checkins",
+        envelope="checkin",
+        scope="components",
+    ),
+    "checkin_get": Operation(
+        "checkin_get", "GET", "/v1/pages/{page_id}/checkins/{checkin_id}", scope="read"
+    ),
+    "checkin_patch": Operation(
+        "checkin_patch",
+        "PATCH",
+        "/v1/pages/{page_id}/checkins/{checkin_id}",
+        envelope="checkin",
+        scope="components",
+    ),
+    "checkin_put": Operation(
+        "checkin_put",
+        "PUT",
+        "/v1/pages/{page_id}/checkins/{checkin_id}",
+        envelope="checkin",
+        scope="components",
+    ),
+    "checkin_delete": Operation(
+        "checkin_delete", "DELETE", "/v1/pages/{page_id}/checkins/{checkin_id}", scope="components"
+    ),
+    "alerts_get": Operation(
+        "alerts_get", "GET", "/v1/pages/{page_id}/alerts", many=True, scope="read"
+    ),
+    "incident_drafts_get": Operation(
+        "incident_drafts_get", "GET", "/v1/pages/{page_id}/incident-drafts", many=True, scope="read"
+    ),
+    "incident_draft_publish_post": Operation(
+        "incident_draft_publish_post",
+        "POST",
+        "/v1/pages/{page_id}/incident-drafts/{draft_id}/publish",
+        scope="incidents",
+    ),
+    "incident_draft_discard_post": Operation(
+        "incident_draft_discard_post",
+        "POST",
+        "/v1/pages/{page_id}/incident-drafts/{draft_id}/discard",
+        scope="incidents",
     ),
 }
 
@@ -504,6 +692,18 @@ METHODS: dict[str, str] = {
     "credit_policy_reports_post": "credit_policies.run_report",
     "credit_policy_get": "credit_policies.get",
     "credit_policy_put": "credit_policies.replace",
+    "credit_report_lines_get": "credit_reports.list_lines",
+    "credit_report_addons_get": "credit_reports.list_addons",
+    "credit_report_refund_imports_post": "credit_reports.refund_imports",
+    "credit_report_refund_decision_post": "credit_reports.refund_decision",
+    "credit_report_refund_get": "credit_reports.get_refund",
+    "credit_report_refunds_get": "credit_reports.list_refunds",
+    "credit_report_refunds_post": "credit_reports.refunds",
+    "credit_report_approval_post": "credit_reports.approval",
+    "credit_report_application_items_get": "credit_reports.list_application_items",
+    "credit_report_application_get": "credit_reports.get_application",
+    "credit_report_application_post": "credit_reports.application",
+    "credit_report_reconciliation_get": "credit_reports.get_reconciliation",
     "credit_report_csv_get": "credit_reports.get_csv",
     "credit_report_get": "credit_reports.get",
     "spend_imports_post": "spend_imports.create",
@@ -511,8 +711,29 @@ METHODS: dict[str, str] = {
     "metrics_data_post": "metrics.push_many",
     "metrics_get": "metrics.list",
     "metrics_post": "metrics.create",
+    "metric_data_get": "metrics.get_data",
     "metric_data_post": "metrics.push",
     "metric_get": "metrics.get",
+    "metric_patch": "metrics.update",
+    "metric_put": "metrics.update",
+    "metric_delete": "metrics.delete",
+    "alert_sources_get": "alert_sources.list",
+    "alert_sources_post": "alert_sources.create",
+    "alert_source_intakes_get": "alert_sources.list_intakes",
+    "alert_source_get": "alert_sources.get",
+    "alert_source_patch": "alert_sources.update",
+    "alert_source_put": "alert_sources.update",
+    "alert_source_delete": "alert_sources.delete",
+    "checkins_get": "checkins.list",
+    "checkins_post": "checkins.create",
+    "checkin_get": "checkins.get",
+    "checkin_patch": "checkins.update",
+    "checkin_put": "checkins.update",
+    "checkin_delete": "checkins.delete",
+    "alerts_get": "alerts.list",
+    "incident_drafts_get": "incident_drafts.list",
+    "incident_draft_publish_post": "incident_drafts.publish",
+    "incident_draft_discard_post": "incident_drafts.discard",
 }
 
 
@@ -2676,6 +2897,7 @@ class ChannelsResource:
         region_ids: Sequence[str] | None = None,
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
+        staff_alerts: bool | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Channel:
@@ -2685,6 +2907,7 @@ class ChannelsResource:
 
         token: Slack bot token (with target)
         target: Slack channel id
+        staff_alerts: Also post staff alerts (Slack and Discord only)
         """
         return self._t._call(
             OPERATIONS["channels_post"],
@@ -2701,6 +2924,7 @@ class ChannelsResource:
                 "region_ids": region_ids,
                 "service_ids": service_ids,
                 "component_changes": component_changes,
+                "staff_alerts": staff_alerts,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
@@ -2748,6 +2972,7 @@ class ChannelsResource:
         region_ids: Sequence[str] | None = None,
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
+        staff_alerts: bool | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Channel:
         """Change a channel (clears its broken state).
@@ -2756,6 +2981,7 @@ class ChannelsResource:
 
         token: Slack bot token (with target)
         target: Slack channel id
+        staff_alerts: Also post staff alerts (Slack and Discord only)
         """
         return self._t._call(
             OPERATIONS["channel_patch"],
@@ -2772,6 +2998,7 @@ class ChannelsResource:
                 "region_ids": region_ids,
                 "service_ids": service_ids,
                 "component_changes": component_changes,
+                "staff_alerts": staff_alerts,
             },
             extra_fields=extra_fields,
         )
@@ -2818,6 +3045,7 @@ class AsyncChannelsResource:
         region_ids: Sequence[str] | None = None,
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
+        staff_alerts: bool | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Channel:
@@ -2827,6 +3055,7 @@ class AsyncChannelsResource:
 
         token: Slack bot token (with target)
         target: Slack channel id
+        staff_alerts: Also post staff alerts (Slack and Discord only)
         """
         return await self._t._call(
             OPERATIONS["channels_post"],
@@ -2843,6 +3072,7 @@ class AsyncChannelsResource:
                 "region_ids": region_ids,
                 "service_ids": service_ids,
                 "component_changes": component_changes,
+                "staff_alerts": staff_alerts,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
@@ -2890,6 +3120,7 @@ class AsyncChannelsResource:
         region_ids: Sequence[str] | None = None,
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
+        staff_alerts: bool | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Channel:
         """Change a channel (clears its broken state).
@@ -2898,6 +3129,7 @@ class AsyncChannelsResource:
 
         token: Slack bot token (with target)
         target: Slack channel id
+        staff_alerts: Also post staff alerts (Slack and Discord only)
         """
         return await self._t._call(
             OPERATIONS["channel_patch"],
@@ -2914,6 +3146,7 @@ class AsyncChannelsResource:
                 "region_ids": region_ids,
                 "service_ids": service_ids,
                 "component_changes": component_changes,
+                "staff_alerts": staff_alerts,
             },
             extra_fields=extra_fields,
         )
@@ -3198,6 +3431,228 @@ class CreditReportsResource:
     def __init__(self, transport: SyncTransport) -> None:
         self._t = transport
 
+    def list_lines(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        q: str | int | None = None,
+    ) -> Paginator[dict[str, Any]]:
+        """The report's lines (one per account), with the add-on figures; `q` searches.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/lines` (scope `credits`, operation `credit_report_lines_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        q: Account id (prefix) or name
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_lines_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "q": q},
+        )
+
+    def list_addons(
+        self, report_id: str, *, page: str | int | None = None, per_page: str | int | None = None
+    ) -> Paginator[dict[str, Any]]:
+        """The report's concurrency add-ons, with each charge's share of the refund.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/addons` (scope `credits`, operation `credit_report_addons_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_addons_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page},
+        )
+
+    def refund_imports(
+        self,
+        report_id: str,
+        *,
+        csv: str,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Import the contact form's refund requests (account_id,requested_at,contact,message,charge_ids) for the report's policy; a bad file is refused whole.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refund-imports` (scope `credits`, operation `credit_report_refund_imports_post`).
+
+        csv: The CSV text (or send the file itself with Content-Type: text/csv)
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_refund_imports_post"],
+            {"report_id": report_id},
+            fields={"csv": csv},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def refund_decision(
+        self,
+        report_id: str,
+        account_id: str,
+        *,
+        decision: Literal["approve", "refuse"],
+        reason: str,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Approve or refuse an account's add-on refund request, with a reason.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}/decision` (scope `credits`, operation `credit_report_refund_decision_post`).
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_refund_decision_post"],
+            {"report_id": report_id, "account_id": account_id},
+            fields={"decision": decision, "reason": reason},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def get_refund(self, report_id: str, account_id: str) -> dict[str, Any]:
+        """An account's refund request.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}` (scope `credits`, operation `credit_report_refund_get`).
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_refund_get"],
+            {"report_id": report_id, "account_id": account_id},
+        )
+
+    def list_refunds(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        status: str | int | None = None,
+    ) -> Paginator[dict[str, Any]]:
+        """Refund requests of the report's policy (`status`: requested, approved, refused).
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        status: requested, approved or refused
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_refunds_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "status": status},
+        )
+
+    def refunds(
+        self,
+        report_id: str,
+        *,
+        account_id: str,
+        requested_at: str | datetime | None = None,
+        contact: str | None = None,
+        message: str | None = None,
+        charge_ids: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record an account's request to refund its concurrency add-ons.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_post`).
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_refunds_post"],
+            {"report_id": report_id},
+            fields={
+                "account_id": account_id,
+                "requested_at": requested_at,
+                "contact": contact,
+                "message": message,
+                "charge_ids": charge_ids,
+            },
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def approval(
+        self,
+        report_id: str,
+        *,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> CreditReport:
+        """Approve the report (four eyes: the token's creator, with credits.approve_report, not the user who computed it).
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/approval` (scope `credits`, operation `credit_report_approval_post`).
+
+        The document names no body fields: send them as `extra_fields`.
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_approval_post"],
+            {"report_id": report_id},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def list_application_items(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        status: str | int | None = None,
+    ) -> Paginator[dict[str, Any]]:
+        """Each Stripe operation of the application: status, Stripe object, key, error.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/application/items` (scope `credits`, operation `credit_report_application_items_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        status: pending, sending, applied, failed, skipped, check
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_application_items_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "status": status},
+        )
+
+    def get_application(self, report_id: str) -> dict[str, Any]:
+        """Where applying the report through Stripe stands (counts by status).
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_get`).
+        """
+        return self._t._call(OPERATIONS["credit_report_application_get"], {"report_id": report_id})
+
+    def application(
+        self,
+        report_id: str,
+        *,
+        dry_run: bool | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Apply the approved report through Stripe, or resume it (a worker sends it).
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_post`).
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_application_post"],
+            {"report_id": report_id},
+            fields={"dry_run": dry_run},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def get_reconciliation(self, report_id: str) -> dict[str, Any]:
+        """The reconciliation as CSV (text/csv): applied, failed, skipped per operation.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/reconciliation` (scope `credits`, operation `credit_report_reconciliation_get`).
+        """
+        return self._t._call(
+            OPERATIONS["credit_report_reconciliation_get"], {"report_id": report_id}
+        )
+
     def get_csv(self, report_id: str) -> dict[str, Any]:
         """The report as CSV (text/csv), one line per credited account.
 
@@ -3218,6 +3673,230 @@ class AsyncCreditReportsResource:
 
     def __init__(self, transport: AsyncTransport) -> None:
         self._t = transport
+
+    def list_lines(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        q: str | int | None = None,
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """The report's lines (one per account), with the add-on figures; `q` searches.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/lines` (scope `credits`, operation `credit_report_lines_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        q: Account id (prefix) or name
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_lines_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "q": q},
+        )
+
+    def list_addons(
+        self, report_id: str, *, page: str | int | None = None, per_page: str | int | None = None
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """The report's concurrency add-ons, with each charge's share of the refund.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/addons` (scope `credits`, operation `credit_report_addons_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_addons_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page},
+        )
+
+    async def refund_imports(
+        self,
+        report_id: str,
+        *,
+        csv: str,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Import the contact form's refund requests (account_id,requested_at,contact,message,charge_ids) for the report's policy; a bad file is refused whole.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refund-imports` (scope `credits`, operation `credit_report_refund_imports_post`).
+
+        csv: The CSV text (or send the file itself with Content-Type: text/csv)
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_refund_imports_post"],
+            {"report_id": report_id},
+            fields={"csv": csv},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    async def refund_decision(
+        self,
+        report_id: str,
+        account_id: str,
+        *,
+        decision: Literal["approve", "refuse"],
+        reason: str,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Approve or refuse an account's add-on refund request, with a reason.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}/decision` (scope `credits`, operation `credit_report_refund_decision_post`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_refund_decision_post"],
+            {"report_id": report_id, "account_id": account_id},
+            fields={"decision": decision, "reason": reason},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    async def get_refund(self, report_id: str, account_id: str) -> dict[str, Any]:
+        """An account's refund request.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}` (scope `credits`, operation `credit_report_refund_get`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_refund_get"],
+            {"report_id": report_id, "account_id": account_id},
+        )
+
+    def list_refunds(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        status: str | int | None = None,
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """Refund requests of the report's policy (`status`: requested, approved, refused).
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        status: requested, approved or refused
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_refunds_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "status": status},
+        )
+
+    async def refunds(
+        self,
+        report_id: str,
+        *,
+        account_id: str,
+        requested_at: str | datetime | None = None,
+        contact: str | None = None,
+        message: str | None = None,
+        charge_ids: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record an account's request to refund its concurrency add-ons.
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_post`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_refunds_post"],
+            {"report_id": report_id},
+            fields={
+                "account_id": account_id,
+                "requested_at": requested_at,
+                "contact": contact,
+                "message": message,
+                "charge_ids": charge_ids,
+            },
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    async def approval(
+        self,
+        report_id: str,
+        *,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> CreditReport:
+        """Approve the report (four eyes: the token's creator, with credits.approve_report, not the user who computed it).
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/approval` (scope `credits`, operation `credit_report_approval_post`).
+
+        The document names no body fields: send them as `extra_fields`.
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_approval_post"],
+            {"report_id": report_id},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def list_application_items(
+        self,
+        report_id: str,
+        *,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+        status: str | int | None = None,
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """Each Stripe operation of the application: status, Stripe object, key, error.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/application/items` (scope `credits`, operation `credit_report_application_items_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        status: pending, sending, applied, failed, skipped, check
+        """
+        return self._t._list(
+            OPERATIONS["credit_report_application_items_get"],
+            {"report_id": report_id},
+            query={"page": page, "per_page": per_page, "status": status},
+        )
+
+    async def get_application(self, report_id: str) -> dict[str, Any]:
+        """Where applying the report through Stripe stands (counts by status).
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_get`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_application_get"], {"report_id": report_id}
+        )
+
+    async def application(
+        self,
+        report_id: str,
+        *,
+        dry_run: bool | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Apply the approved report through Stripe, or resume it (a worker sends it).
+
+        `POST /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_post`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_application_post"],
+            {"report_id": report_id},
+            fields={"dry_run": dry_run},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    async def get_reconciliation(self, report_id: str) -> dict[str, Any]:
+        """The reconciliation as CSV (text/csv): applied, failed, skipped per operation.
+
+        `GET /v1/pages/{page_id}/credit-reports/{report_id}/reconciliation` (scope `credits`, operation `credit_report_reconciliation_get`).
+        """
+        return await self._t._call(
+            OPERATIONS["credit_report_reconciliation_get"], {"report_id": report_id}
+        )
 
     async def get_csv(self, report_id: str) -> dict[str, Any]:
         """The report as CSV (text/csv), one line per credited account.
@@ -3395,6 +4074,9 @@ class MetricsResource:
             "under_maintenance",
         ]
         | None = None,
+        prometheus_url: str | None = None,
+        prometheus_query: str | None = None,
+        prometheus_interval: int | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
@@ -3416,9 +4098,26 @@ class MetricsResource:
                 "warning_threshold": warning_threshold,
                 "critical_threshold": critical_threshold,
                 "critical_component_status": critical_component_status,
+                "prometheus_url": prometheus_url,
+                "prometheus_query": prometheus_query,
+                "prometheus_interval": prometheus_interval,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
+        )
+
+    def get_data(
+        self, metric_id: str, *, from_: str | int | None = None, to: str | int | None = None
+    ) -> dict[str, Any]:
+        """Read a metric's points over a range.
+
+        `GET /v1/pages/{page_id}/metrics/{metric_id}/data` (scope `read`, operation `metric_data_get`).
+
+        from_: Start (unix seconds or ISO 8601); default 24 hours before `to`
+        to: End (unix seconds or ISO 8601); default now
+        """
+        return self._t._call(
+            OPERATIONS["metric_data_get"], {"metric_id": metric_id}, query={"from": from_, "to": to}
         )
 
     def push(
@@ -3448,6 +4147,64 @@ class MetricsResource:
         `GET /v1/pages/{page_id}/metrics/{metric_id}` (scope `read`, operation `metric_get`).
         """
         return self._t._call(OPERATIONS["metric_get"], {"metric_id": metric_id})
+
+    def update(
+        self,
+        metric_id: str,
+        *,
+        name: str | None = None,
+        suffix: str | None = None,
+        description: str | None = None,
+        component_id: str | None = None,
+        display: bool | None = None,
+        position: int | None = None,
+        direction: Literal["above", "below"] | None = None,
+        warning_threshold: float | None = None,
+        critical_threshold: float | None = None,
+        critical_component_status: Literal[
+            "operational",
+            "degraded_performance",
+            "partial_outage",
+            "major_outage",
+            "under_maintenance",
+        ]
+        | None = None,
+        prometheus_url: str | None = None,
+        prometheus_query: str | None = None,
+        prometheus_interval: int | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Change a metric's thresholds, display, component or Prometheus query.
+
+        `PATCH /v1/pages/{page_id}/metrics/{metric_id}` (scope `components`, operation `metric_patch`).
+        """
+        return self._t._call(
+            OPERATIONS["metric_patch"],
+            {"metric_id": metric_id},
+            fields={
+                "name": name,
+                "suffix": suffix,
+                "description": description,
+                "component_id": component_id,
+                "display": display,
+                "position": position,
+                "direction": direction,
+                "warning_threshold": warning_threshold,
+                "critical_threshold": critical_threshold,
+                "critical_component_status": critical_component_status,
+                "prometheus_url": prometheus_url,
+                "prometheus_query": prometheus_query,
+                "prometheus_interval": prometheus_interval,
+            },
+            extra_fields=extra_fields,
+        )
+
+    def delete(self, metric_id: str) -> None:
+        """Delete a metric with its points and alerts.
+
+        `DELETE /v1/pages/{page_id}/metrics/{metric_id}` (scope `components`, operation `metric_delete`).
+        """
+        self._t._call(OPERATIONS["metric_delete"], {"metric_id": metric_id})
 
 
 class AsyncMetricsResource:
@@ -3499,6 +4256,9 @@ class AsyncMetricsResource:
             "under_maintenance",
         ]
         | None = None,
+        prometheus_url: str | None = None,
+        prometheus_query: str | None = None,
+        prometheus_interval: int | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
@@ -3520,9 +4280,26 @@ class AsyncMetricsResource:
                 "warning_threshold": warning_threshold,
                 "critical_threshold": critical_threshold,
                 "critical_component_status": critical_component_status,
+                "prometheus_url": prometheus_url,
+                "prometheus_query": prometheus_query,
+                "prometheus_interval": prometheus_interval,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
+        )
+
+    async def get_data(
+        self, metric_id: str, *, from_: str | int | None = None, to: str | int | None = None
+    ) -> dict[str, Any]:
+        """Read a metric's points over a range.
+
+        `GET /v1/pages/{page_id}/metrics/{metric_id}/data` (scope `read`, operation `metric_data_get`).
+
+        from_: Start (unix seconds or ISO 8601); default 24 hours before `to`
+        to: End (unix seconds or ISO 8601); default now
+        """
+        return await self._t._call(
+            OPERATIONS["metric_data_get"], {"metric_id": metric_id}, query={"from": from_, "to": to}
         )
 
     async def push(
@@ -3553,6 +4330,780 @@ class AsyncMetricsResource:
         """
         return await self._t._call(OPERATIONS["metric_get"], {"metric_id": metric_id})
 
+    async def update(
+        self,
+        metric_id: str,
+        *,
+        name: str | None = None,
+        suffix: str | None = None,
+        description: str | None = None,
+        component_id: str | None = None,
+        display: bool | None = None,
+        position: int | None = None,
+        direction: Literal["above", "below"] | None = None,
+        warning_threshold: float | None = None,
+        critical_threshold: float | None = None,
+        critical_component_status: Literal[
+            "operational",
+            "degraded_performance",
+            "partial_outage",
+            "major_outage",
+            "under_maintenance",
+        ]
+        | None = None,
+        prometheus_url: str | None = None,
+        prometheus_query: str | None = None,
+        prometheus_interval: int | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Change a metric's thresholds, display, component or Prometheus query.
+
+        `PATCH /v1/pages/{page_id}/metrics/{metric_id}` (scope `components`, operation `metric_patch`).
+        """
+        return await self._t._call(
+            OPERATIONS["metric_patch"],
+            {"metric_id": metric_id},
+            fields={
+                "name": name,
+                "suffix": suffix,
+                "description": description,
+                "component_id": component_id,
+                "display": display,
+                "position": position,
+                "direction": direction,
+                "warning_threshold": warning_threshold,
+                "critical_threshold": critical_threshold,
+                "critical_component_status": critical_component_status,
+                "prometheus_url": prometheus_url,
+                "prometheus_query": prometheus_query,
+                "prometheus_interval": prometheus_interval,
+            },
+            extra_fields=extra_fields,
+        )
+
+    async def delete(self, metric_id: str) -> None:
+        """Delete a metric with its points and alerts.
+
+        `DELETE /v1/pages/{page_id}/metrics/{metric_id}` (scope `components`, operation `metric_delete`).
+        """
+        await self._t._call(OPERATIONS["metric_delete"], {"metric_id": metric_id})
+
+
+class AlertSourcesResource:
+    """Detection: `client.alert_sources`."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._t = transport
+
+    def list(
+        self, *, page: str | int | None = None, per_page: str | int | None = None
+    ) -> Paginator[dict[str, Any]]:
+        """List alert sources.
+
+        `GET /v1/pages/{page_id}/alert-sources` (scope `read`, operation `alert_sources_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["alert_sources_get"], None, query={"page": page, "per_page": per_page}
+        )
+
+    def create(
+        self,
+        *,
+        name: str,
+        kind: Literal["alertmanager", "grafana", "generic"],
+        automation: Literal["off", "component", "draft"] | None = None,
+        severity_map: Mapping[
+            str,
+            Literal[
+                "operational",
+                "degraded_performance",
+                "partial_outage",
+                "major_outage",
+                "under_maintenance",
+            ],
+        ]
+        | None = None,
+        hold_down: int | None = None,
+        enabled: bool | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Add an alert source (Alertmanager, Grafana, generic); its intake URL.
+
+        `POST /v1/pages/{page_id}/alert-sources` (scope `components`, operation `alert_sources_post`).
+
+        hold_down: Seconds a resolved alert is held before the give-back
+        """
+        return self._t._call(
+            OPERATIONS["alert_sources_post"],
+            None,
+            fields={
+                "name": name,
+                "kind": kind,
+                "automation": automation,
+                "severity_map": severity_map,
+                "hold_down": hold_down,
+                "enabled": enabled,
+            },
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def list_intakes(
+        self, source_id: str, *, page: str | int | None = None, per_page: str | int | None = None
+    ) -> Paginator[dict[str, Any]]:
+        """What an alert source received and what was done.
+
+        `GET /v1/pages/{page_id}/alert-sources/{source_id}/intakes` (scope `read`, operation `alert_source_intakes_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["alert_source_intakes_get"],
+            {"source_id": source_id},
+            query={"page": page, "per_page": per_page},
+        )
+
+    def get(self, source_id: str) -> dict[str, Any]:
+        """An alert source.
+
+        `GET /v1/pages/{page_id}/alert-sources/{source_id}` (scope `read`, operation `alert_source_get`).
+        """
+        return self._t._call(OPERATIONS["alert_source_get"], {"source_id": source_id})
+
+    def update(
+        self,
+        source_id: str,
+        *,
+        name: str | None = None,
+        kind: Literal["alertmanager", "grafana", "generic"] | None = None,
+        automation: Literal["off", "component", "draft"] | None = None,
+        severity_map: Mapping[
+            str,
+            Literal[
+                "operational",
+                "degraded_performance",
+                "partial_outage",
+                "major_outage",
+                "under_maintenance",
+            ],
+        ]
+        | None = None,
+        hold_down: int | None = None,
+        enabled: bool | None = None,
+        new_secret: bool | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Change an alert source (or give it a new intake URL).
+
+        `PATCH /v1/pages/{page_id}/alert-sources/{source_id}` (scope `components`, operation `alert_source_patch`).
+
+        hold_down: Seconds a resolved alert is held before the give-back
+        new_secret: Replace the URL's secret
+        """
+        return self._t._call(
+            OPERATIONS["alert_source_patch"],
+            {"source_id": source_id},
+            fields={
+                "name": name,
+                "kind": kind,
+                "automation": automation,
+                "severity_map": severity_map,
+                "hold_down": hold_down,
+                "enabled": enabled,
+                "new_secret": new_secret,
+            },
+            extra_fields=extra_fields,
+        )
+
+    def delete(self, source_id: str) -> None:
+        """Delete an alert source and its alerts.
+
+        `DELETE /v1/pages/{page_id}/alert-sources/{source_id}` (scope `components`, operation `alert_source_delete`).
+        """
+        self._t._call(OPERATIONS["alert_source_delete"], {"source_id": source_id})
+
+
+class AsyncAlertSourcesResource:
+    """Detection: `client.alert_sources`."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._t = transport
+
+    def list(
+        self, *, page: str | int | None = None, per_page: str | int | None = None
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """List alert sources.
+
+        `GET /v1/pages/{page_id}/alert-sources` (scope `read`, operation `alert_sources_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["alert_sources_get"], None, query={"page": page, "per_page": per_page}
+        )
+
+    async def create(
+        self,
+        *,
+        name: str,
+        kind: Literal["alertmanager", "grafana", "generic"],
+        automation: Literal["off", "component", "draft"] | None = None,
+        severity_map: Mapping[
+            str,
+            Literal[
+                "operational",
+                "degraded_performance",
+                "partial_outage",
+                "major_outage",
+                "under_maintenance",
+            ],
+        ]
+        | None = None,
+        hold_down: int | None = None,
+        enabled: bool | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Add an alert source (Alertmanager, Grafana, generic); its intake URL.
+
+        `POST /v1/pages/{page_id}/alert-sources` (scope `components`, operation `alert_sources_post`).
+
+        hold_down: Seconds a resolved alert is held before the give-back
+        """
+        return await self._t._call(
+            OPERATIONS["alert_sources_post"],
+            None,
+            fields={
+                "name": name,
+                "kind": kind,
+                "automation": automation,
+                "severity_map": severity_map,
+                "hold_down": hold_down,
+                "enabled": enabled,
+            },
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def list_intakes(
+        self, source_id: str, *, page: str | int | None = None, per_page: str | int | None = None
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """What an alert source received and what was done.
+
+        `GET /v1/pages/{page_id}/alert-sources/{source_id}/intakes` (scope `read`, operation `alert_source_intakes_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["alert_source_intakes_get"],
+            {"source_id": source_id},
+            query={"page": page, "per_page": per_page},
+        )
+
+    async def get(self, source_id: str) -> dict[str, Any]:
+        """An alert source.
+
+        `GET /v1/pages/{page_id}/alert-sources/{source_id}` (scope `read`, operation `alert_source_get`).
+        """
+        return await self._t._call(OPERATIONS["alert_source_get"], {"source_id": source_id})
+
+    async def update(
+        self,
+        source_id: str,
+        *,
+        name: str | None = None,
+        kind: Literal["alertmanager", "grafana", "generic"] | None = None,
+        automation: Literal["off", "component", "draft"] | None = None,
+        severity_map: Mapping[
+            str,
+            Literal[
+                "operational",
+                "degraded_performance",
+                "partial_outage",
+                "major_outage",
+                "under_maintenance",
+            ],
+        ]
+        | None = None,
+        hold_down: int | None = None,
+        enabled: bool | None = None,
+        new_secret: bool | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Change an alert source (or give it a new intake URL).
+
+        `PATCH /v1/pages/{page_id}/alert-sources/{source_id}` (scope `components`, operation `alert_source_patch`).
+
+        hold_down: Seconds a resolved alert is held before the give-back
+        new_secret: Replace the URL's secret
+        """
+        return await self._t._call(
+            OPERATIONS["alert_source_patch"],
+            {"source_id": source_id},
+            fields={
+                "name": name,
+                "kind": kind,
+                "automation": automation,
+                "severity_map": severity_map,
+                "hold_down": hold_down,
+                "enabled": enabled,
+                "new_secret": new_secret,
+            },
+            extra_fields=extra_fields,
+        )
+
+    async def delete(self, source_id: str) -> None:
+        """Delete an alert source and its alerts.
+
+        `DELETE /v1/pages/{page_id}/alert-sources/{source_id}` (scope `components`, operation `alert_source_delete`).
+        """
+        await self._t._call(OPERATIONS["alert_source_delete"], {"source_id": source_id})
+
+
+class CheckinsResource:
+    """Detection: `client.checkins`."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._t = transport
+
+    def list(
+        self, *, page: str | int | None = None, per_page: str | int | None = None
+    ) -> Paginator[dict[str, Any]]:
+        """List check-ins.
+
+        `GET /v1/pages/{page_id}/checkins` (scope `read`, operation `checkins_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["checkins_get"], None, query={"page": page, "per_page": per_page}
+        )
+
+    def create(
+        self,
+        *,
+        name: str,
+        period: int,
+        grace: int | None = None,
+        component_id: str | None = None,
+        component_status: Literal[
+            "operational",
+            "degraded_performance",
+            "partial_outage",
+            "major_outage",
+            "under_maintenance",
+        ]
+        | None = None,
+        automation: Literal["off", "component", "draft"] | None = None,
+        enabled: bool | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Add a check-in for a scheduled job; its URL.
+
+        `POST /v1/pages/{page_id}/checkins` (scope `components`, operation `checkins_post`).
+
+        period: Seconds between two runs of the job
+        grace: Seconds a run may be late
+        """
+        return self._t._call(
+            OPERATIONS["checkins_post"],
+            None,
+            fields={
+                "name": name,
+                "period": period,
+                "grace": grace,
+                "component_id": component_id,
+                "component_status": component_status,
+                "automation": automation,
+                "enabled": enabled,
+            },
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def get(self, checkin_id: str) -> dict[str, Any]:
+        """A check-in.
+
+        `GET /v1/pages/{page_id}/checkins/{checkin_id}` (scope `read`, operation `checkin_get`).
+        """
+        return self._t._call(OPERATIONS["checkin_get"], {"checkin_id": checkin_id})
+
+    def update(
+        self,
+        checkin_id: str,
+        *,
+        name: str | None = None,
+        period: int | None = None,
+        grace: int | None = None,
+        component_id: str | None = None,
+        component_status: Literal[
+            "operational",
+            "degraded_performance",
+            "partial_outage",
+            "major_outage",
+            "under_maintenance",
+        ]
+        | None = None,
+        automation: Literal["off", "component", "draft"] | None = None,
+        enabled: bool | None = None,
+        new_secret: bool | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Change a check-in (or give it a new URL).
+
+        `PATCH /v1/pages/{page_id}/checkins/{checkin_id}` (scope `components`, operation `checkin_patch`).
+
+        period: Seconds between two runs of the job
+        grace: Seconds a run may be late
+        new_secret: Replace the URL's secret
+        """
+        return self._t._call(
+            OPERATIONS["checkin_patch"],
+            {"checkin_id": checkin_id},
+            fields={
+                "name": name,
+                "period": period,
+                "grace": grace,
+                "component_id": component_id,
+                "component_status": component_status,
+                "automation": automation,
+                "enabled": enabled,
+                "new_secret": new_secret,
+            },
+            extra_fields=extra_fields,
+        )
+
+    def delete(self, checkin_id: str) -> None:
+        """Delete a check-in and its alerts.
+
+        `DELETE /v1/pages/{page_id}/checkins/{checkin_id}` (scope `components`, operation `checkin_delete`).
+        """
+        self._t._call(OPERATIONS["checkin_delete"], {"checkin_id": checkin_id})
+
+
+class AsyncCheckinsResource:
+    """Detection: `client.checkins`."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._t = transport
+
+    def list(
+        self, *, page: str | int | None = None, per_page: str | int | None = None
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """List check-ins.
+
+        `GET /v1/pages/{page_id}/checkins` (scope `read`, operation `checkins_get`).
+
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["checkins_get"], None, query={"page": page, "per_page": per_page}
+        )
+
+    async def create(
+        self,
+        *,
+        name: str,
+        period: int,
+        grace: int | None = None,
+        component_id: str | None = None,
+        component_status: Literal[
+            "operational",
+            "degraded_performance",
+            "partial_outage",
+            "major_outage",
+            "under_maintenance",
+        ]
+        | None = None,
+        automation: Literal["off", "component", "draft"] | None = None,
+        enabled: bool | None = None,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Add a check-in for a scheduled job; its URL.
+
+        `POST /v1/pages/{page_id}/checkins` (scope `components`, operation `checkins_post`).
+
+        period: Seconds between two runs of the job
+        grace: Seconds a run may be late
+        """
+        return await self._t._call(
+            OPERATIONS["checkins_post"],
+            None,
+            fields={
+                "name": name,
+                "period": period,
+                "grace": grace,
+                "component_id": component_id,
+                "component_status": component_status,
+                "automation": automation,
+                "enabled": enabled,
+            },
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    async def get(self, checkin_id: str) -> dict[str, Any]:
+        """A check-in.
+
+        `GET /v1/pages/{page_id}/checkins/{checkin_id}` (scope `read`, operation `checkin_get`).
+        """
+        return await self._t._call(OPERATIONS["checkin_get"], {"checkin_id": checkin_id})
+
+    async def update(
+        self,
+        checkin_id: str,
+        *,
+        name: str | None = None,
+        period: int | None = None,
+        grace: int | None = None,
+        component_id: str | None = None,
+        component_status: Literal[
+            "operational",
+            "degraded_performance",
+            "partial_outage",
+            "major_outage",
+            "under_maintenance",
+        ]
+        | None = None,
+        automation: Literal["off", "component", "draft"] | None = None,
+        enabled: bool | None = None,
+        new_secret: bool | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Change a check-in (or give it a new URL).
+
+        `PATCH /v1/pages/{page_id}/checkins/{checkin_id}` (scope `components`, operation `checkin_patch`).
+
+        period: Seconds between two runs of the job
+        grace: Seconds a run may be late
+        new_secret: Replace the URL's secret
+        """
+        return await self._t._call(
+            OPERATIONS["checkin_patch"],
+            {"checkin_id": checkin_id},
+            fields={
+                "name": name,
+                "period": period,
+                "grace": grace,
+                "component_id": component_id,
+                "component_status": component_status,
+                "automation": automation,
+                "enabled": enabled,
+                "new_secret": new_secret,
+            },
+            extra_fields=extra_fields,
+        )
+
+    async def delete(self, checkin_id: str) -> None:
+        """Delete a check-in and its alerts.
+
+        `DELETE /v1/pages/{page_id}/checkins/{checkin_id}` (scope `components`, operation `checkin_delete`).
+        """
+        await self._t._call(OPERATIONS["checkin_delete"], {"checkin_id": checkin_id})
+
+
+class AlertsResource:
+    """Detection: `client.alerts`."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._t = transport
+
+    def list(
+        self,
+        *,
+        state: str | int | None = None,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+    ) -> Paginator[dict[str, Any]]:
+        """Alerts of alert sources and check-ins.
+
+        `GET /v1/pages/{page_id}/alerts` (scope `read`, operation `alerts_get`).
+
+        state: `open`: only what is not over yet
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["alerts_get"],
+            None,
+            query={"state": state, "page": page, "per_page": per_page},
+        )
+
+
+class AsyncAlertsResource:
+    """Detection: `client.alerts`."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._t = transport
+
+    def list(
+        self,
+        *,
+        state: str | int | None = None,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """Alerts of alert sources and check-ins.
+
+        `GET /v1/pages/{page_id}/alerts` (scope `read`, operation `alerts_get`).
+
+        state: `open`: only what is not over yet
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["alerts_get"],
+            None,
+            query={"state": state, "page": page, "per_page": per_page},
+        )
+
+
+class IncidentDraftsResource:
+    """Detection: `client.incident_drafts`."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._t = transport
+
+    def list(
+        self,
+        *,
+        state: str | int | None = None,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+    ) -> Paginator[dict[str, Any]]:
+        """Incidents drafted from alerts.
+
+        `GET /v1/pages/{page_id}/incident-drafts` (scope `read`, operation `incident_drafts_get`).
+
+        state: `open`: only what is not over yet
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["incident_drafts_get"],
+            None,
+            query={"state": state, "page": page, "per_page": per_page},
+        )
+
+    def publish(
+        self,
+        draft_id: str,
+        *,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Publish a drafted incident (declare it).
+
+        `POST /v1/pages/{page_id}/incident-drafts/{draft_id}/publish` (scope `incidents`, operation `incident_draft_publish_post`).
+
+        The document names no body fields: send them as `extra_fields`.
+        """
+        return self._t._call(
+            OPERATIONS["incident_draft_publish_post"],
+            {"draft_id": draft_id},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    def discard(
+        self,
+        draft_id: str,
+        *,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Discard a drafted incident.
+
+        `POST /v1/pages/{page_id}/incident-drafts/{draft_id}/discard` (scope `incidents`, operation `incident_draft_discard_post`).
+
+        The document names no body fields: send them as `extra_fields`.
+        """
+        return self._t._call(
+            OPERATIONS["incident_draft_discard_post"],
+            {"draft_id": draft_id},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+
+class AsyncIncidentDraftsResource:
+    """Detection: `client.incident_drafts`."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._t = transport
+
+    def list(
+        self,
+        *,
+        state: str | int | None = None,
+        page: str | int | None = None,
+        per_page: str | int | None = None,
+    ) -> AsyncPaginator[dict[str, Any]]:
+        """Incidents drafted from alerts.
+
+        `GET /v1/pages/{page_id}/incident-drafts` (scope `read`, operation `incident_drafts_get`).
+
+        state: `open`: only what is not over yet
+        page: Page number, from 1
+        per_page: Items per page, at most 100
+        """
+        return self._t._list(
+            OPERATIONS["incident_drafts_get"],
+            None,
+            query={"state": state, "page": page, "per_page": per_page},
+        )
+
+    async def publish(
+        self,
+        draft_id: str,
+        *,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Publish a drafted incident (declare it).
+
+        `POST /v1/pages/{page_id}/incident-drafts/{draft_id}/publish` (scope `incidents`, operation `incident_draft_publish_post`).
+
+        The document names no body fields: send them as `extra_fields`.
+        """
+        return await self._t._call(
+            OPERATIONS["incident_draft_publish_post"],
+            {"draft_id": draft_id},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    async def discard(
+        self,
+        draft_id: str,
+        *,
+        idempotency_key: str | None = None,
+        extra_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Discard a drafted incident.
+
+        `POST /v1/pages/{page_id}/incident-drafts/{draft_id}/discard` (scope `incidents`, operation `incident_draft_discard_post`).
+
+        The document names no body fields: send them as `extra_fields`.
+        """
+        return await self._t._call(
+            OPERATIONS["incident_draft_discard_post"],
+            {"draft_id": draft_id},
+            extra_fields=extra_fields,
+            idempotency_key=idempotency_key,
+        )
+
 
 class SyncApi:
     """The resources of the API, as attributes of `Client`."""
@@ -3572,6 +5123,10 @@ class SyncApi:
         self.spend_imports = SpendImportsResource(transport)
         self.account_imports = AccountImportsResource(transport)
         self.metrics = MetricsResource(transport)
+        self.alert_sources = AlertSourcesResource(transport)
+        self.checkins = CheckinsResource(transport)
+        self.alerts = AlertsResource(transport)
+        self.incident_drafts = IncidentDraftsResource(transport)
 
 
 class AsyncApi:
@@ -3592,3 +5147,7 @@ class AsyncApi:
         self.spend_imports = AsyncSpendImportsResource(transport)
         self.account_imports = AsyncAccountImportsResource(transport)
         self.metrics = AsyncMetricsResource(transport)
+        self.alert_sources = AsyncAlertSourcesResource(transport)
+        self.checkins = AsyncCheckinsResource(transport)
+        self.alerts = AsyncAlertsResource(transport)
+        self.incident_drafts = AsyncIncidentDraftsResource(transport)

@@ -190,6 +190,7 @@ class Channel(TypedDict, total=False):
     uses_bot_token: bool
     enabled: bool
     scope: str
+    staff_alerts: bool
     healthy: bool
     last_success_at: str | None
     last_error: str | None

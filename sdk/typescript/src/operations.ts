@@ -88,6 +88,18 @@ export const OPERATIONS = {
   credit_policy_reports_post: { id: "credit_policy_reports_post", method: "POST", path: "/v1/pages/{page_id}/credit-policies/{policy_id}/reports", envelope: "credit_report", many: false, scope: "credits" },
   credit_policy_get: { id: "credit_policy_get", method: "GET", path: "/v1/pages/{page_id}/credit-policies/{policy_id}", envelope: null, many: false, scope: "credits" },
   credit_policy_put: { id: "credit_policy_put", method: "PUT", path: "/v1/pages/{page_id}/credit-policies/{policy_id}", envelope: "credit_policy", many: false, scope: "credits" },
+  credit_report_lines_get: { id: "credit_report_lines_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/lines", envelope: null, many: true, scope: "credits" },
+  credit_report_addons_get: { id: "credit_report_addons_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/addons", envelope: null, many: true, scope: "credits" },
+  credit_report_refund_imports_post: { id: "credit_report_refund_imports_post", method: "POST", path: "/v1/pages/{page_id}/credit-reports/{report_id}/refund-imports", envelope: "refund_import", many: false, scope: "credits" },
+  credit_report_refund_decision_post: { id: "credit_report_refund_decision_post", method: "POST", path: "/v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}/decision", envelope: "decision", many: false, scope: "credits" },
+  credit_report_refund_get: { id: "credit_report_refund_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}", envelope: null, many: false, scope: "credits" },
+  credit_report_refunds_get: { id: "credit_report_refunds_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/refunds", envelope: null, many: true, scope: "credits" },
+  credit_report_refunds_post: { id: "credit_report_refunds_post", method: "POST", path: "/v1/pages/{page_id}/credit-reports/{report_id}/refunds", envelope: "refund", many: false, scope: "credits" },
+  credit_report_approval_post: { id: "credit_report_approval_post", method: "POST", path: "/v1/pages/{page_id}/credit-reports/{report_id}/approval", envelope: null, many: false, scope: "credits" },
+  credit_report_application_items_get: { id: "credit_report_application_items_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/application/items", envelope: null, many: true, scope: "credits" },
+  credit_report_application_get: { id: "credit_report_application_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/application", envelope: null, many: false, scope: "credits" },
+  credit_report_application_post: { id: "credit_report_application_post", method: "POST", path: "/v1/pages/{page_id}/credit-reports/{report_id}/application", envelope: "application", many: false, scope: "credits" },
+  credit_report_reconciliation_get: { id: "credit_report_reconciliation_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/reconciliation", envelope: null, many: false, scope: "credits" },
   credit_report_csv_get: { id: "credit_report_csv_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}/csv", envelope: null, many: false, scope: "credits" },
   credit_report_get: { id: "credit_report_get", method: "GET", path: "/v1/pages/{page_id}/credit-reports/{report_id}", envelope: null, many: false, scope: "credits" },
   spend_imports_post: { id: "spend_imports_post", method: "POST", path: "/v1/pages/{page_id}/spend-imports", envelope: "spend_import", many: false, scope: "credits" },
@@ -95,8 +107,29 @@ export const OPERATIONS = {
   metrics_data_post: { id: "metrics_data_post", method: "POST", path: "/v1/pages/{page_id}/metrics/data", envelope: null, many: true, scope: "components" },
   metrics_get: { id: "metrics_get", method: "GET", path: "/v1/pages/{page_id}/metrics", envelope: null, many: true, scope: "read" },
   metrics_post: { id: "metrics_post", method: "POST", path: "/v1/pages/{page_id}/metrics", envelope: "metric", many: false, scope: "components" },
+  metric_data_get: { id: "metric_data_get", method: "GET", path: "/v1/pages/{page_id}/metrics/{metric_id}/data", envelope: null, many: false, scope: "read" },
   metric_data_post: { id: "metric_data_post", method: "POST", path: "/v1/pages/{page_id}/metrics/{metric_id}/data", envelope: "data", many: false, scope: "components" },
   metric_get: { id: "metric_get", method: "GET", path: "/v1/pages/{page_id}/metrics/{metric_id}", envelope: null, many: false, scope: "read" },
+  metric_patch: { id: "metric_patch", method: "PATCH", path: "/v1/pages/{page_id}/metrics/{metric_id}", envelope: "metric", many: false, scope: "components" },
+  metric_put: { id: "metric_put", method: "PUT", path: "/v1/pages/{page_id}/metrics/{metric_id}", envelope: "metric", many: false, scope: "components" },
+  metric_delete: { id: "metric_delete", method: "DELETE", path: "/v1/pages/{page_id}/metrics/{metric_id}", envelope: null, many: false, scope: "components" },
+  alert_sources_get: { id: "alert_sources_get", method: "GET", path: "/v1/pages/{page_id}/alert-sources", envelope: null, many: true, scope: "read" },
+  alert_sources_post: { id: "alert_sources_post", method: "POST", path: "/v1/pages/{page_id}/alert-sources", envelope: "alert_source", many: false, scope: "components" },
+  alert_source_intakes_get: { id: "alert_source_intakes_get", method: "GET", path: "/v1/pages/{page_id}/alert-sources/{source_id}/intakes", envelope: null, many: true, scope: "read" },
+  alert_source_get: { id: "alert_source_get", method: "GET", path: "/v1/pages/{page_id}/alert-sources/{source_id}", envelope: null, many: false, scope: "read" },
+  alert_source_patch: { id: "alert_source_patch", method: "PATCH", path: "/v1/pages/{page_id}/alert-sources/{source_id}", envelope: "alert_source", many: false, scope: "components" },
+  alert_source_put: { id: "alert_source_put", method: "PUT", path: "/v1/pages/{page_id}/alert-sources/{source_id}", envelope: "alert_source", many: false, scope: "components" },
+  alert_source_delete: { id: "alert_source_delete", method: "DELETE", path: "/v1/pages/{page_id}/alert-sources/{source_id}", envelope: null, many: false, scope: "components" },
+  checkins_get: { id: "checkins_get", method: "GET", path: "/v1/pages/{page_id}/checkins", envelope: null, many: true, scope: "read" },
+  checkins_post: { id: "checkins_post", method: "POST", path: "/v1/pages/{page_id}/checkins", envelope: "checkin", many: false, scope: "components" },
+  checkin_get: { id: "checkin_get", method: "GET", path: "/v1/pages/{page_id}/checkins/{checkin_id}", envelope: null, many: false, scope: "read" },
+  checkin_patch: { id: "checkin_patch", method: "PATCH", path: "/v1/pages/{page_id}/checkins/{checkin_id}", envelope: "checkin", many: false, scope: "components" },
+  checkin_put: { id: "checkin_put", method: "PUT", path: "/v1/pages/{page_id}/checkins/{checkin_id}", envelope: "checkin", many: false, scope: "components" },
+  checkin_delete: { id: "checkin_delete", method: "DELETE", path: "/v1/pages/{page_id}/checkins/{checkin_id}", envelope: null, many: false, scope: "components" },
+  alerts_get: { id: "alerts_get", method: "GET", path: "/v1/pages/{page_id}/alerts", envelope: null, many: true, scope: "read" },
+  incident_drafts_get: { id: "incident_drafts_get", method: "GET", path: "/v1/pages/{page_id}/incident-drafts", envelope: null, many: true, scope: "read" },
+  incident_draft_publish_post: { id: "incident_draft_publish_post", method: "POST", path: "/v1/pages/{page_id}/incident-drafts/{draft_id}/publish", envelope: null, many: false, scope: "incidents" },
+  incident_draft_discard_post: { id: "incident_draft_discard_post", method: "POST", path: "/v1/pages/{page_id}/incident-drafts/{draft_id}/discard", envelope: null, many: false, scope: "incidents" },
 } as const satisfies Record<string, Operation>;
 
 /** operationId → the method that runs it (a PUT that repeats a PATCH runs as that PATCH). */
@@ -164,6 +197,18 @@ export const METHODS: Record<keyof typeof OPERATIONS, string> = {
   credit_policy_reports_post: "creditPolicies.runReport",
   credit_policy_get: "creditPolicies.get",
   credit_policy_put: "creditPolicies.replace",
+  credit_report_lines_get: "creditReports.listLines",
+  credit_report_addons_get: "creditReports.listAddons",
+  credit_report_refund_imports_post: "creditReports.refundImports",
+  credit_report_refund_decision_post: "creditReports.refundDecision",
+  credit_report_refund_get: "creditReports.getRefund",
+  credit_report_refunds_get: "creditReports.listRefunds",
+  credit_report_refunds_post: "creditReports.refunds",
+  credit_report_approval_post: "creditReports.approval",
+  credit_report_application_items_get: "creditReports.listApplicationItems",
+  credit_report_application_get: "creditReports.getApplication",
+  credit_report_application_post: "creditReports.application",
+  credit_report_reconciliation_get: "creditReports.getReconciliation",
   credit_report_csv_get: "creditReports.getCsv",
   credit_report_get: "creditReports.get",
   spend_imports_post: "spendImports.create",
@@ -171,8 +216,29 @@ export const METHODS: Record<keyof typeof OPERATIONS, string> = {
   metrics_data_post: "metrics.pushMany",
   metrics_get: "metrics.list",
   metrics_post: "metrics.create",
+  metric_data_get: "metrics.getData",
   metric_data_post: "metrics.push",
   metric_get: "metrics.get",
+  metric_patch: "metrics.update",
+  metric_put: "metrics.update",
+  metric_delete: "metrics.delete",
+  alert_sources_get: "alertSources.list",
+  alert_sources_post: "alertSources.create",
+  alert_source_intakes_get: "alertSources.listIntakes",
+  alert_source_get: "alertSources.get",
+  alert_source_patch: "alertSources.update",
+  alert_source_put: "alertSources.update",
+  alert_source_delete: "alertSources.delete",
+  checkins_get: "checkins.list",
+  checkins_post: "checkins.create",
+  checkin_get: "checkins.get",
+  checkin_patch: "checkins.update",
+  checkin_put: "checkins.update",
+  checkin_delete: "checkins.delete",
+  alerts_get: "alerts.list",
+  incident_drafts_get: "incidentDrafts.list",
+  incident_draft_publish_post: "incidentDrafts.publish",
+  incident_draft_discard_post: "incidentDrafts.discard",
 };
 
 export type PageListItem = operations["pages_get"]["responses"][200]["content"]["application/json"][number];
@@ -265,6 +331,26 @@ export type CreditPoliciesRunReportAnswer = operations["credit_policy_reports_po
 export type CreditPoliciesGetAnswer = operations["credit_policy_get"]["responses"][200]["content"]["application/json"];
 export type CreditPoliciesReplaceFields = NonNullable<NonNullable<operations["credit_policy_put"]["requestBody"]>["content"]["application/json"]["credit_policy"]>;
 export type CreditPoliciesReplaceAnswer = operations["credit_policy_put"]["responses"][200]["content"]["application/json"];
+export type CreditReportsListLinesQuery = QueryOf<operations["credit_report_lines_get"]["parameters"]["query"]>;
+export type CreditReportsListLinesItem = operations["credit_report_lines_get"]["responses"][200]["content"]["application/json"][number];
+export type CreditReportsListAddonsQuery = QueryOf<operations["credit_report_addons_get"]["parameters"]["query"]>;
+export type CreditReportsListAddonsItem = operations["credit_report_addons_get"]["responses"][200]["content"]["application/json"][number];
+export type CreditReportsRefundImportsFields = NonNullable<NonNullable<operations["credit_report_refund_imports_post"]["requestBody"]>["content"]["application/json"]["refund_import"]>;
+export type CreditReportsRefundImportsAnswer = operations["credit_report_refund_imports_post"]["responses"][201]["content"]["application/json"];
+export type CreditReportsRefundDecisionFields = NonNullable<NonNullable<operations["credit_report_refund_decision_post"]["requestBody"]>["content"]["application/json"]["decision"]>;
+export type CreditReportsRefundDecisionAnswer = operations["credit_report_refund_decision_post"]["responses"][200]["content"]["application/json"];
+export type CreditReportsGetRefundAnswer = operations["credit_report_refund_get"]["responses"][200]["content"]["application/json"];
+export type CreditReportsListRefundsQuery = QueryOf<operations["credit_report_refunds_get"]["parameters"]["query"]>;
+export type CreditReportsListRefundsItem = operations["credit_report_refunds_get"]["responses"][200]["content"]["application/json"][number];
+export type CreditReportsRefundsFields = NonNullable<NonNullable<operations["credit_report_refunds_post"]["requestBody"]>["content"]["application/json"]["refund"]>;
+export type CreditReportsRefundsAnswer = operations["credit_report_refunds_post"]["responses"][201]["content"]["application/json"];
+export type CreditReportsApprovalAnswer = operations["credit_report_approval_post"]["responses"][201]["content"]["application/json"];
+export type CreditReportsListApplicationItemsQuery = QueryOf<operations["credit_report_application_items_get"]["parameters"]["query"]>;
+export type CreditReportsListApplicationItemsItem = operations["credit_report_application_items_get"]["responses"][200]["content"]["application/json"][number];
+export type CreditReportsGetApplicationAnswer = operations["credit_report_application_get"]["responses"][200]["content"]["application/json"];
+export type CreditReportsApplicationFields = NonNullable<NonNullable<operations["credit_report_application_post"]["requestBody"]>["content"]["application/json"]["application"]>;
+export type CreditReportsApplicationAnswer = operations["credit_report_application_post"]["responses"][202]["content"]["application/json"];
+export type CreditReportsGetReconciliationAnswer = operations["credit_report_reconciliation_get"]["responses"][200]["content"]["application/json"];
 export type CreditReportsGetCsvAnswer = operations["credit_report_csv_get"]["responses"][200]["content"]["application/json"];
 export type CreditReportsGetAnswer = operations["credit_report_get"]["responses"][200]["content"]["application/json"];
 export type SpendImportsCreateFields = NonNullable<NonNullable<operations["spend_imports_post"]["requestBody"]>["content"]["application/json"]["spend_import"]>;
@@ -275,9 +361,35 @@ export type MetricsPushManyAnswer = operations["metrics_data_post"]["responses"]
 export type MetricsListItem = operations["metrics_get"]["responses"][200]["content"]["application/json"][number];
 export type MetricsCreateFields = NonNullable<NonNullable<operations["metrics_post"]["requestBody"]>["content"]["application/json"]["metric"]>;
 export type MetricsCreateAnswer = operations["metrics_post"]["responses"][201]["content"]["application/json"];
+export type MetricsGetDataQuery = QueryOf<operations["metric_data_get"]["parameters"]["query"]>;
+export type MetricsGetDataAnswer = operations["metric_data_get"]["responses"][200]["content"]["application/json"];
 export type MetricsPushFields = NonNullable<NonNullable<operations["metric_data_post"]["requestBody"]>["content"]["application/json"]["data"]>;
 export type MetricsPushAnswer = operations["metric_data_post"]["responses"][201]["content"]["application/json"];
 export type MetricsGetAnswer = operations["metric_get"]["responses"][200]["content"]["application/json"];
+export type MetricsUpdateFields = NonNullable<NonNullable<operations["metric_patch"]["requestBody"]>["content"]["application/json"]["metric"]>;
+export type MetricsUpdateAnswer = operations["metric_patch"]["responses"][200]["content"]["application/json"];
+export type AlertSourcesListQuery = QueryOf<operations["alert_sources_get"]["parameters"]["query"]>;
+export type AlertSourcesListItem = operations["alert_sources_get"]["responses"][200]["content"]["application/json"][number];
+export type AlertSourcesCreateFields = NonNullable<NonNullable<operations["alert_sources_post"]["requestBody"]>["content"]["application/json"]["alert_source"]>;
+export type AlertSourcesCreateAnswer = operations["alert_sources_post"]["responses"][201]["content"]["application/json"];
+export type AlertSourcesListIntakesQuery = QueryOf<operations["alert_source_intakes_get"]["parameters"]["query"]>;
+export type AlertSourcesListIntakesItem = operations["alert_source_intakes_get"]["responses"][200]["content"]["application/json"][number];
+export type AlertSourcesGetAnswer = operations["alert_source_get"]["responses"][200]["content"]["application/json"];
+export type AlertSourcesUpdateFields = NonNullable<NonNullable<operations["alert_source_patch"]["requestBody"]>["content"]["application/json"]["alert_source"]>;
+export type AlertSourcesUpdateAnswer = operations["alert_source_patch"]["responses"][200]["content"]["application/json"];
+export type CheckinsListQuery = QueryOf<operations["checkins_get"]["parameters"]["query"]>;
+export type CheckinsListItem = operations["checkins_get"]["responses"][200]["content"]["application/json"][number];
+export type CheckinsCreateFields = NonNullable<NonNullable<operations["checkins_post"]["requestBody"]>["content"]["application/json"]["checkin"]>;
+export type CheckinsCreateAnswer = operations["checkins_post"]["responses"][201]["content"]["application/json"];
+export type CheckinsGetAnswer = operations["checkin_get"]["responses"][200]["content"]["application/json"];
+export type CheckinsUpdateFields = NonNullable<NonNullable<operations["checkin_patch"]["requestBody"]>["content"]["application/json"]["checkin"]>;
+export type CheckinsUpdateAnswer = operations["checkin_patch"]["responses"][200]["content"]["application/json"];
+export type AlertsListQuery = QueryOf<operations["alerts_get"]["parameters"]["query"]>;
+export type AlertsListItem = operations["alerts_get"]["responses"][200]["content"]["application/json"][number];
+export type IncidentDraftsListQuery = QueryOf<operations["incident_drafts_get"]["parameters"]["query"]>;
+export type IncidentDraftsListItem = operations["incident_drafts_get"]["responses"][200]["content"]["application/json"][number];
+export type IncidentDraftsPublishAnswer = operations["incident_draft_publish_post"]["responses"][200]["content"]["application/json"];
+export type IncidentDraftsDiscardAnswer = operations["incident_draft_discard_post"]["responses"][200]["content"]["application/json"];
 
 /** Page: `client.page`. */
 export class PageResource {
@@ -856,6 +968,114 @@ export class CreditReportsResource {
   constructor(private readonly t: Transport) {}
 
   /**
+   * The report's lines (one per account), with the add-on figures; `q` searches
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/lines` (scope `credits`, operation `credit_report_lines_get`).
+   */
+  listLines(reportId: string, query: CreditReportsListLinesQuery = {}, options: CallOptions = {}): Paginator<CreditReportsListLinesItem> {
+    return this.t.list(OPERATIONS.credit_report_lines_get, { report_id: reportId }, query, options);
+  }
+
+  /**
+   * The report's concurrency add-ons, with each charge's share of the refund
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/addons` (scope `credits`, operation `credit_report_addons_get`).
+   */
+  listAddons(reportId: string, query: CreditReportsListAddonsQuery = {}, options: CallOptions = {}): Paginator<CreditReportsListAddonsItem> {
+    return this.t.list(OPERATIONS.credit_report_addons_get, { report_id: reportId }, query, options);
+  }
+
+  /**
+   * Import the contact form's refund requests (account_id,requested_at,contact,message,charge_ids) for the report's policy; a bad file is refused whole
+   *
+   * `POST /v1/pages/{page_id}/credit-reports/{report_id}/refund-imports` (scope `credits`, operation `credit_report_refund_imports_post`).
+   */
+  refundImports(reportId: string, fields: CreditReportsRefundImportsFields, options: WriteOptions = {}): Promise<CreditReportsRefundImportsAnswer> {
+    return this.t.call(OPERATIONS.credit_report_refund_imports_post, { report_id: reportId }, { fields, ...options }) as Promise<CreditReportsRefundImportsAnswer>;
+  }
+
+  /**
+   * Approve or refuse an account's add-on refund request, with a reason
+   *
+   * `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}/decision` (scope `credits`, operation `credit_report_refund_decision_post`).
+   */
+  refundDecision(reportId: string, accountId: string, fields: CreditReportsRefundDecisionFields, options: WriteOptions = {}): Promise<CreditReportsRefundDecisionAnswer> {
+    return this.t.call(OPERATIONS.credit_report_refund_decision_post, { report_id: reportId, account_id: accountId }, { fields, ...options }) as Promise<CreditReportsRefundDecisionAnswer>;
+  }
+
+  /**
+   * An account's refund request
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds/{account_id}` (scope `credits`, operation `credit_report_refund_get`).
+   */
+  getRefund(reportId: string, accountId: string, options: CallOptions = {}): Promise<CreditReportsGetRefundAnswer> {
+    return this.t.call(OPERATIONS.credit_report_refund_get, { report_id: reportId, account_id: accountId }, { ...options }) as Promise<CreditReportsGetRefundAnswer>;
+  }
+
+  /**
+   * Refund requests of the report's policy (`status`: requested, approved, refused)
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_get`).
+   */
+  listRefunds(reportId: string, query: CreditReportsListRefundsQuery = {}, options: CallOptions = {}): Paginator<CreditReportsListRefundsItem> {
+    return this.t.list(OPERATIONS.credit_report_refunds_get, { report_id: reportId }, query, options);
+  }
+
+  /**
+   * Record an account's request to refund its concurrency add-ons
+   *
+   * `POST /v1/pages/{page_id}/credit-reports/{report_id}/refunds` (scope `credits`, operation `credit_report_refunds_post`).
+   */
+  refunds(reportId: string, fields: CreditReportsRefundsFields, options: WriteOptions = {}): Promise<CreditReportsRefundsAnswer> {
+    return this.t.call(OPERATIONS.credit_report_refunds_post, { report_id: reportId }, { fields, ...options }) as Promise<CreditReportsRefundsAnswer>;
+  }
+
+  /**
+   * Approve the report (four eyes: the token's creator, with credits.approve_report, not the user who computed it)
+   *
+   * `POST /v1/pages/{page_id}/credit-reports/{report_id}/approval` (scope `credits`, operation `credit_report_approval_post`).
+   */
+  approval(reportId: string, fields: Record<string, unknown> = {}, options: WriteOptions = {}): Promise<CreditReportsApprovalAnswer> {
+    return this.t.call(OPERATIONS.credit_report_approval_post, { report_id: reportId }, { fields, ...options }) as Promise<CreditReportsApprovalAnswer>;
+  }
+
+  /**
+   * Each Stripe operation of the application: status, Stripe object, key, error
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/application/items` (scope `credits`, operation `credit_report_application_items_get`).
+   */
+  listApplicationItems(reportId: string, query: CreditReportsListApplicationItemsQuery = {}, options: CallOptions = {}): Paginator<CreditReportsListApplicationItemsItem> {
+    return this.t.list(OPERATIONS.credit_report_application_items_get, { report_id: reportId }, query, options);
+  }
+
+  /**
+   * Where applying the report through Stripe stands (counts by status)
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_get`).
+   */
+  getApplication(reportId: string, options: CallOptions = {}): Promise<CreditReportsGetApplicationAnswer> {
+    return this.t.call(OPERATIONS.credit_report_application_get, { report_id: reportId }, { ...options }) as Promise<CreditReportsGetApplicationAnswer>;
+  }
+
+  /**
+   * Apply the approved report through Stripe, or resume it (a worker sends it)
+   *
+   * `POST /v1/pages/{page_id}/credit-reports/{report_id}/application` (scope `credits`, operation `credit_report_application_post`).
+   */
+  application(reportId: string, fields: CreditReportsApplicationFields = {}, options: WriteOptions = {}): Promise<CreditReportsApplicationAnswer> {
+    return this.t.call(OPERATIONS.credit_report_application_post, { report_id: reportId }, { fields, ...options }) as Promise<CreditReportsApplicationAnswer>;
+  }
+
+  /**
+   * The reconciliation as CSV (text/csv): applied, failed, skipped per operation
+   *
+   * `GET /v1/pages/{page_id}/credit-reports/{report_id}/reconciliation` (scope `credits`, operation `credit_report_reconciliation_get`).
+   */
+  getReconciliation(reportId: string, options: CallOptions = {}): Promise<CreditReportsGetReconciliationAnswer> {
+    return this.t.call(OPERATIONS.credit_report_reconciliation_get, { report_id: reportId }, { ...options }) as Promise<CreditReportsGetReconciliationAnswer>;
+  }
+
+  /**
    * The report as CSV (text/csv), one line per credited account
    *
    * `GET /v1/pages/{page_id}/credit-reports/{report_id}/csv` (scope `credits`, operation `credit_report_csv_get`).
@@ -934,6 +1154,15 @@ export class MetricsResource {
   }
 
   /**
+   * Read a metric's points over a range
+   *
+   * `GET /v1/pages/{page_id}/metrics/{metric_id}/data` (scope `read`, operation `metric_data_get`).
+   */
+  getData(metricId: string, query: MetricsGetDataQuery = {}, options: CallOptions = {}): Promise<MetricsGetDataAnswer> {
+    return this.t.call(OPERATIONS.metric_data_get, { metric_id: metricId }, { query, ...options }) as Promise<MetricsGetDataAnswer>;
+  }
+
+  /**
    * Push a point (or a list of points) of a metric
    *
    * `POST /v1/pages/{page_id}/metrics/{metric_id}/data` (scope `components`, operation `metric_data_post`).
@@ -949,6 +1178,179 @@ export class MetricsResource {
    */
   get(metricId: string, options: CallOptions = {}): Promise<MetricsGetAnswer> {
     return this.t.call(OPERATIONS.metric_get, { metric_id: metricId }, { ...options }) as Promise<MetricsGetAnswer>;
+  }
+
+  /**
+   * Change a metric's thresholds, display, component or Prometheus query
+   *
+   * `PATCH /v1/pages/{page_id}/metrics/{metric_id}` (scope `components`, operation `metric_patch`).
+   */
+  update(metricId: string, fields: MetricsUpdateFields = {}, options: CallOptions = {}): Promise<MetricsUpdateAnswer> {
+    return this.t.call(OPERATIONS.metric_patch, { metric_id: metricId }, { fields, ...options }) as Promise<MetricsUpdateAnswer>;
+  }
+
+  /**
+   * Delete a metric with its points and alerts
+   *
+   * `DELETE /v1/pages/{page_id}/metrics/{metric_id}` (scope `components`, operation `metric_delete`).
+   */
+  delete(metricId: string, options: CallOptions = {}): Promise<void> {
+    return this.t.call(OPERATIONS.metric_delete, { metric_id: metricId }, { ...options }) as Promise<void>;
+  }
+}
+
+/** Detection: `client.alertSources`. */
+export class AlertSourcesResource {
+  constructor(private readonly t: Transport) {}
+
+  /**
+   * List alert sources
+   *
+   * `GET /v1/pages/{page_id}/alert-sources` (scope `read`, operation `alert_sources_get`).
+   */
+  list(query: AlertSourcesListQuery = {}, options: CallOptions = {}): Paginator<AlertSourcesListItem> {
+    return this.t.list(OPERATIONS.alert_sources_get, {}, query, options);
+  }
+
+  /**
+   * Add an alert source (Alertmanager, Grafana, generic); its intake URL
+   *
+   * `POST /v1/pages/{page_id}/alert-sources` (scope `components`, operation `alert_sources_post`).
+   */
+  create(fields: AlertSourcesCreateFields, options: WriteOptions = {}): Promise<AlertSourcesCreateAnswer> {
+    return this.t.call(OPERATIONS.alert_sources_post, {}, { fields, ...options }) as Promise<AlertSourcesCreateAnswer>;
+  }
+
+  /**
+   * What an alert source received and what was done
+   *
+   * `GET /v1/pages/{page_id}/alert-sources/{source_id}/intakes` (scope `read`, operation `alert_source_intakes_get`).
+   */
+  listIntakes(sourceId: string, query: AlertSourcesListIntakesQuery = {}, options: CallOptions = {}): Paginator<AlertSourcesListIntakesItem> {
+    return this.t.list(OPERATIONS.alert_source_intakes_get, { source_id: sourceId }, query, options);
+  }
+
+  /**
+   * An alert source
+   *
+   * `GET /v1/pages/{page_id}/alert-sources/{source_id}` (scope `read`, operation `alert_source_get`).
+   */
+  get(sourceId: string, options: CallOptions = {}): Promise<AlertSourcesGetAnswer> {
+    return this.t.call(OPERATIONS.alert_source_get, { source_id: sourceId }, { ...options }) as Promise<AlertSourcesGetAnswer>;
+  }
+
+  /**
+   * Change an alert source (or give it a new intake URL)
+   *
+   * `PATCH /v1/pages/{page_id}/alert-sources/{source_id}` (scope `components`, operation `alert_source_patch`).
+   */
+  update(sourceId: string, fields: AlertSourcesUpdateFields = {}, options: CallOptions = {}): Promise<AlertSourcesUpdateAnswer> {
+    return this.t.call(OPERATIONS.alert_source_patch, { source_id: sourceId }, { fields, ...options }) as Promise<AlertSourcesUpdateAnswer>;
+  }
+
+  /**
+   * Delete an alert source and its alerts
+   *
+   * `DELETE /v1/pages/{page_id}/alert-sources/{source_id}` (scope `components`, operation `alert_source_delete`).
+   */
+  delete(sourceId: string, options: CallOptions = {}): Promise<void> {
+    return this.t.call(OPERATIONS.alert_source_delete, { source_id: sourceId }, { ...options }) as Promise<void>;
+  }
+}
+
+/** Detection: `client.checkins`. */
+export class CheckinsResource {
+  constructor(private readonly t: Transport) {}
+
+  /**
+   * List check-ins
+   *
+   * `GET /v1/pages/{page_id}/checkins` (scope `read`, operation `checkins_get`).
+   */
+  list(query: CheckinsListQuery = {}, options: CallOptions = {}): Paginator<CheckinsListItem> {
+    return this.t.list(OPERATIONS.checkins_get, {}, query, options);
+  }
+
+  /**
+   * Add a check-in for a scheduled job; its URL
+   *
+   * `POST /v1/pages/{page_id}/checkins` (scope `components`, operation `checkins_post`).
+   */
+  create(fields: CheckinsCreateFields, options: WriteOptions = {}): Promise<CheckinsCreateAnswer> {
+    return this.t.call(OPERATIONS.checkins_post, {}, { fields, ...options }) as Promise<CheckinsCreateAnswer>;
+  }
+
+  /**
+   * A check-in
+   *
+   * `GET /v1/pages/{page_id}/checkins/{checkin_id}` (scope `read`, operation `checkin_get`).
+   */
+  get(checkinId: string, options: CallOptions = {}): Promise<CheckinsGetAnswer> {
+    return this.t.call(OPERATIONS.checkin_get, { checkin_id: checkinId }, { ...options }) as Promise<CheckinsGetAnswer>;
+  }
+
+  /**
+   * Change a check-in (or give it a new URL)
+   *
+   * `PATCH /v1/pages/{page_id}/checkins/{checkin_id}` (scope `components`, operation `checkin_patch`).
+   */
+  update(checkinId: string, fields: CheckinsUpdateFields = {}, options: CallOptions = {}): Promise<CheckinsUpdateAnswer> {
+    return this.t.call(OPERATIONS.checkin_patch, { checkin_id: checkinId }, { fields, ...options }) as Promise<CheckinsUpdateAnswer>;
+  }
+
+  /**
+   * Delete a check-in and its alerts
+   *
+   * `DELETE /v1/pages/{page_id}/checkins/{checkin_id}` (scope `components`, operation `checkin_delete`).
+   */
+  delete(checkinId: string, options: CallOptions = {}): Promise<void> {
+    return this.t.call(OPERATIONS.checkin_delete, { checkin_id: checkinId }, { ...options }) as Promise<void>;
+  }
+}
+
+/** Detection: `client.alerts`. */
+export class AlertsResource {
+  constructor(private readonly t: Transport) {}
+
+  /**
+   * Alerts of alert sources and check-ins
+   *
+   * `GET /v1/pages/{page_id}/alerts` (scope `read`, operation `alerts_get`).
+   */
+  list(query: AlertsListQuery = {}, options: CallOptions = {}): Paginator<AlertsListItem> {
+    return this.t.list(OPERATIONS.alerts_get, {}, query, options);
+  }
+}
+
+/** Detection: `client.incidentDrafts`. */
+export class IncidentDraftsResource {
+  constructor(private readonly t: Transport) {}
+
+  /**
+   * Incidents drafted from alerts
+   *
+   * `GET /v1/pages/{page_id}/incident-drafts` (scope `read`, operation `incident_drafts_get`).
+   */
+  list(query: IncidentDraftsListQuery = {}, options: CallOptions = {}): Paginator<IncidentDraftsListItem> {
+    return this.t.list(OPERATIONS.incident_drafts_get, {}, query, options);
+  }
+
+  /**
+   * Publish a drafted incident (declare it)
+   *
+   * `POST /v1/pages/{page_id}/incident-drafts/{draft_id}/publish` (scope `incidents`, operation `incident_draft_publish_post`).
+   */
+  publish(draftId: string, fields: Record<string, unknown> = {}, options: WriteOptions = {}): Promise<IncidentDraftsPublishAnswer> {
+    return this.t.call(OPERATIONS.incident_draft_publish_post, { draft_id: draftId }, { fields, ...options }) as Promise<IncidentDraftsPublishAnswer>;
+  }
+
+  /**
+   * Discard a drafted incident
+   *
+   * `POST /v1/pages/{page_id}/incident-drafts/{draft_id}/discard` (scope `incidents`, operation `incident_draft_discard_post`).
+   */
+  discard(draftId: string, fields: Record<string, unknown> = {}, options: WriteOptions = {}): Promise<IncidentDraftsDiscardAnswer> {
+    return this.t.call(OPERATIONS.incident_draft_discard_post, { draft_id: draftId }, { fields, ...options }) as Promise<IncidentDraftsDiscardAnswer>;
   }
 }
 
@@ -968,6 +1370,10 @@ export class Api {
   readonly spendImports: SpendImportsResource;
   readonly accountImports: AccountImportsResource;
   readonly metrics: MetricsResource;
+  readonly alertSources: AlertSourcesResource;
+  readonly checkins: CheckinsResource;
+  readonly alerts: AlertsResource;
+  readonly incidentDrafts: IncidentDraftsResource;
 
   constructor(transport: Transport) {
     this.page = new PageResource(transport);
@@ -984,5 +1390,9 @@ export class Api {
     this.spendImports = new SpendImportsResource(transport);
     this.accountImports = new AccountImportsResource(transport);
     this.metrics = new MetricsResource(transport);
+    this.alertSources = new AlertSourcesResource(transport);
+    this.checkins = new CheckinsResource(transport);
+    this.alerts = new AlertsResource(transport);
+    this.incidentDrafts = new IncidentDraftsResource(transport);
   }
 }

@@ -47,6 +47,7 @@ def channel_dict(channel: Channel) -> dict:
         "regions": [r.slug for r in channel.regions.all()],
         "services": [s.public_id for s in channel.services.all()],
         "component_changes": channel.component_changes,
+        "staff_alerts": channel.staff_alerts,
         "healthy": channel.is_active
         and (
             channel.last_error_at is None
@@ -85,6 +86,7 @@ def channel_post(call: Call) -> dict:
         target=call.str("target", max_length=64) or "",
         enabled=call.bool("enabled") is not False,  # absent: enabled
         component_changes=call.bool("component_changes") or False,
+        staff_alerts=call.bool("staff_alerts") or False,
         actor=call.actor,
         **recipient_scope(call),
     )
@@ -106,6 +108,7 @@ def channel_patch(call: Call, channel_id: str) -> dict:
     )
     enabled = call.bool("enabled")
     component_changes = call.bool("component_changes")
+    staff_alerts = call.bool("staff_alerts")
     channel = channel_update(
         channel=channel,
         actor=call.actor,
@@ -117,6 +120,7 @@ def channel_patch(call: Call, channel_id: str) -> dict:
         component_changes=(
             channel.component_changes if component_changes is None else component_changes
         ),
+        staff_alerts=channel.staff_alerts if staff_alerts is None else staff_alerts,
         **scope,
     )
     return channel_dict(channel)
@@ -154,6 +158,7 @@ CHANNEL_FIELDS = {
     "region_ids": IDS,
     "service_ids": IDS,
     "component_changes": B,
+    "staff_alerts": {**B, "description": "Also post staff alerts (Slack and Discord only)"},
 }
 
 ROUTES = [

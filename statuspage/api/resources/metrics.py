@@ -3,16 +3,21 @@
 - `POST /v1/pages/{page_id}/metrics/{metric_id}/data` with `{"data": {"timestamp": <unix
   seconds or ISO 8601>, "value": <number>}}` (or a list of such points under "data");
 - `POST /v1/pages/{page_id}/metrics/data` with `{"data": {"<metric_id>": [{timestamp, value}]}}`;
-- `GET/POST /v1/pages/{page_id}/metrics`, `GET …/metrics/{metric_id}`.
+- `GET/POST /v1/pages/{page_id}/metrics`, `GET/PATCH/PUT/DELETE …/metrics/{metric_id}`
+  (a PATCH changes the thresholds, the display, the component, or the Prometheus query;
+  a field sent as null clears it);
+- `GET …/metrics/{metric_id}/data?from=…&to=…`: the points over a range (default the last
+  24 hours; unix seconds or ISO 8601; at most 10,000 points, oldest first).
 
 A metric is named by its public id or its slug. Writes need the `components` scope, since a
-metric can drive a component's status.
+metric can drive a component's status. A metric with `prometheus_url` and
+`prometheus_query` is pulled from Prometheus by beat instead of pushed.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,21 +26,31 @@ from incidents.documents import iso
 from statuspage.api.framework import (
     ApiError,
     Call,
+    delete,
     get,
     invalid,
     not_found,
     paginate,
     parse_time,
+    patch_and_put,
     post,
     route,
     time_from_unix,
 )
 from statuspage.api.models import ApiScope
-from statuspage.api.schema import NUMBER, B, S, enum
+from statuspage.api.schema import NUMBER, B, I, S, enum, nullable
 from statuspage.metrics.models import Metric, MetricAlert
-from statuspage.metrics.selectors import alerts_open, metric_latest_points
-from statuspage.metrics.services import metric_create, metric_points_record_many
+from statuspage.metrics.selectors import alerts_open, metric_latest_points, metric_points_between
+from statuspage.metrics.services import (
+    metric_create,
+    metric_delete,
+    metric_points_record_many,
+    metric_update,
+)
 from statuspage.models import Component, ComponentStatus
+from statuspage.services import UNSET
+
+MAX_POINTS_READ = 10_000
 
 POINT = {
     "type": "object",
@@ -68,6 +83,10 @@ def metric_dict(
         "warning_threshold": metric.warning_threshold,
         "critical_threshold": metric.critical_threshold,
         "critical_component_status": metric.critical_component_status or None,
+        "prometheus_url": metric.prometheus_url or None,
+        "prometheus_query": metric.prometheus_query or None,
+        "prometheus_interval": metric.prometheus_interval if metric.prometheus_query else None,
+        "prometheus_error": metric.prometheus_error or None,
         "created_at": iso(metric.created_at),
         "last_value": latest[1] if latest else None,
         "last_value_at": iso(latest[0]) if latest else None,
@@ -192,12 +211,109 @@ def metric_post(call: Call) -> dict:
                 "critical_component_status", list(ComponentStatus.values)
             )
             or "",
+            prometheus_url=call.str("prometheus_url", max_length=500) or "",
+            prometheus_query=call.str("prometheus_query", max_length=2000) or "",
+            prometheus_interval=call.int("prometheus_interval", minimum=1) or 60,
         )
     except ValidationError as exc:
         field, messages = next(iter(exc.message_dict.items()))
         raise invalid(field, " ".join(messages)) from None
     return metric_dict(metric)
 
+
+def _nullable_float(call: Call, name: str) -> float | None:
+    """A number field of a PATCH: absent → UNSET (unchanged), null or "" → None (cleared)."""
+    if name not in call.data:
+        return UNSET
+    return _float(call, name)
+
+
+def metric_patch(call: Call, metric_id: str) -> dict:
+    """Change a metric: thresholds, display, component, texts, Prometheus source. A field sent
+    as null clears it (a threshold, the component, the critical status, the query)."""
+    metric = _metric(metric_id)
+    component = UNSET
+    if "component_id" in call.data:
+        component = None
+        if call.has("component_id"):
+            component = Component.objects.filter(public_id=call.str("component_id")).first()
+            if component is None:
+                raise invalid("component_id", f"unknown component '{call.str('component_id')}'.")
+    status = None
+    if "critical_component_status" in call.data:
+        status = call.choice("critical_component_status", list(ComponentStatus.values)) or ""
+    prometheus_query = None
+    if "prometheus_query" in call.data:
+        prometheus_query = call.str("prometheus_query", max_length=2000) or ""
+    prometheus_url = None
+    if "prometheus_url" in call.data:
+        prometheus_url = call.str("prometheus_url", max_length=500) or ""
+    metric = metric_update(
+        metric=metric,
+        actor=call.actor,
+        name=call.str("name", max_length=200),
+        unit=call.str("suffix", max_length=32),
+        description=call.str("description"),
+        component=component,
+        public=call.bool("display"),
+        direction=call.choice("direction", ["above", "below"]),
+        warning_threshold=_nullable_float(call, "warning_threshold"),
+        critical_threshold=_nullable_float(call, "critical_threshold"),
+        critical_component_status=status,
+        position=call.int("position"),
+        prometheus_url=prometheus_url,
+        prometheus_query=prometheus_query,
+        prometheus_interval=call.int("prometheus_interval", minimum=1),
+    )
+    return metric_dict(Metric.objects.select_related("component").get(pk=metric.pk))
+
+
+def metric_remove(call: Call, metric_id: str) -> None:
+    metric_delete(metric=_metric(metric_id), actor=call.actor)
+
+
+def _query_time(call: Call, name: str) -> datetime | None:
+    value = call.query.get(name)
+    if value is None or value == "":
+        return None
+    return _timestamp(value, name)
+
+
+def metric_data_get(call: Call, metric_id: str) -> dict:
+    """The points of a metric between `from` and `to` (default: the last 24 hours)."""
+    metric = _metric(metric_id)
+    end = _query_time(call, "to") or datetime.now(UTC)
+    start = _query_time(call, "from") or end - timedelta(hours=24)
+    if start > end:
+        raise invalid("from", "must be before 'to'.")
+    points = metric_points_between(metric, start=start, end=end, limit=MAX_POINTS_READ + 1)
+    return {
+        "metric_id": metric.public_id,
+        "from": iso(start),
+        "to": iso(end),
+        "truncated": len(points) > MAX_POINTS_READ,
+        "data": [
+            {"timestamp": int(at.timestamp()), "value": value}
+            for at, value in points[:MAX_POINTS_READ]
+        ],
+    }
+
+
+METRIC_PATCH_FIELDS = {
+    "name": S,
+    "suffix": S,
+    "description": S,
+    "component_id": nullable(S),
+    "display": B,
+    "position": I,
+    "direction": enum(["above", "below"]),
+    "warning_threshold": nullable(NUMBER),
+    "critical_threshold": nullable(NUMBER),
+    "critical_component_status": nullable(enum(ComponentStatus.values)),
+    "prometheus_url": nullable(S),
+    "prometheus_query": nullable(S),
+    "prometheus_interval": I,
+}
 
 ROUTES = [
     # Before `metrics/{metric_id}`, which would match it too.
@@ -229,6 +345,9 @@ ROUTES = [
                 "warning_threshold": NUMBER,
                 "critical_threshold": NUMBER,
                 "critical_component_status": enum(ComponentStatus.values),
+                "prometheus_url": S,
+                "prometheus_query": S,
+                "prometheus_interval": I,
             },
         ),
         tag="Metrics",
@@ -236,6 +355,14 @@ ROUTES = [
     route(
         "metrics/{metric_id}/data",
         "metric_data",
+        get(
+            metric_data_get,
+            "Read a metric's points over a range",
+            query={
+                "from": "Start (unix seconds or ISO 8601); default 24 hours before `to`",
+                "to": "End (unix seconds or ISO 8601); default now",
+            },
+        ),
         post(
             metric_data_post,
             ApiScope.COMPONENTS,
@@ -249,6 +376,14 @@ ROUTES = [
         "metrics/{metric_id}",
         "metric",
         get(metric_get, "Get a metric with its last value and open alert"),
+        patch_and_put(
+            metric_patch,
+            ApiScope.COMPONENTS,
+            "Change a metric's thresholds, display, component or Prometheus query",
+            envelope="metric",
+            fields=METRIC_PATCH_FIELDS,
+        ),
+        delete(metric_remove, ApiScope.COMPONENTS, "Delete a metric with its points and alerts"),
         tag="Metrics",
     ),
 ]

@@ -1,7 +1,9 @@
-"""`manage.py credit_report --incident ID --start … --end … --minimum 10.00 --currency USD`.
+"""`manage.py credit_report --incident ID --start … --end … --minimum USD:10.00 --minimum EUR:10.00`.
 
 Finds (or creates) the credit policy with exactly these parameters, runs the report in this
-process, prints the totals and, with --csv, writes the same CSV as the staff page's export.
+process, prints the totals (warning about paying accounts in a currency without a minimum)
+and, with --csv, writes the same CSV as the staff page's export. `--minimum 10.00 --currency
+USD` (one currency) still works. `--user` records who computed it: someone else approves it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import csv
 from decimal import Decimal, InvalidOperation
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -24,9 +27,17 @@ class Command(BaseCommand):
         parser.add_argument("--incident", help="Incident public id or pk (omit: no incident)")
         parser.add_argument("--start", required=True, help="Window start, UTC (inclusive)")
         parser.add_argument("--end", required=True, help="Window end, UTC (exclusive)")
-        parser.add_argument("--minimum", default="0", help="Minimum credit per account")
-        parser.add_argument("--currency", default="USD", help="Currency of the minimum")
-        parser.add_argument("--cap", default=None, help="Maximum credit per account")
+        parser.add_argument(
+            "--minimum",
+            action="append",
+            default=[],
+            help="CUR:AMOUNT, once per currency (e.g. USD:10.00); or AMOUNT with --currency",
+        )
+        parser.add_argument("--currency", default="USD", help="Currency of a bare --minimum")
+        parser.add_argument(
+            "--cap", action="append", default=[], help="CUR:AMOUNT maximum credit per account"
+        )
+        parser.add_argument("--user", default="", help="Staff user who computes the report")
         parser.add_argument("--regions", default="", help="Comma-separated region slugs")
         parser.add_argument("--invoice-month", default=None, help="YYYY-MM (default: start's)")
         parser.add_argument("--csv", dest="csv_path", default=None, help="Write the CSV here")
@@ -42,12 +53,13 @@ class Command(BaseCommand):
             end = parse_utc(options["end"])
         except ValidationError as exc:
             raise CommandError(exc.messages[0]) from None
-        try:
-            minimum = Decimal(options["minimum"])
-            cap = Decimal(options["cap"]) if options["cap"] else None
-        except InvalidOperation:
-            raise CommandError("--minimum and --cap must be decimal amounts, e.g. 10.00") from None
+        rules = _rules(options["minimum"], options["cap"], options["currency"])
         actor = Actor.system("manage.py credit_report")
+        if options["user"]:
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None:
+                raise CommandError(f"no user named '{options['user']}'")
+            actor = Actor.for_user(user)
         regions = [r.strip() for r in options["regions"].split(",") if r.strip()]
         try:
             policy, created = services.credit_policy_find_or_create(
@@ -55,7 +67,7 @@ class Command(BaseCommand):
                 incident=incident,
                 window_start=start,
                 window_end=end,
-                rules=[services.CurrencyRule(options["currency"], minimum, cap)],
+                rules=rules,
                 regions=regions,
                 invoice_month=options["invoice_month"],
             )
@@ -80,7 +92,19 @@ class Command(BaseCommand):
                 f"{total.currency}: {total.accounts} accounts credited, total credit "
                 f"{total.credit:.2f}, spend in window {total.spend:.2f}, "
                 f"{total.minimum_count} got the minimum, {total.cap_count} capped"
+                + (
+                    f", add-on refunds {total.addon_refund_cents / 100:.2f}"
+                    if total.addon_refund_cents
+                    else ""
+                )
             )
+            if total.minimum_missing:
+                flagged = report.lines.filter(currency=total.currency).count()
+                out.write(
+                    f"WARNING: {flagged} paying account(s) billed in {total.currency} have no "
+                    f"minimum in this policy (credited their spend only; flagged in the report). "
+                    f"Add --minimum {total.currency}:AMOUNT to give them one."
+                )
         if report.previous_id:
             out.write(
                 f"Against report #{report.previous_id}: {report.added_count} added, "
@@ -93,3 +117,26 @@ class Command(BaseCommand):
                 for row in selectors.report_csv_rows(report):
                     writer.writerow(row)
             out.write(f"CSV: {options['csv_path']} ({report.lines_count} lines)")
+
+
+def _amount(text: str, what: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise CommandError(f"{what} '{text}' is not a decimal amount, e.g. 10.00") from None
+
+
+def _rules(
+    minimums: list[str], caps: list[str], default_currency: str
+) -> list[services.CurrencyRule]:
+    """`--minimum USD:10.00 --cap USD:500` (or a bare amount for --currency) as rules."""
+    found: dict[str, list] = {}
+    for option, values, index in (("--minimum", minimums, 0), ("--cap", caps, 1)):
+        for value in values:
+            currency, sep, amount = value.rpartition(":")
+            currency = (currency if sep else default_currency).strip().upper()
+            rule = found.setdefault(currency, [Decimal("0"), None])
+            rule[index] = _amount(amount.strip(), option)
+    if not found:
+        found[default_currency.strip().upper()] = [Decimal("0"), None]
+    return [services.CurrencyRule(c, minimum, cap) for c, (minimum, cap) in found.items()]
