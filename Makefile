@@ -1,6 +1,7 @@
 # Heliograph: two commands.
 #   make run   set up (.venv, dependencies, migrations, demo data) and run web + worker + beat
-#   make test  run the test suite (the SDKs' too: Python, CLI, TypeScript against a live server)
+#   make test  run the test suite (the SDKs' too: Python, CLI, TypeScript against a live server;
+#              the browser tests in Chromium, with axe-core's accessibility check)
 #   make sdk   regenerate the SDKs from the API's OpenAPI document (after changing the API)
 # Every setting is read from the environment (see README); nothing here asks questions.
 
@@ -12,6 +13,9 @@ STAMP := $(VENV)/.heliograph-installed
 SDK_TS := sdk/typescript
 # npm ci writes this file: node_modules is current while it is newer than package-lock.json.
 NODE_MODULES := $(SDK_TS)/node_modules/.package-lock.json
+# axe-core, injected into Chromium by the accessibility tests (tests/browser/package.json).
+BROWSER_TESTS := tests/browser
+AXE := $(BROWSER_TESTS)/node_modules/.package-lock.json
 
 .PHONY: run test setup lint clean sdk
 
@@ -77,6 +81,10 @@ $(NODE_MODULES): $(SDK_TS)/package-lock.json
 	cd $(SDK_TS) && $(NPM) ci --no-audit --no-fund --prefer-offline
 	@touch $(NODE_MODULES)
 
+$(AXE): $(BROWSER_TESTS)/package-lock.json $(NODE_MODULES)
+	cd $(BROWSER_TESTS) && $(NPM) ci --no-audit --no-fund --prefer-offline
+	@touch $(AXE)
+
 # The edge tests run Debian's nginx-light with deploy/nginx/heliograph.conf.
 NGINX ?= /usr/sbin/nginx
 
@@ -88,7 +96,7 @@ $(NGINX):
 	fi
 
 
-test: $(STAMP) $(CHROMIUM) $(NGINX) $(ALERTMANAGER) $(PROMETHEUS) $(NODE_MODULES)
+test: $(STAMP) $(CHROMIUM) $(NGINX) $(ALERTMANAGER) $(PROMETHEUS) $(NODE_MODULES) $(AXE)
 	$(BIN)/python -m pytest
 
 # Regenerate the SDKs from this checkout's OpenAPI document (tests/sdk/test_sdk_generated.py

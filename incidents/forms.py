@@ -20,11 +20,23 @@ from incidents.models import (
 )
 from statuspage.models import Component, ComponentStatus, Region
 from statuspage.selectors import Matrix
+from statuspage.status import IMPACT_WORDS
 
 NO_CHANGE = ("", "— no change —")
 STATUS_CHOICES = [NO_CHANGE, *ComponentStatus.choices]
 INCIDENT_STATUS_CHOICES = [(s, IncidentStatus(s).label) for s in INCIDENT_STATUSES]
-INCIDENT_IMPACT_CHOICES = [c for c in Impact.choices if c[0] != Impact.MAINTENANCE]
+# Each impact with the word the public page shows for it ("Critical (major outage)"), so the
+# commander picks in the visitor's words (statuspage.status: one level, one word).
+INCIDENT_IMPACT_CHOICES = [
+    (value, f"{label} ({IMPACT_WORDS[value].lower()})")
+    for value, label in Impact.choices
+    if value != Impact.MAINTENANCE
+]
+# The default of the declare form: the impact follows the component statuses chosen
+# (statuspage.status.impact_for_component_statuses); the view applies it.
+IMPACT_FROM_COMPONENTS = ("", "From the components you set")
+# The default of the update form: keep the impact, raised if the components set are worse.
+IMPACT_KEEP = ("", "No change (raised if the components get worse)")
 DATETIME_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 
 # Labels the service errors use for keys that are not form fields.
@@ -129,7 +141,9 @@ class DeclareForm(ComponentGridMixin, forms.Form):
             attrs={"autofocus": True, "placeholder": "Runs not starting in us-east-1"}
         ),
     )
-    impact = forms.ChoiceField(choices=INCIDENT_IMPACT_CHOICES, initial=Impact.MAJOR)
+    impact = forms.ChoiceField(
+        choices=[IMPACT_FROM_COMPONENTS, *INCIDENT_IMPACT_CHOICES], required=False, initial=""
+    )
     status = forms.ChoiceField(
         choices=INCIDENT_STATUS_CHOICES, initial=IncidentStatus.INVESTIGATING
     )
@@ -148,9 +162,11 @@ class DeclareForm(ComponentGridMixin, forms.Form):
 
 class UpdateForm(ComponentGridMixin, forms.Form):
     status = forms.ChoiceField(choices=INCIDENT_STATUS_CHOICES)
-    impact = forms.ChoiceField(
-        choices=[("", "— no change —"), *INCIDENT_IMPACT_CHOICES], required=False
-    )
+    # The last update the commander saw when the page was rendered: if another one was posted
+    # since (another tab, another commander), the view shows it and keeps the text instead of
+    # posting blind. Empty: not checked (a form from before this field, or no update yet).
+    seen = forms.CharField(required=False, widget=forms.HiddenInput)
+    impact = forms.ChoiceField(choices=[IMPACT_KEEP, *INCIDENT_IMPACT_CHOICES], required=False)
     body = forms.CharField(label="Message (Markdown)", widget=forms.Textarea(attrs={"rows": 4}))
     notify = forms.BooleanField(
         required=False, initial=True, label="Notify subscribers and channels"

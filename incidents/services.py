@@ -43,6 +43,7 @@ from statuspage.services import (
     component_set_status,
     validate_component_status,
 )
+from statuspage.status import impact_for_component_statuses
 from statuspage.text import clean_text, one_line
 
 MAX_NAME = 255
@@ -205,7 +206,7 @@ def incident_declare(
     name: str,
     body: str,
     actor: Actor,
-    impact: str = Impact.MINOR,
+    impact: str | None = None,
     status: str = IncidentStatus.INVESTIGATING,
     component_statuses: ComponentStatuses | None = None,
     components: Iterable[Component] = (),
@@ -214,12 +215,17 @@ def incident_declare(
 ) -> Incident:
     """Declare an incident with its first update and the component statuses it sets.
 
-    `components` are affected components whose status is left as it is.
+    `components` are affected components whose status is left as it is. Without an `impact`,
+    the incident takes the one of the worst component status it sets (the rule of
+    `statuspage.status.impact_for_component_statuses`, as the console and the v1 API do), so
+    its badge never says less than its components.
     """
     name, body = _clean_common(name=name, body=body)
+    _validate_component_statuses(component_statuses)
+    if impact is None:
+        impact = impact_for_component_statuses((component_statuses or {}).values())
     _validate_impact(impact)
     _validate_status(IncidentKind.INCIDENT, status)
-    _validate_component_statuses(component_statuses)
     at = display_at or timezone.now()
     incident = Incident.objects.create(
         kind=IncidentKind.INCIDENT,

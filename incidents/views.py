@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from incidents import console, selectors, services
 from incidents.forms import (
+    INCIDENT_IMPACT_CHOICES,
     INCIDENT_STATUS_CHOICES,
     ComponentStatusForm,
     DeclareForm,
@@ -45,6 +46,7 @@ from incidents.models import (
 from statuspage.markdown import render_markdown
 from statuspage.selectors import component_matrix
 from statuspage.services import Actor, component_set_status
+from statuspage.status import STATUS_IMPACT, impact_for_component_statuses, impact_raised
 
 CONSOLE_PERMISSIONS = ("incidents.add_incident", "incidents.change_incident")
 
@@ -93,6 +95,19 @@ def _templates_json(templates) -> list[dict]:
     ]
 
 
+def _impact_rule() -> dict:
+    """What the declare form's script needs to say live which impact "from the components"
+    gives (the server decides: statuspage.status.impact_for_component_statuses)."""
+    labels = dict(INCIDENT_IMPACT_CHOICES)
+    default = impact_for_component_statuses([])
+    return {
+        "status_impact": {str(s): i for s, i in STATUS_IMPACT.items()},
+        "order": ["none", "minor", "major", "critical"],
+        "default": default,
+        "labels": labels,
+    }
+
+
 def _template_initial(template: IncidentTemplate | None) -> dict:
     if template is None:
         return {}
@@ -134,13 +149,16 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
         form = DeclareForm(request.POST, matrix=matrix)
         if form.is_valid():
             data = form.cleaned_data
+            chosen = form.component_statuses()
             try:
                 incident = services.incident_declare(
                     name=data["name"],
                     body=data["body"],
-                    impact=data["impact"],
+                    # Not chosen: the impact of the worst component status set (one rule,
+                    # statuspage.status), so the badge says what the matrix shows.
+                    impact=data["impact"] or impact_for_component_statuses(chosen.values()),
                     status=data["status"],
-                    component_statuses=form.component_statuses(),
+                    component_statuses=chosen,
                     deliver_notifications=data["notify"],
                     actor=_actor(request),
                 )
@@ -169,6 +187,7 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
             "templates": templates,
             "templates_json": _templates_json(templates),
             "wanted_components": request.GET.getlist("component"),
+            "impact_rule": _impact_rule(),
             # Under stress two commanders may declare the same outage: show what is open.
             "open_incidents": list(selectors.incidents_open().only("public_id", "name", "status")),
         },
@@ -199,13 +218,24 @@ def _status_choices(incident: Incident) -> list[tuple[str, str]]:
     return INCIDENT_STATUS_CHOICES
 
 
+def _last_update(incident: Incident) -> IncidentUpdate | None:
+    """The update written last (whatever time it displays): what a stale tab has not seen."""
+    return incident.updates.order_by("-id").first() if incident.pk else None
+
+
 def _incident_page(
-    request: HttpRequest, incident: Incident, *, status: int = 200, **forms
+    request: HttpRequest,
+    incident: Incident,
+    *,
+    status: int = 200,
+    stale: dict | None = None,
+    **forms,
 ) -> HttpResponse:
     matrix = component_matrix()
     templates = selectors.templates_for_console(incident.kind)
     template = selectors.template_get(template_id=request.GET.get("template"))
-    update_initial = {"status": incident.status}
+    last = _last_update(incident)
+    update_initial = {"status": incident.status, "seen": last.public_id if last else ""}
     if template is not None:
         update_initial["body"] = template.body
         if template.status in dict(_status_choices(incident)):
@@ -226,13 +256,17 @@ def _incident_page(
     forms.setdefault(
         "postmortem_form", PostmortemForm(initial={"body": postmortem.body if postmortem else ""})
     )
+    timeline = selectors.incident_timeline(incident=incident)
     return render(
         request,
         "console/incident.html",
         {
             "incident": incident,
             "affected_ids": {c.pk for c in incident.components.all()},
-            "timeline": selectors.incident_timeline(incident=incident),
+            "timeline": timeline,
+            "stale": stale,
+            # What each update sent to whom (the notifier adds it: incidents.console).
+            **console.incident_context(incident=incident, updates=timeline),
             "postmortem": postmortem,
             "can_postmortem": incident.kind == IncidentKind.INCIDENT
             and incident.status in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM),
@@ -243,6 +277,15 @@ def _incident_page(
         },
         status=status,
     )
+
+
+def _raised_impact(incident: Incident, chosen: dict) -> str | None:
+    """No impact chosen: keep it, unless the components set are worse than it says (the
+    badge must not say less than the matrix); None leaves it as it is."""
+    if incident.kind == IncidentKind.MAINTENANCE or not chosen:
+        return None
+    raised = impact_raised(incident.impact, chosen.values())
+    return raised if raised != incident.impact else None
 
 
 def _get_incident(public_id: str) -> Incident:
@@ -257,6 +300,24 @@ def incident_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return _incident_page(request, _get_incident(public_id))
 
 
+def _stale(incident: Incident, *, seen: str | None) -> dict | None:
+    """What the commander's page did not show when they typed: the incident closed meanwhile,
+    or (when `seen` is given) another update was posted after the one they saw. None when the
+    page was current. The view then posts nothing and shows this, with the typed text kept."""
+    last = _last_update(incident)
+    if not incident.is_open:
+        return {"closed": True, "last": last}
+    if seen is not None and seen and (last is None or last.public_id != seen):
+        return {"closed": False, "last": last}
+    return None
+
+
+def _stale_response(request, incident, stale, **forms) -> HttpResponse:
+    """Refused like any console form (400): nothing was posted; the page says what changed,
+    links to it, and keeps the form as typed."""
+    return _incident_page(request, incident, status=400, stale=stale, **forms)
+
+
 @console_view
 @require_POST
 def incident_update(request: HttpRequest, public_id: str) -> HttpResponse:
@@ -266,6 +327,13 @@ def incident_update(request: HttpRequest, public_id: str) -> HttpResponse:
         matrix=component_matrix(),
         status_choices=_status_choices(incident),
     )
+    stale = _stale(incident, seen=request.POST.get("seen"))
+    if stale is not None:
+        # Keep what was typed, and mark the newest update as seen: posting again sends it.
+        data = request.POST.copy()
+        data["seen"] = stale["last"].public_id if stale["last"] else ""
+        kept = UpdateForm(data, matrix=component_matrix(), status_choices=_status_choices(incident))
+        return _stale_response(request, incident, stale, update_form=kept)
     if form.is_valid():
         data = form.cleaned_data
         chosen = form.component_statuses()
@@ -274,7 +342,7 @@ def incident_update(request: HttpRequest, public_id: str) -> HttpResponse:
                 incident=incident,
                 status=data["status"],
                 body=data["body"],
-                impact=data["impact"] or None,
+                impact=data["impact"] or _raised_impact(incident, chosen),
                 # Nothing chosen: let the service apply its defaults (operational on resolve,
                 # maintenance statuses for a maintenance); otherwise exactly what was chosen.
                 component_statuses=chosen or None,
@@ -284,8 +352,15 @@ def incident_update(request: HttpRequest, public_id: str) -> HttpResponse:
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
-            messages.success(request, f"Update posted: {data['status']}")
+            messages.success(
+                request,
+                f"Update posted: {IncidentStatus(data['status']).label}. What it sent is "
+                "under it in the timeline.",
+            )
             return redirect("console:incident", public_id=incident.public_id)
+        fresh = _get_incident(public_id)
+        if not fresh.is_open:  # closed between the check above and the post
+            return _stale_response(request, fresh, _stale(fresh, seen=None), update_form=form)
     return _incident_page(request, incident, status=400, update_form=form)
 
 
@@ -294,6 +369,8 @@ def incident_update(request: HttpRequest, public_id: str) -> HttpResponse:
 def incident_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
     incident = _get_incident(public_id)
     form = ResolveForm(request.POST)
+    if not incident.is_open:
+        return _stale_response(request, incident, _stale(incident, seen=None), resolve_form=form)
     if form.is_valid():
         try:
             if incident.kind == IncidentKind.MAINTENANCE:

@@ -233,3 +233,33 @@ def dead_retryable_count(*, update: IncidentUpdate) -> int:
     """Dead deliveries of an update that a retry would send again (recipient not broken):
     the rows `deliveries_retry_dead` takes."""
     return Delivery.objects.dead_retryable().filter(update=update).count()
+
+
+def deliveries_for_console(*, incident, updates: Iterable[IncidentUpdate]) -> dict:
+    """Under each update of an incident's console page, what it sent to whom (an
+    `incidents.console` provider): per medium, how many were sent and how many are still
+    pending or failing, and whether the line must refresh itself (something is pending)."""
+    updates = list(updates)
+    counts = delivery_counts_by_update(updates=updates)
+    labels = dict(Medium.choices)
+    summaries = {}
+    for update in updates:
+        cells = counts[update.pk]
+        media = [
+            {"label": labels[medium], "total": total, "sent": cells[medium][DeliveryStatus.SENT]}
+            for medium, total in cells.by_medium(omit_zero=True).items()
+        ]
+        by_status = cells.by_status()
+        pending = (
+            by_status[DeliveryStatus.PENDING]
+            + by_status[DeliveryStatus.CLAIMED]
+            + by_status[DeliveryStatus.FAILED]
+        )
+        summaries[update.pk] = {
+            "media": media,
+            "total": cells.total(),
+            "pending": pending,
+            "failed": by_status[DeliveryStatus.FAILED],
+            "dead": by_status[DeliveryStatus.DEAD],
+        }
+    return {"deliveries": summaries}

@@ -1,9 +1,9 @@
-"""The severity of component statuses and the one rule for the page's overall status.
+"""The severity of component statuses and the one rule for the page's status language.
 
 Both are plain functions over plain values, so every reader applies the same rule to what it
-already loaded: the snapshot (page banner, /api/v2), the v1 API and the notifier, which stamps
-each event with the status of the page at the moment of the event. The database read that
-feeds the rule is `incidents.selectors.page_status`.
+already loaded: the snapshot (page banner, incident badges, /api/v2), the v1 API, the console
+and the notifier, which stamps each event with the status of the page at the moment of the
+event. The database read that feeds the rule is `incidents.selectors.page_status`.
 
 ## Severity of component statuses
 
@@ -11,22 +11,51 @@ Best first: operational < under_maintenance < degraded_performance < partial_out
 major_outage. `worst_status` picks the most severe (the colour of a day's uptime bar, the
 status of a component group).
 
+## One level, one word, one colour
+
+Every status the page shows is one of five levels, and each level has one word and one colour
+wherever it appears (the banner, an incident's impact badge, a cell of the matrix, a day bar):
+
+| level (indicator) | component status     | incident impact | word on the page      | colour |
+| ----------------- | -------------------- | --------------- | --------------------- | ------ |
+| none              | operational          | none            | Operational/No impact | green  |
+| maintenance       | under_maintenance    | (maintenance)   | Under maintenance     | blue   |
+| minor             | degraded_performance | minor           | Degraded performance  | amber  |
+| major             | partial_outage       | major           | Partial outage        | orange |
+| critical          | major_outage         | critical        | Major outage          | red    |
+
+So an incident of "critical" impact wears a red "Major outage" badge, like the matrix cell of a
+component in major outage, and the banner above them is red too.
+
 ## The overall status rule
 
 The indicator is the most severe of:
-- the worst component status: `major_outage` → critical, `partial_outage` → major,
-  `degraded_performance` → minor, `under_maintenance` → maintenance, otherwise none;
-- the impact of every open incident (investigating, identified, monitoring):
-  critical, major, minor (none adds nothing);
+- the worst component status (the table above);
+- the impact of every open incident (investigating, identified, monitoring): critical, major,
+  minor (none adds nothing);
 - `maintenance` while a maintenance is in progress or verifying.
 
 Severity order: none < maintenance < minor < major < critical. So an outage during a
 maintenance window shows as the outage, and an open incident whose components are all
-operational again (monitoring) still shows its impact until it is resolved.
+operational again (monitoring) still shows its impact until it is resolved. A visitor checks it
+by eye: the banner is never better than any cell of the matrix or any open incident's badge,
+and is as bad as the worst of them.
 
-Descriptions: none "All Systems Operational", maintenance "Service Under Maintenance",
-minor "Minor Service Outage" ("Partially Degraded Service" when only degraded performance is
-the cause), major "Partial System Outage", critical "Major System Outage".
+Descriptions (the banner's headline, and `status.description` in /api/v2 as status-page
+consumers expect): none "All Systems Operational", maintenance "Service Under Maintenance",
+minor "Partially Degraded Service" when a component is in degraded performance, else (an open
+incident of minor impact alone) "Minor Service Outage", major "Partial System Outage",
+critical "Major System Outage". Under the headline the page says in a sentence what causes it
+(`status_sentence`): which components are in which state, and whether an open incident keeps
+the level up; never a raw indicator.
+
+## An incident's impact
+
+When the commander does not choose one, an incident takes the impact of the worst component
+status it sets (`impact_for_component_statuses`): major outage → critical, partial outage →
+major, degraded performance → minor; minor when it sets no outage or degradation at all
+(something is wrong, no component says what). The console, the admin and the v1 API apply it;
+the commander can override it.
 """
 
 from __future__ import annotations
@@ -65,6 +94,37 @@ DESCRIPTIONS = {
     "critical": "Major System Outage",
 }
 DEGRADED_DESCRIPTION = "Partially Degraded Service"
+
+# The word of each level on the page (see the table in the module docstring).
+LEVEL_WORDS = {
+    "none": "Operational",
+    "maintenance": "Under maintenance",
+    "minor": "Degraded performance",
+    "major": "Partial outage",
+    "critical": "Major outage",
+}
+# An incident's impact badge: the word of its level ("none" says so plainly).
+IMPACT_WORDS = {**LEVEL_WORDS, "none": "No impact", "maintenance": "Maintenance"}
+
+# The impact an incident takes from the worst component status it sets.
+STATUS_IMPACT = {
+    ComponentStatus.MAJOR_OUTAGE: "critical",
+    ComponentStatus.PARTIAL_OUTAGE: "major",
+    ComponentStatus.DEGRADED_PERFORMANCE: "minor",
+}
+DEFAULT_IMPACT = "minor"
+
+# How a sentence says a component is in each status, best first (index = severity).
+_STATUS_PHRASES = {
+    ComponentStatus.UNDER_MAINTENANCE: ("is under maintenance", "are under maintenance"),
+    ComponentStatus.DEGRADED_PERFORMANCE: (
+        "has degraded performance",
+        "have degraded performance",
+    ),
+    ComponentStatus.PARTIAL_OUTAGE: ("has a partial outage", "have a partial outage"),
+    ComponentStatus.MAJOR_OUTAGE: ("has a major outage", "have a major outage"),
+}
+NAMES_PER_SENTENCE = 3
 
 
 _STATUS_RANK = {status: rank for rank, status in enumerate(STATUS_SEVERITY)}
@@ -109,6 +169,88 @@ def overall_status(
         candidates.append("maintenance")
     indicator = _worst_indicator(candidates)
     description = DESCRIPTIONS[indicator]
-    if indicator == "minor" and from_components == "minor" and from_incidents != "minor":
+    if indicator == "minor" and from_components == "minor":
         description = DEGRADED_DESCRIPTION
     return OverallStatus(indicator=indicator, description=description)
+
+
+def impact_for_component_statuses(statuses: Iterable[str]) -> str:
+    """The impact an incident takes when none is chosen: the level of the worst component
+    status it sets (see the module docstring); `DEFAULT_IMPACT` when it sets no outage or
+    degradation."""
+    impacts = [STATUS_IMPACT[s] for s in statuses if s in STATUS_IMPACT]
+    return _worst_indicator(impacts) if impacts else DEFAULT_IMPACT
+
+
+def impact_raised(current: str, statuses: Iterable[str]) -> str:
+    """The impact of an open incident after an update that sets `statuses`: raised to the
+    level of the worst outage or degradation they set when that is worse, never lowered (a
+    recovery keeps the impact until the commander changes it)."""
+    impacts = [STATUS_IMPACT[s] for s in statuses if s in STATUS_IMPACT]
+    if not impacts or current not in INDICATOR_SEVERITY:
+        return current
+    return _worst_indicator([current, *impacts])
+
+
+def _names(names: list[str]) -> str:
+    shown = names[:NAMES_PER_SENTENCE]
+    rest = len(names) - len(shown)
+    if rest:
+        return f"{', '.join(shown)} and {rest} more"
+    if len(shown) == 1:
+        return shown[0]
+    return f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def status_sentence(
+    *,
+    components: Iterable[tuple[str, str]],
+    open_incident_impacts: Iterable[str],
+    maintenance_in_progress: bool,
+) -> str:
+    """What causes the page's status, in plain words, for the line under the banner's headline.
+
+    `components` are (name, status) pairs in page order. Says which components are in which
+    state, worst first (a few names each), and, when an open incident or a maintenance keeps
+    the level above what the components show, says that too. Never a raw indicator."""
+    by_status: dict[str, list[str]] = {}
+    for name, status in components:
+        if status in _STATUS_PHRASES:
+            by_status.setdefault(status, []).append(name)
+    sentences = []
+    for status in reversed(STATUS_SEVERITY):
+        names = by_status.get(status)
+        if names:
+            singular, plural = _STATUS_PHRASES[status]
+            verb = singular if len(names) == 1 else plural
+            sentences.append(f"{_names(names)} {verb}.")
+    impacts = [i for i in open_incident_impacts if i in INDICATOR_SEVERITY]
+    from_components = _worst_indicator(COMPONENT_INDICATOR[s] for s in by_status)
+    from_incidents = _worst_indicator(i for i in impacts)
+    count = len(impacts)
+    worst = IMPACT_WORDS[from_incidents].lower()
+    if not sentences:
+        if count and from_incidents != "none":
+            sentences.append(
+                "Every component is operational; "
+                + (
+                    f"the open incident (impact: {worst}) is shown until it is resolved."
+                    if count == 1
+                    else f"{count} open incidents (worst impact: {worst}) are shown until "
+                    "they are resolved."
+                )
+            )
+        elif maintenance_in_progress:
+            sentences.append("Maintenance is in progress; every component is operational.")
+        else:
+            sentences.append("Every component is operational.")
+    elif count:
+        plural = "s" if count != 1 else ""
+        if INDICATOR_SEVERITY.index(from_incidents) > INDICATOR_SEVERITY.index(from_components):
+            label = "impact" if count == 1 else "worst impact"
+            sentences.append(f"{count} open incident{plural} ({label}: {worst}).")
+        else:
+            sentences.append(f"{count} open incident{plural}.")
+    elif maintenance_in_progress and ComponentStatus.UNDER_MAINTENANCE not in by_status:
+        sentences.append("Maintenance is in progress.")
+    return " ".join(sentences)

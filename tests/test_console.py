@@ -3,6 +3,7 @@ services (DB state and audit trail), with clear, field-level errors that keep th
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -168,7 +169,10 @@ def test_dashboard_shows_open_incidents_maintenance_and_matrix(
     assert "us-east-1" in html and "eu-central-1" in html
     assert "Degraded performance" in html  # runs_eu's status, as text
     assert "UTC" in html
-    assert '<meta http-equiv="refresh" content="60">' in html
+    # It refreshes every minute, by script, with a pause button (a <meta> refresh could not be
+    # paused: WCAG 2.2.1, axe's meta-refresh rule; issue 12).
+    assert 'data-refresh="60"' in html and "data-refresh-pause" in html
+    assert 'http-equiv="refresh"' not in html
 
 
 def test_declare_writes_incident_components_history_and_audit(commander_client, catalogue):
@@ -593,12 +597,17 @@ def test_correct_the_text_of_an_update(commander_client, open_incident):
 
 
 def test_console_loads_no_external_assets(commander_client, open_incident):
-    """Own CSS and JavaScript, inlined: nothing from a CDN (the console must work when the
-    internet, or a CDN, is part of the outage). Inlined with this response's CSP nonce."""
+    """Own CSS and JavaScript: nothing from a CDN (the console must work when the internet,
+    or a CDN, is part of the outage). The script is inlined with this response's CSP nonce;
+    the CSS is the one stylesheet of every page (issue 12), from our own /static/, like the
+    favicon."""
     for url in ("/console/", "/console/declare/", f"/console/incidents/{open_incident.public_id}/"):
         html = commander_client.get(url).content.decode()
-        assert "<style nonce=" in html and "<script nonce=" in html
-        assert 'src="http' not in html and "<link" not in html
+        assert "<script nonce=" in html
+        assert 'src="http' not in html
+        links = re.findall(r"<link\b[^>]*>", html)
+        assert links and all('href="/static/' in link for link in links), links
+        assert any("statuspage/public" in link and 'rel="stylesheet"' in link for link in links)
 
 
 def test_console_works_on_an_empty_catalogue(commander_client):

@@ -82,9 +82,16 @@ def test_catalogue_regions_and_services():
         "us-east-1",
         "us-west-2",
     ]
-    for global_slug in ("api", "dashboard"):
+    for global_slug in ("dashboard",):
         components = Service.objects.get(slug=global_slug).components.all()
         assert [c.region_id for c in components] == [None]
+    # The API is served per region (issue 12: the demo shows a regional API outage).
+    api = Service.objects.get(slug="api")
+    assert sorted(api.components.values_list("region__slug", flat=True)) == [
+        "eu-central-1",
+        "us-east-1",
+        "us-west-2",
+    ]
     assert (
         Service.objects.filter(
             name__in=["Scheduled runs", "Container image registry", "Realtime", "Bulk actions"]
@@ -268,3 +275,17 @@ def test_load_demo_writes_the_catalogue_and_templates_through_the_services():
     for service in Service.objects.all():
         assert ("service.create", service.name) in audited
     assert ServiceGroup.objects.count() == 2 and IncidentTemplate.objects.count() == 3
+
+
+def test_demo_shows_a_regional_api_outage():
+    """The API fails in one region while the others answer (issue 12): the demo's history has
+    it, on the API's eu-central-1 component only."""
+    _load()
+    incident = Incident.objects.get(name="API errors in eu-central-1")
+    assert incident.impact == "major" and incident.status == "resolved"
+    assert list(incident.components.values_list("service__slug", "region__slug")) == [
+        ("api", "eu-central-1")
+    ]
+    assert ComponentStatusChange.objects.filter(
+        incident=incident, component__region__slug="eu-central-1", new_status="partial_outage"
+    ).exists()

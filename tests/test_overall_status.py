@@ -20,7 +20,15 @@ from incidents.services import (
 )
 from statuspage.public.snapshot import snapshot_publish
 from statuspage.services import component_set_status
-from statuspage.status import COMPONENT_INDICATOR, overall_status
+from statuspage.status import (
+    COMPONENT_INDICATOR,
+    IMPACT_WORDS,
+    LEVEL_WORDS,
+    impact_for_component_statuses,
+    impact_raised,
+    overall_status,
+    status_sentence,
+)
 from statuspage.status import INDICATOR_SEVERITY as SEVERITY
 
 STATUSES = list(COMPONENT_INDICATOR)
@@ -33,7 +41,9 @@ IMPACTS = ["none", "minor", "major", "critical"]
         ([], [], False, "none", "All Systems Operational"),
         (["operational"] * 3, [], False, "none", "All Systems Operational"),
         (["operational", "degraded_performance"], [], False, "minor", "Partially Degraded Service"),
-        (["degraded_performance"], ["minor"], False, "minor", "Minor Service Outage"),
+        # Degraded components and a minor incident: the words follow what the matrix shows
+        # (issue 12: one status language; was "Minor Service Outage").
+        (["degraded_performance"], ["minor"], False, "minor", "Partially Degraded Service"),
         (["operational"], ["minor"], False, "minor", "Minor Service Outage"),
         (["partial_outage", "operational"], [], False, "major", "Partial System Outage"),
         (["major_outage", "partial_outage"], ["minor"], False, "critical", "Major System Outage"),
@@ -184,3 +194,89 @@ def test_every_component_status_maps_to_an_indicator():
         "under_maintenance",
     }
     assert all(indicator in SEVERITY for indicator in COMPONENT_INDICATOR.values())
+
+
+# --- One status language (issue 12): impact from components, words, the sentence -------------
+
+
+@pytest.mark.parametrize(
+    ("statuses", "impact"),
+    [
+        ([], "minor"),
+        (["operational"], "minor"),
+        (["under_maintenance"], "minor"),
+        (["degraded_performance"], "minor"),
+        (["degraded_performance", "partial_outage"], "major"),
+        (["partial_outage", "major_outage", "operational"], "critical"),
+    ],
+)
+def test_impact_follows_the_worst_component_status(statuses, impact):
+    assert impact_for_component_statuses(statuses) == impact
+
+
+def test_impact_is_raised_never_lowered():
+    assert impact_raised("minor", ["major_outage"]) == "critical"
+    assert impact_raised("critical", ["degraded_performance"]) == "critical"
+    assert impact_raised("none", ["operational"]) == "none"
+    assert impact_raised("major", []) == "major"
+
+
+def test_every_level_has_one_word_for_components_and_impacts():
+    # A critical incident and a component in major outage are called the same.
+    assert IMPACT_WORDS["critical"] == LEVEL_WORDS["critical"] == "Major outage"
+    assert IMPACT_WORDS["major"] == LEVEL_WORDS["major"] == "Partial outage"
+    assert IMPACT_WORDS["minor"] == LEVEL_WORDS["minor"] == "Degraded performance"
+
+
+@pytest.mark.parametrize(
+    ("components", "impacts", "maintenance", "sentence"),
+    [
+        ([("API", "operational")], [], False, "Every component is operational."),
+        (
+            [("Runs (us-east-1)", "major_outage"), ("API", "operational")],
+            ["critical"],
+            False,
+            "Runs (us-east-1) has a major outage. 1 open incident.",
+        ),
+        (
+            [("A", "partial_outage"), ("B", "partial_outage"), ("C", "degraded_performance")],
+            [],
+            False,
+            "A and B have a partial outage. C has degraded performance.",
+        ),
+        (
+            [(name, "partial_outage") for name in "ABCDE"],
+            [],
+            False,
+            "A, B, C and 2 more have a partial outage.",
+        ),
+        (
+            [("API", "operational")],
+            ["major"],
+            False,
+            "Every component is operational; the open incident (impact: partial outage) is "
+            "shown until it is resolved.",
+        ),
+        (
+            [("API", "degraded_performance")],
+            ["critical", "minor"],
+            False,
+            "API has degraded performance. 2 open incidents (worst impact: major outage).",
+        ),
+        (
+            [("API", "operational")],
+            [],
+            True,
+            "Maintenance is in progress; every component is operational.",
+        ),
+    ],
+)
+def test_the_sentence_under_the_banner(components, impacts, maintenance, sentence):
+    assert (
+        status_sentence(
+            components=components,
+            open_incident_impacts=impacts,
+            maintenance_in_progress=maintenance,
+        )
+        == sentence
+    )

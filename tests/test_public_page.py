@@ -149,11 +149,16 @@ def test_incident_page_has_timeline_with_component_changes_and_postmortem(client
     html = response.content.decode()
     assert "Runs not starting in us-east-1 and eu-central-1" in html
     assert '<th scope="col">Time (UTC)</th>' in html
-    # Chronological, like the report's table.
-    positions = [
-        html.index(t) for t in ("Jun 22, 20:09", "Jun 23, 06:53", "Jun 23, 08:38", "Jun 23, 13:13")
-    ]
+    # Newest first, like the console (issue 12); the "oldest first" order, chronological like
+    # the report's table, is the page's second table body, shown by its link.
+    newest = html[html.index('<tbody class="tl-newest">') : html.index('<tbody class="tl-oldest">')]
+    oldest = html[html.index('<tbody class="tl-oldest">') :]
+    times = ("Jun 22, 20:09", "Jun 23, 06:53", "Jun 23, 08:38", "Jun 23, 13:13")
+    positions = [newest.index(t) for t in times]
+    assert positions == sorted(positions, reverse=True)
+    positions = [oldest.index(t) for t in times]
     assert positions == sorted(positions)
+    assert 'href="#timeline-oldest"' in html
     assert "<strong>lost etcd quorum</strong>" in html
     assert "Run execution (us-east-1)</span>: Operational → <strong>Major outage</strong>" in html
     assert (

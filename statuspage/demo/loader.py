@@ -95,7 +95,9 @@ SERVICES = [
         "Live run status streamed to your app and the dashboard.",
         ALL,
     ),
-    DemoService("API", "api", "Platform", "Trigger and manage runs from your code."),
+    # The API is served from each region (runs are triggered where they run), so it can fail
+    # in one region while the others answer: per region, like the seed report's services.
+    DemoService("API", "api", "Platform", "Trigger and manage runs from your code.", ALL),
     DemoService("Dashboard", "dashboard", "Platform", "The web app: runs, logs, settings."),
     DemoService(
         "Bulk actions",
@@ -368,6 +370,18 @@ RECENT_INCIDENTS = [
         "resolved": "A slow database query has been fixed; the dashboard is fast again.",
     },
     {
+        "days_ago": 9,
+        "start": time(15, 40),
+        "minutes": 47,
+        "name": "API errors in eu-central-1",
+        "impact": "major",
+        "components": {("api", "eu-central-1"): "partial_outage"},
+        "body": "Some API requests to eu-central-1 fail with 503 errors; the other regions are "
+        "not affected. Retrying, or triggering runs in another region, works.",
+        "resolved": "A faulty load balancer node in eu-central-1 was replaced; API requests "
+        "succeed again.",
+    },
+    {
         "days_ago": 17,
         "start": time(9, 12),
         "minutes": 55,
@@ -509,7 +523,7 @@ def demo_blips(today: date) -> list[Blip]:
         ("run-execution", "us-west-2"),
         ("realtime", "us-east-1"),
         ("container-image-registry", "us-east-1"),
-        ("api", None),
+        ("api", "us-east-1"),
         ("dashboard", None),
     ]
     # Not on the days of the recent incidents, so a blip never interleaves with one.

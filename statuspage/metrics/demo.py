@@ -68,7 +68,10 @@ DEMO_METRICS = [
 ]
 
 
-def _series(now: datetime, base: float, swing: float, seed: int) -> list[tuple[datetime, float]]:
+def _series(
+    now: datetime, base: float, swing: float, seed: int, *, count: bool = False
+) -> list[tuple[datetime, float]]:
+    """A week of points; a count (queued runs) is a whole number, a latency has a decimal."""
     rng = random.Random(seed)
     start = (now - SPAN).replace(second=0, microsecond=0)
     points, at = [], start
@@ -77,7 +80,7 @@ def _series(now: datetime, base: float, swing: float, seed: int) -> list[tuple[d
         daily = math.sin((hour - 8) / 24 * 2 * math.pi)  # busiest in the UTC afternoon
         top_of_hour = 1.4 if at.minute == 0 else 1.0  # scheduled runs fire on the hour
         value = max(0.0, (base + swing * daily) * top_of_hour * rng.uniform(0.9, 1.1))
-        points.append((at, round(value, 1)))
+        points.append((at, float(round(value)) if count else round(value, 1)))
         at += STEP
     return points
 
@@ -106,6 +109,7 @@ def load_demo_metrics(*, now: datetime | None = None) -> int:
             position=index,
             description="Runs waiting to start" if slug.startswith("queue") else "",
         )
-        metric_points_record(metric=metric, points=_series(now, base, swing, index), actor=ACTOR)
+        points = _series(now, base, swing, index, count=unit.strip() == "runs")
+        metric_points_record(metric=metric, points=points, actor=ACTOR)
         created += 1
     return created

@@ -8,7 +8,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from statuspage.metrics.charts import Bucket, series_svg
+from statuspage.metrics.charts import Bucket, format_value, is_count, series_svg
 from statuspage.metrics.models import (
     Alert,
     AlertIntake,
@@ -115,20 +115,31 @@ def detection_overview(*, recent: int = 50) -> dict:
 
 
 def metrics_for_page(*, now: datetime, span: timedelta = timedelta(hours=24)) -> list[dict]:
-    """The public metrics with their graph of the last day, for the published page."""
+    """The public metrics with their graph of the last day, for the published page. `now` is
+    the one latest value (the caption says it; the graph says none of its own), written like
+    the graph's axis: whole numbers for a count."""
     latest = metric_latest_points()
     rows = []
     for metric in metrics_public():
         point = latest.get(metric.pk)
+        buckets = metric_series(metric, span=span, now=now)
+        known = [b.value for b in buckets if b.value is not None]
+        integral = is_count(known + ([point[1]] if point else []))
         rows.append(
             {
                 "metric": metric,
                 "latest_value": point[1] if point else None,
                 "latest_at": point[0] if point else None,
+                "now": {
+                    "text": format_value(point[1], integral=integral, unit=metric.unit),
+                    "at": point[0],
+                }
+                if point
+                else None,
                 # series_svg escapes every text it writes.
                 "svg": mark_safe(
                     series_svg(
-                        metric_series(metric, span=span, now=now),
+                        buckets,
                         title=f"{metric.name} over the last {span.total_seconds() / 3600:g} hours",
                         unit=metric.unit,
                     )

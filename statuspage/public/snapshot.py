@@ -45,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import formatdate
 from functools import cached_property
 from itertools import groupby
@@ -54,6 +54,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import Error as DbError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import feedgenerator, timezone
@@ -66,14 +67,15 @@ from incidents.documents import (
     page_dict,
     status_dict,
 )
-from incidents.models import Incident, IncidentKind
+from incidents.models import Incident, IncidentKind, IncidentStatus
 from statuspage import hooks, queues
 from statuspage.metrics.selectors import metrics_for_page
 from statuspage.models import ComponentStatus
 from statuspage.public import services, targets, tree, uptime
 from statuspage.public.models import PublishTarget
-from statuspage.public.uptime import format_duration, series_sum
+from statuspage.public.uptime import UptimeSeries, format_duration, series_sum
 from statuspage.selectors import component_matrix, components_for_page, regions_for_page
+from statuspage.status import INDICATOR_SEVERITY, status_sentence
 from statuspage.text import xml_safe
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ STATE = "state.json"
 BLOBS = "blobs"
 GZIP_MIN_SIZE = 512
 RECENT_ON_PAGE = 5  # closed incidents and maintenance listed under "Recent history"
+PHONE_DAYS = 30  # a phone shows the last 30 day bars, with the figure of those 30 days
 
 # The icon of the banner for each overall indicator (the icons are named after statuses).
 OVERALL_ICON = {
@@ -481,6 +484,8 @@ def render_fingerprint() -> str:
         base = Path(settings.BASE_DIR)
         roots = [base / "templates" / "public", base / "statuspage" / "static"]
         files = [base / "templates" / "base_public.html"]
+        # The header, footer and <head> partials every page includes.
+        files.extend(sorted((base / "templates").glob("_*.html")))
         for root in roots:
             files.extend(sorted(p for p in root.rglob("*") if p.is_file()))
         for file in files:
@@ -627,27 +632,48 @@ def _page(i: _Inputs) -> tuple[bytes, str]:
     # As in the status-page JSON: `showcase` puts a component's uptime on the page, and
     # `only_show_if_degraded` hides it from the matrix while it is operational.
     showcased = [c for c in i.components if c.showcase]
+    matrix = component_matrix(
+        components=[
+            c for c in i.components if c.status != "operational" or not c.only_show_if_degraded
+        ],
+        regions=i.regions,
+    )
+    # On a phone the matrix leads with what is broken: rows (and groups) where every
+    # component is operational fold behind "show all services".
+    affected_services = {
+        row.service.pk
+        for row in matrix.rows
+        if any(c is not None and c.status != "operational" for c in row.cells)
+        or (row.global_component is not None and row.global_component.status != "operational")
+    }
+    affected_groups = {
+        row.service.group_id for row in matrix.rows if row.service.pk in affected_services
+    }
+    day_incidents = _incidents_by_component_day(showcased, now=i.now)
     return _html(
         "public/index.html",
         {
             **i.common,
             "overall": i.overall,
             "overall_icon": OVERALL_ICON[i.overall.indicator],
-            "matrix": component_matrix(
-                components=[
-                    c
-                    for c in i.components
-                    if c.status != "operational" or not c.only_show_if_degraded
-                ],
-                regions=i.regions,
+            "status_sentence": status_sentence(
+                components=[(c.name, c.status) for c in i.components],
+                open_incident_impacts=[x.impact for x in i.open_incidents],
+                maintenance_in_progress=bool(i.active),
             ),
+            "matrix": matrix,
+            "affected_services": affected_services,
+            "affected_groups": affected_groups,
+            "services_total": len(matrix.rows),
+            "services_affected": len(affected_services),
             "open_incidents": [_incident_summary(x) for x in i.open_incidents],
             "active_maintenances": [_incident_summary(x) for x in i.active],
             "upcoming_maintenances": [_incident_summary(x) for x in i.upcoming],
-            "uptime_services": _uptime_rows(showcased, series, by="service"),
-            "uptime_regions": _uptime_rows(showcased, series, by="region"),
+            "uptime_services": _uptime_rows(showcased, series, day_incidents, by="service"),
+            "uptime_regions": _uptime_rows(showcased, series, day_incidents, by="region"),
             "uptime_formula": uptime.FORMULA,
             "uptime_days": uptime.DAYS,
+            "phone_days": PHONE_DAYS,
             "recent": [x for x in i.everything if not x.is_open][:RECENT_ON_PAGE],
             "metrics": metrics_for_page(now=i.now),
         },
@@ -850,45 +876,114 @@ BAR_CLASS = {
 }
 
 
-def _bars(series) -> list[dict]:
-    """One bar per day: its colour (the worst status seen) and a title with the figures."""
+def _incidents_by_component_day(components, *, now: datetime) -> dict[int, dict[date, list]]:
+    """{component id: {UTC day: the incidents and maintenances affecting it that day}} over
+    the uptime window, so a day bar links to what happened. One query (and one for the
+    components of those incidents), whatever the number of days."""
+    days = uptime.window_days(now=now)
+    window_start = datetime.combine(days[0], datetime.min.time(), UTC)
+    ids = {c.pk for c in components}
+    found: dict[int, dict[date, list]] = {}
+    incidents = (
+        Incident.objects.filter(components__in=ids)
+        .exclude(status=IncidentStatus.SCHEDULED)  # a maintenance that has not begun
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=window_start))
+        .distinct()
+        .only("public_id", "name", "impact", "kind", "created_at", "started_at", "resolved_at")
+        .prefetch_related("components")
+    )
+    for incident in incidents:
+        start = (incident.started_at or incident.created_at).astimezone(UTC).date()
+        end = (incident.resolved_at or now).astimezone(UTC).date()
+        day = max(start, days[0])
+        while day <= end and day <= days[-1]:
+            for component in incident.components.all():
+                if component.pk in ids:
+                    found.setdefault(component.pk, {}).setdefault(day, []).append(incident)
+            day += timedelta(days=1)
+    return found
+
+
+def _worst_incident(incidents: list) -> object:
+    return max(
+        incidents,
+        key=lambda x: (
+            INDICATOR_SEVERITY.index(x.impact) if x.impact in INDICATOR_SEVERITY else 0,
+            x.created_at,
+        ),
+    )
+
+
+def _bars(series, incidents: dict[date, list]) -> list[dict]:
+    """One bar per day: its colour (the worst status seen), the figures it says when focused
+    or hovered, and a link to the worst incident of that day when there was one. A day with
+    something to say (downtime, a degradation) can be focused even without an incident."""
     bars = []
     for day in series.days:
+        # Short ("3 Oct: 100%"): ~900 of them are on the page, and the bytes count.
+        label = f"{day.day:%-d %b}"
         if not day.has_data:
-            bars.append({"cls": "nd", "title": f"{day.day.isoformat()} no data"})
+            bars.append({"cls": "nd", "tip": f"{label}: no data"})
             continue
-        title = f"{day.day.isoformat()} {day.percent}%"
+        percent = "100" if day.percent == "100.00" else day.percent
+        tip = f"{label}: {percent}%"
         if day.major_us:
-            title += f", major outage {format_duration(day.major_us)}"
+            tip += f", major outage {format_duration(day.major_us)}"
         if day.partial_us:
-            title += f", partial outage {format_duration(day.partial_us)}"
-        bars.append({"cls": BAR_CLASS[day.worst], "title": title})
+            tip += f", partial outage {format_duration(day.partial_us)}"
+        if day.worst == "degraded_performance" and not (day.major_us or day.partial_us):
+            tip += ", degraded performance"
+        if day.worst == "under_maintenance" and not (day.major_us or day.partial_us):
+            tip += ", maintenance"
+        bar = {"cls": BAR_CLASS[day.worst], "tip": tip}
+        on_day = incidents.get(day.day)
+        if on_day:
+            worst = _worst_incident(on_day)
+            more = len(on_day) - 1
+            bar["tip"] = f"{tip}. {worst.name}" + (f" (+{more} more)" if more else "")
+            bar["href"] = f"/incidents/{worst.public_id}"
+        elif day.worst != "operational":
+            bar["focus"] = True
+        bars.append(bar)
     return bars
 
 
-def _uptime_rows(components, series: dict, *, by: str) -> list[dict]:
-    """One row per service (over its components) or per region (over its components)."""
+def _uptime_rows(components, series: dict, day_incidents: dict, *, by: str) -> list[dict]:
+    """One row per service (over its components) or per region (over its components), with
+    its 90-day figure and the figure of the last 30 days (what a phone shows)."""
     groups: dict[int, dict] = {}
     for component in components:
         key_obj = component.service if by == "service" else component.region
         if key_obj is None:
             continue
-        group = groups.setdefault(key_obj.pk, {"obj": key_obj, "series": []})
+        group = groups.setdefault(key_obj.pk, {"obj": key_obj, "series": [], "incidents": {}})
         group["series"].append(series[component.pk])
+        for day, incidents in day_incidents.get(component.pk, {}).items():
+            known = group["incidents"].setdefault(day, [])
+            known.extend(x for x in incidents if x not in known)
     rows = []
     for group in groups.values():
         total = series_sum(group["series"])
+        recent = UptimeSeries(days=total.days[-PHONE_DAYS:])
         rows.append(
             {
                 "name": group["obj"].name if by == "service" else group["obj"].slug,
                 "label": group["obj"].name,
-                "percent": total.percent,
-                "bars": _bars(total),
+                "percent": _percent2(total),
+                "percent_phone": _percent2(recent),
+                "bars": _bars(total, group["incidents"]),
                 "position": group["obj"].position,
             }
         )
     rows.sort(key=lambda r: (r["position"], r["name"]))
     return rows
+
+
+def _percent2(series: UptimeSeries) -> str | None:
+    """The figure shown beside a row: 2 decimals, rounded down like every uptime figure
+    (99.999 % shows as 99.99 %, never as 100 %)."""
+    percent = series.percent
+    return percent[:-1] if percent else None
 
 
 def _incident_summary(incident) -> dict:
@@ -902,13 +997,17 @@ def _incident_summary(incident) -> dict:
 
 
 def _incident_page(incident) -> dict:
-    updates = sorted(incident.updates.all(), key=lambda u: (u.display_at, u.pk))
+    updates = sorted(incident.updates.all(), key=lambda u: (u.display_at, u.pk), reverse=True)
     postmortem = getattr(incident, "postmortem", None)
     if postmortem is not None and postmortem.published_at is None:
         postmortem = None
+    timeline = [{"update": u, "changes": list(u.status_changes.all())} for u in updates]
     return {
         "incident": incident,
-        "timeline": [{"update": u, "changes": list(u.status_changes.all())} for u in updates],
+        # Newest first, like the console; the page also carries the oldest-first order for
+        # its "oldest first" link (no script on the public page).
+        "timeline": timeline,
+        "timeline_oldest": timeline[::-1],
         "components": list(incident.components.all()),
         "postmortem": postmortem,
     }

@@ -10,7 +10,9 @@ from __future__ import annotations
 import threading
 import time
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.template.loader import render_to_string
 from django.utils.http import parse_http_date_safe
 from django.views.decorators.http import require_safe
 
@@ -78,8 +80,16 @@ def _unavailable() -> HttpResponse:
     return response
 
 
-def _not_found() -> HttpResponse:
-    response = HttpResponse(b"Not found.\n", status=404, content_type="text/plain; charset=utf-8")
+def _not_found(*, page: bool = False) -> HttpResponse:
+    """404. For a page (an incident's address), a page of the site that says so and where to
+    look; rendered from settings only, no database query."""
+    if page:
+        body = render_to_string("public/not_found.html", {"site_name": settings.SITE_NAME}).encode()
+        response = HttpResponse(body, status=404, content_type="text/html; charset=utf-8")
+    else:
+        response = HttpResponse(
+            b"Not found.\n", status=404, content_type="text/plain; charset=utf-8"
+        )
     response["Cache-Control"] = "public, max-age=10"
     return response
 
@@ -98,7 +108,7 @@ def serve(request: HttpRequest, path: str) -> HttpResponse:
         except snapshot.SnapshotMissing:
             return _unavailable()
     if served is None:
-        return _not_found()
+        return _not_found(page=not path.startswith("/api/"))
     if _not_modified(request, served):
         response = HttpResponseNotModified()
     elif request.method == "HEAD":

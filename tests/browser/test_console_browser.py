@@ -210,6 +210,8 @@ def test_update_and_resolve_in_console_then_public_page_is_clear(page, world):
     assert "A fix is deployed; watching." in page.inner_text(".timeline")
 
     page.fill("#resolve-form textarea[name=body]", "Dequeuing is back to normal.")
+    # Resolving asks once (issue 12): the commander confirms.
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#resolve-form button[type=submit]")
     page.wait_for_selector("text=it takes no more updates")
     incident.refresh_from_db()

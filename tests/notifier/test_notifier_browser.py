@@ -49,7 +49,8 @@ def test_subscribe_confirm_manage_and_unsubscribe_in_a_browser(live_server, sett
         assert page.locator("h1").inner_text() == "Subscription confirmed"
         page.click("text=Choose what you receive")
         page.check("input[name=scope][value=regions]")
-        page.locator("summary", has_text="Regions").click()
+        # Choosing "chosen regions" opens the region list by itself (issue 12, finding 8).
+        assert page.locator(f"input[name=regions][value='{eu.pk}']").is_visible()
         page.check(f"input[name=regions][value='{eu.pk}']")
         page.click("text=Save preferences")
         assert "Your preferences are saved." in page.content()

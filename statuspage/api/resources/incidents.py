@@ -63,15 +63,7 @@ from statuspage.api.schema import (
     T,
 )
 from statuspage.models import Component, ComponentStatus
-
-# `impact_override` left out: the impact follows the worst component status given.
-STATUS_IMPACT = {
-    ComponentStatus.MAJOR_OUTAGE: Impact.CRITICAL,
-    ComponentStatus.PARTIAL_OUTAGE: Impact.MAJOR,
-    ComponentStatus.DEGRADED_PERFORMANCE: Impact.MINOR,
-}
-IMPACT_ORDER = [Impact.NONE, Impact.MINOR, Impact.MAJOR, Impact.CRITICAL]
-
+from statuspage.status import impact_for_component_statuses
 
 # --- Reading a call and answering ---------------------------------------------------------
 
@@ -105,8 +97,9 @@ def _component_statuses(call: Call) -> dict[Component, str] | None:
 
 
 def _derived_impact(statuses: dict[Component, str] | None) -> str:
-    impacts = [STATUS_IMPACT.get(s, Impact.MINOR) for s in (statuses or {}).values()]
-    return max(impacts, key=IMPACT_ORDER.index, default=Impact.MINOR)
+    """`impact_override` left out: the impact follows the worst component status given (the
+    one rule of statuspage.status, as in the console)."""
+    return impact_for_component_statuses((statuses or {}).values())
 
 
 def _impact(call: Call) -> str | None:

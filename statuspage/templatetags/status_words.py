@@ -1,0 +1,25 @@
+"""`{% load status_words %}`: the page's words for levels and impacts (statuspage.status).
+
+`{{ incident.impact|impact_word }}` gives "Major outage" for a critical incident, the word the
+matrix shows for a component in major outage, so a badge, a cell and the banner speak one
+language on the public page, the console and the subscriber pages alike."""
+
+from __future__ import annotations
+
+from django import template
+
+from statuspage.status import IMPACT_WORDS, LEVEL_WORDS
+
+register = template.Library()
+
+
+@register.filter
+def impact_word(impact: str) -> str:
+    """The public word of an incident's impact ("critical" → "Major outage")."""
+    return IMPACT_WORDS.get(impact, impact)
+
+
+@register.filter
+def level_word(indicator: str) -> str:
+    """The public word of an overall indicator ("major" → "Partial outage")."""
+    return LEVEL_WORDS.get(indicator, indicator)
