@@ -84,7 +84,6 @@ def application(environ, start_response):
 """
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="gunicorn runs on POSIX")
 def test_gunicorn_as_make_run_starts_it_redacts_tokens(tmp_path: Path):
     """The flags of run_heliograph (statuspage/demo/management/commands/run_heliograph.py):
     the access log on, our logger class; a format with every atom a token could be in."""
