@@ -43,7 +43,7 @@ from statuspage.services import (
     component_set_status,
     validate_component_status,
 )
-from statuspage.status import impact_for_component_statuses
+from statuspage.status import impact_for_component_statuses, impact_raised
 from statuspage.text import clean_text, one_line
 
 MAX_NAME = 255
@@ -176,7 +176,7 @@ def _create_update(
         body=body,
         body_html=render_markdown(body),
         display_at=at,
-        created_at=min(now, at) if at < now else now,
+        created_at=min(now, at),
         updated_at=now,
         deliver_notifications=deliver_notifications,
         author=actor.user if getattr(actor.user, "pk", None) else None,
@@ -271,6 +271,10 @@ def incident_post_update(
     When `component_statuses` is None the affected components follow the status: operational
     on resolve, under maintenance while a maintenance is in progress, back to what they were
     when it completes. Pass `{}` to leave them alone.
+
+    With no `impact`, an incident's impact is raised when the component statuses set are
+    worse than it says, never lowered (`statuspage.status.impact_raised`): the badge never
+    says less than the matrix, whichever door the update came through.
     """
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if incident.status in CLOSED_STATUSES:
@@ -298,6 +302,8 @@ def incident_post_update(
     incident.updated_at = max(incident.updated_at, at)
     if impact is not None:
         incident.impact = impact
+    elif incident.kind == IncidentKind.INCIDENT:
+        incident.impact = impact_raised(incident.impact, component_statuses.values())
     if status == IncidentStatus.MONITORING and incident.monitoring_at is None:
         incident.monitoring_at = at
     if status == IncidentStatus.IN_PROGRESS and incident.started_at is None:

@@ -46,7 +46,7 @@ from incidents.models import (
 from statuspage.markdown import render_markdown
 from statuspage.selectors import component_matrix
 from statuspage.services import Actor, component_set_status
-from statuspage.status import STATUS_IMPACT, impact_for_component_statuses, impact_raised
+from statuspage.status import STATUS_IMPACT, impact_for_component_statuses
 
 CONSOLE_PERMISSIONS = ("incidents.add_incident", "incidents.change_incident")
 
@@ -154,9 +154,9 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
                 incident = services.incident_declare(
                     name=data["name"],
                     body=data["body"],
-                    # Not chosen: the impact of the worst component status set (one rule,
-                    # statuspage.status), so the badge says what the matrix shows.
-                    impact=data["impact"] or impact_for_component_statuses(chosen.values()),
+                    # Not chosen (None): the service takes the impact of the worst component
+                    # status set (statuspage.status), so the badge says what the matrix shows.
+                    impact=data["impact"] or None,
                     status=data["status"],
                     component_statuses=chosen,
                     deliver_notifications=data["notify"],
@@ -279,15 +279,6 @@ def _incident_page(
     )
 
 
-def _raised_impact(incident: Incident, chosen: dict) -> str | None:
-    """No impact chosen: keep it, unless the components set are worse than it says (the
-    badge must not say less than the matrix); None leaves it as it is."""
-    if incident.kind == IncidentKind.MAINTENANCE or not chosen:
-        return None
-    raised = impact_raised(incident.impact, chosen.values())
-    return raised if raised != incident.impact else None
-
-
 def _get_incident(public_id: str) -> Incident:
     try:
         return selectors.incident_get(public_id=public_id)
@@ -342,7 +333,7 @@ def incident_update(request: HttpRequest, public_id: str) -> HttpResponse:
                 incident=incident,
                 status=data["status"],
                 body=data["body"],
-                impact=data["impact"] or _raised_impact(incident, chosen),
+                impact=data["impact"] or None,  # None: the service raises it if need be
                 # Nothing chosen: let the service apply its defaults (operational on resolve,
                 # maintenance statuses for a maintenance); otherwise exactly what was chosen.
                 component_statuses=chosen or None,

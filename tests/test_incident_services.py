@@ -191,3 +191,29 @@ def test_completed_maintenance_leaves_a_component_a_human_changed_during_the_win
     assert (runs_us.status, api.status) == ("operational", "major_outage")
     last = ComponentStatusChange.objects.filter(component=api).order_by("-id").first()
     assert (last.actor_name, last.new_status) == ("on-call", "major_outage")
+
+
+def test_an_update_raises_the_impact_whichever_door_it_comes_through(catalogue, actor):
+    """The rule of statuspage.status.impact_raised lives in the service, so an update from
+    the API, MCP or the admin raises the impact like the console does, and never lowers it."""
+    incident = services.incident_declare(
+        name="Slow runs", body="Looking.", actor=actor, impact="minor"
+    )
+    services.incident_post_update(
+        incident=incident,
+        status="identified",
+        body="Worse than we thought.",
+        actor=actor,
+        component_statuses={catalogue["runs_us"]: "major_outage"},
+    )
+    incident.refresh_from_db()
+    assert incident.impact == "critical"
+    services.incident_post_update(
+        incident=incident,
+        status="monitoring",
+        body="Recovering.",
+        actor=actor,
+        component_statuses={catalogue["runs_us"]: "degraded_performance"},
+    )
+    incident.refresh_from_db()
+    assert incident.impact == "critical"  # a recovery keeps it until the commander changes it

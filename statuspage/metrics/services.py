@@ -45,7 +45,7 @@ from statuspage.metrics.models import (
 from statuspage.metrics.prometheus import PrometheusError, check_prometheus_url
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.services import UNSET, Actor, audit_record, component_set_status
-from statuspage.status import worse_status, worst_status
+from statuspage.status import impact_for_component_statuses, worse_status, worst_status
 from statuspage.text import clean_text, one_line
 
 log = logging.getLogger(__name__)
@@ -497,11 +497,6 @@ def metric_points_record_many(
 
 INTAKE_RECORD_LIMIT = 64 * 1024
 INTAKE_RETENTION = timedelta(days=30)
-IMPACT_FOR_STATUS = {
-    ComponentStatus.MAJOR_OUTAGE: "major",
-    ComponentStatus.PARTIAL_OUTAGE: "major",
-    ComponentStatus.DEGRADED_PERFORMANCE: "minor",
-}
 STATUS_LABELS = dict(ComponentStatus.choices)
 
 
@@ -831,7 +826,9 @@ def _draft_create(alert: Alert) -> IncidentDraft:
         alert=alert,
         name=name or "Incident",
         body=body,
-        impact=IMPACT_FOR_STATUS.get(alert.component_status, "minor"),
+        impact=impact_for_component_statuses(
+            [alert.component_status] if alert.component_status else []
+        ),
         component_statuses=statuses,
     )
     _tell_staff(

@@ -109,7 +109,8 @@ def test_a_draft_is_published_with_one_click_from_the_dashboard(
     )
     post(source, alertmanager_payload(service="run-execution", region="us-east-1"))
     draft = IncidentDraft.objects.get()
-    assert draft.name == "Runs are not being dequeued" and draft.impact == "major"
+    # A major outage is a critical impact (statuspage.status: the badge never says less).
+    assert draft.name == "Runs are not being dequeued" and draft.impact == "critical"
     assert draft.component_statuses == {catalogue["runs_us"].public_id: "major_outage"}
     assert not Incident.objects.exists()  # nothing public yet
     client.force_login(commander)
@@ -118,7 +119,7 @@ def test_a_draft_is_published_with_one_click_from_the_dashboard(
     response = client.post(f"/console/metrics/drafts/{draft.pk}/publish")
     incident = Incident.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/{incident.public_id}/")
-    assert incident.name == "Runs are not being dequeued" and incident.impact == "major"
+    assert incident.name == "Runs are not being dequeued" and incident.impact == "critical"
     assert list(incident.components.all()) == [catalogue["runs_us"]]
     assert incident.updates.get().author_name == "ic"
     assert "Incident drafts" not in client.get("/console/").content.decode()

@@ -63,7 +63,6 @@ from statuspage.api.schema import (
     T,
 )
 from statuspage.models import Component, ComponentStatus
-from statuspage.status import impact_for_component_statuses
 
 # --- Reading a call and answering ---------------------------------------------------------
 
@@ -94,12 +93,6 @@ def _component_statuses(call: Call) -> dict[Component, str] | None:
             )
         result[component] = status
     return result
-
-
-def _derived_impact(statuses: dict[Component, str] | None) -> str:
-    """`impact_override` left out: the impact follows the worst component status given (the
-    one rule of statuspage.status, as in the console)."""
-    return impact_for_component_statuses((statuses or {}).values())
 
 
 def _impact(call: Call) -> str | None:
@@ -183,7 +176,7 @@ def incident_create(call: Call, *, maintenance: bool = False) -> dict:
         name=name or "",
         body=body,
         actor=call.actor,
-        impact=impact or _derived_impact(statuses),
+        impact=impact,  # None: the service takes it from the component statuses
         status=status or IncidentStatus.INVESTIGATING,
         component_statuses=statuses,
         components=affected,
