@@ -32,10 +32,9 @@ from statuspage.models import (
 )
 from statuspage.services import (
     Actor,
-    component_create,
+    component_add,
+    component_change,
     component_delete,
-    component_set_status,
-    component_update,
     region_create,
     region_delete,
     region_update,
@@ -350,44 +349,33 @@ class ComponentForm(ServiceWriteForm):
             *COMPONENT_DISPLAY_FIELDS,
         ]
 
-    @transaction.atomic
     def write(self) -> Component:
-        """The status through `component_set_status` (so it is in the history), the display
-        fields through `component_update`; one transaction, so a refusal of either writes
-        nothing."""
+        """One service call, one transaction: `component_add` for a new component (a status
+        other than operational goes into its history), `component_change` for the status
+        (with its reason) and the display fields that changed."""
         data = self.cleaned_data
         if self.instance.pk is None:
-            component = component_create(
-                service=data["service"],
-                region=data["region"],
-                status=data["status"],
-                description=data["description"],
-                actor=self.actor,
-            )
             display = {
                 f: data[f]
                 for f in COMPONENT_DISPLAY_FIELDS
                 if data[f] != Component._meta.get_field(f).get_default()
             }
-            if display:
-                component = component_update(component=component, actor=self.actor, **display)
-            return component
-        component = self.instance
-        if set(self.changed_data) - {"status", "reason"}:
-            component = component_update(
-                component=component,
+            return component_add(
                 actor=self.actor,
-                **self.given("description", *COMPONENT_DISPLAY_FIELDS),
-            )
-        if "status" in self.changed_data:
-            component_set_status(
-                component=component,
+                service=data["service"],
+                region=data["region"],
                 status=data["status"],
-                reason=data.get("reason") or "Set in the admin",
-                actor=self.actor,
+                description=data["description"],
+                **display,
             )
-            component.refresh_from_db()
-        return component
+        changed = set(self.changed_data)
+        return component_change(
+            component=self.instance,
+            actor=self.actor,
+            status=data["status"] if "status" in changed else None,
+            reason=data.get("reason") or "Set in the admin",
+            **{f: data[f] for f in ("description", *COMPONENT_DISPLAY_FIELDS) if f in changed},
+        )
 
 
 @admin.register(Component)

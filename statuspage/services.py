@@ -183,12 +183,17 @@ def component_create(
     status: str = ComponentStatus.OPERATIONAL,
     description: str = "",
 ) -> Component:
+    """A service offered in one more region (or globally). It starts operational; another
+    `status` is then set through component_set_status, so it is in the history (uptime is
+    computed from it) and told like any change."""
     validate_component_status(status)
     description = clean_text(description, field="description")
-    component = Component(service=service, region=region, status=status, description=description)
+    component = Component(service=service, region=region, description=description)
     component.full_clean()
     component.save()
     audit_record(actor=actor, action="component.create", obj=component, summary=component.name)
+    if status != ComponentStatus.OPERATIONAL:
+        component_set_status(component=component, status=status, actor=actor)
     hooks.public_changed()
     return component
 

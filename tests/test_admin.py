@@ -435,7 +435,10 @@ def test_admin_component_add_goes_through_component_create(admin_client_, catalo
     component = Component.objects.get(service=catalogue["runs"], region=new_region)
     assert (component.status, component.position) == ("degraded_performance", 3)
     actions = list(AuditEntry.objects.filter(actor_name="boss").values_list("action", flat=True))
-    assert sorted(actions) == ["component.create", "component.update"]
+    assert sorted(actions) == ["component.create", "component.set_status", "component.update"]
+    # Created degraded: the status is in the history, which uptime is computed from.
+    (change,) = ComponentStatusChange.objects.filter(component=component)
+    assert (change.old_status, change.new_status) == ("operational", "degraded_performance")
 
 
 def test_admin_template_add_edit_and_delete_write_the_template_entries(

@@ -215,3 +215,24 @@ def test_pagination_headers_everywhere(api, catalogue):
     assert len(response.json()) == 2
     assert 'rel="prev"' in response["Link"]
     assert api("GET", "regions?page=0").status_code == 422
+
+
+def test_a_component_created_in_an_outage_is_in_its_history(api, catalogue):
+    """Uptime is computed from the history: a component created with a status other than
+    operational records that change like any other (it used to be saved with no history)."""
+    ap = Region.objects.create(slug="ap-south-1", name="Mumbai")
+    response = api(
+        "POST",
+        "components",
+        json_body={
+            "component": {
+                "group_id": catalogue["runs"].public_id,
+                "region": ap.slug,
+                "status": "major_outage",
+            }
+        },
+    )
+    assert response.status_code == 201, response.content
+    component = Component.objects.get(public_id=response.json()["id"])
+    (change,) = ComponentStatusChange.objects.filter(component=component)
+    assert (change.old_status, change.new_status) == ("operational", "major_outage")
