@@ -8,17 +8,23 @@ Where Heliograph may connect: the notifier's SSRF rule (`notifier.validators.che
 refuses private addresses, because anonymous visitors choose webhook URLs. A Prometheus base
 URL is different: only staff (console, admin, an API token with the `components` scope) set
 it, it is a pull that staff configure on purpose, and Prometheus almost always lives on an
-internal address. So private and loopback addresses are allowed here; what is refused is
-what never makes sense for a Prometheus base URL (another scheme, credentials in the URL, a
-query or a fragment), and redirects are not followed and proxies not used, so the server
-asked is exactly the one configured. The answer is read as JSON and only the number is
-kept; an error stores at most the first 300 characters of what came back.
+internal address. So private and loopback addresses are allowed here. Refused: what never
+makes sense for a Prometheus base URL (another scheme, credentials in the URL, a query or a
+fragment), and link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
+100.100.100.200, fd00:ec2::254, also inside IPv4-mapped addresses), checked when the URL is
+saved and again before every query. Redirects are not followed and proxies not used, so the
+server asked is exactly the one configured. Only a number is kept from the answer: an error
+names the status code and, for a Prometheus error answer, its error text, never the body of
+something that is not Prometheus (a token holder who may set the URL must not be able to
+read an internal page through it).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
+import socket
 from urllib.parse import urlsplit
 
 import requests
@@ -29,6 +35,34 @@ MAX_ANSWER = 1024 * 1024
 
 class PrometheusError(Exception):
     """A query that gave no number; the message is kept on the metric for staff."""
+
+
+METADATA_ADDRESSES = {
+    ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+    ipaddress.ip_address("fd00:ec2::254"),  # AWS over IPv6
+}
+
+
+def address_refused(address: str) -> bool:
+    """A link-local or cloud metadata address (169.254.169.254 is link-local), also inside
+    an IPv4-mapped IPv6 address: never a Prometheus server."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_link_local or ip in METADATA_ADDRESSES
+
+
+def _refused_address(host: str, port: int) -> str:
+    """The first address of `host` that is refused, or ""; a host that does not resolve is
+    left to the query to report (Prometheus may be down or not yet in DNS)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return ""
+    return next((i[4][0] for i in infos if address_refused(i[4][0])), "")
 
 
 def check_prometheus_url(url: str) -> str:
@@ -44,6 +78,13 @@ def check_prometheus_url(url: str) -> str:
         problem = "Give the base URL only (no ?query or #fragment)."
     elif "\\" in url:
         problem = "A backslash is not allowed in the URL."
+    else:
+        address = _refused_address(parts.hostname, parts.port or 80)
+        if address:
+            problem = (
+                f"{parts.hostname} resolves to {address}, a link-local or cloud metadata "
+                "address: that is never a Prometheus server."
+            )
     if problem:
         raise ValidationError({"prometheus_url": problem})
     return url
@@ -58,6 +99,10 @@ def _session() -> requests.Session:
 def prometheus_query(base_url: str, query: str, *, timeout: float) -> float:
     """The value of an instant query that answers one number: a scalar, or a vector of
     exactly one series. Raises PrometheusError with the reason otherwise."""
+    parts = urlsplit(base_url)
+    address = _refused_address(parts.hostname or "", parts.port or 80)
+    if address:
+        raise PrometheusError(f"{parts.hostname} resolves to {address}: refused (link-local).")
     try:
         with _session() as session:
             response = session.get(
@@ -80,11 +125,17 @@ def prometheus_query(base_url: str, query: str, *, timeout: float) -> float:
         data = json.loads(raw)
     except ValueError:
         raise PrometheusError(
-            f"Prometheus answered {response.status_code} with no JSON: {raw[:300]!r}"
+            f"The server answered {response.status_code} with {len(raw)} bytes that are not "
+            "JSON: is it Prometheus?"
         ) from None
     if not isinstance(data, dict) or data.get("status") != "success":
-        error = str(data.get("error", "")) if isinstance(data, dict) else ""
-        raise PrometheusError(f"Prometheus answered {response.status_code}: {error[:300]}")
+        if isinstance(data, dict) and data.get("status") == "error" and "errorType" in data:
+            error = str(data.get("error", ""))[:300]  # Prometheus' own error answer
+            raise PrometheusError(f"Prometheus answered {response.status_code}: {error}")
+        raise PrometheusError(
+            f"The server answered {response.status_code} with JSON that is not a Prometheus "
+            "query answer: is it Prometheus?"
+        )
     result_type = data.get("data", {}).get("resultType")
     result = data.get("data", {}).get("result")
     try:
