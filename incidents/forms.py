@@ -18,6 +18,7 @@ from incidents.models import (
     Impact,
     IncidentStatus,
 )
+from statuspage.forms import show_refusal
 from statuspage.models import Component, ComponentStatus, Region
 from statuspage.selectors import Matrix
 from statuspage.status import IMPACT_WORDS
@@ -44,18 +45,9 @@ ERROR_LABELS = {"components": "Components", "incident": "Incident"}
 
 
 def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError onto the form: on the field it names when the form has
-    that field, else as a form-level error that names it."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc)
-        return
-    for key, errors in exc.message_dict.items():
-        for message in errors:
-            if key in form.fields:
-                form.add_error(key, message)
-            else:
-                label = ERROR_LABELS.get(key, key.replace("_", " ").capitalize())
-                form.add_error(None, f"{label}: {message}")
+    """A service's refusal on a console form (statuspage.forms.show_refusal, with the
+    console's names for the fields it has no input for)."""
+    show_refusal(form, exc, labels=ERROR_LABELS)
 
 
 @dataclass

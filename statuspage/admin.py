@@ -15,13 +15,14 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import router, transaction
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from statuspage.forms import show_refusal
 from statuspage.models import (
     AuditEntry,
     Component,
@@ -66,22 +67,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
-
-
-def show_refusal(form: forms.BaseForm, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: each message on its field when the form
-    has that field, above the form (named) otherwise."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        for message in ValidationError(errors).messages:
-            if field in form.fields:
-                form.add_error(field, message)
-            elif field == NON_FIELD_ERRORS:
-                form.add_error(None, message)
-            else:
-                form.add_error(None, f"{field}: {message}")
 
 
 class ServiceWriteForm(forms.ModelForm):

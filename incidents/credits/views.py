@@ -37,6 +37,7 @@ from incidents.credits.models import (
     CreditReportStatus,
     RefundRequestStatus,
 )
+from statuspage.forms import show_refusal
 from statuspage.services import Actor
 
 VIEW_PERMISSION = "credits.view_credits"
@@ -93,14 +94,8 @@ def _actor(request: HttpRequest) -> Actor:
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc)
-        return
-    mapping = {"minimum": "rules", "cap": "rules", "currency": "rules"}
-    for key, errors in exc.message_dict.items():
-        field = mapping.get(key, key)
-        for message in errors:
-            form.add_error(field if field in form.fields else None, message)
+    """A service's refusal on a credits form; minimums, caps and currencies are its rules."""
+    show_refusal(form, exc, fields={"minimum": "rules", "cap": "rules", "currency": "rules"})
 
 
 @credits_view()

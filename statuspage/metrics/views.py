@@ -30,6 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.views import console_view
+from statuspage.forms import show_refusal
 from statuspage.metrics.charts import series_svg
 from statuspage.metrics.models import (
     AlertSource,
@@ -115,12 +116,6 @@ class CheckInForm(forms.Form):
     automation = forms.ChoiceField(choices=Automation.choices, initial=Automation.COMPONENT)
 
 
-def _refused(form: forms.Form, error: ValidationError) -> None:
-    for field, errors in error.message_dict.items():
-        for message in errors:
-            form.add_error(field if field in form.fields else None, message)
-
-
 @console_view
 def alerts_console(request: HttpRequest) -> HttpResponse:
     """Alert sources and check-ins (with their intake URLs), alerts, intakes; add a source
@@ -135,7 +130,7 @@ def alerts_console(request: HttpRequest) -> HttpResponse:
                 try:
                     source = alert_source_create(actor=actor, **source_form.cleaned_data)
                 except ValidationError as error:
-                    _refused(source_form, error)
+                    show_refusal(source_form, error)
                 else:
                     messages.success(request, f"Alert source “{source.name}” added.")
                     return redirect("metrics:alerts")
@@ -145,7 +140,7 @@ def alerts_console(request: HttpRequest) -> HttpResponse:
                 try:
                     checkin = checkin_create(actor=actor, **checkin_form.cleaned_data)
                 except ValidationError as error:
-                    _refused(checkin_form, error)
+                    show_refusal(checkin_form, error)
                 else:
                     messages.success(request, f"Check-in “{checkin.name}” added.")
                     return redirect("metrics:alerts")
