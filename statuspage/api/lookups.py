@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q, prefetch_related_objects
 
 from incidents.models import Incident
 from notifier.models import Scope
@@ -104,3 +104,16 @@ def recipient_scope(call: Call) -> dict[str, Any]:
             else Scope.ALL
         )
     return {"scope": scope, "regions": regions, "services": services, "components": components}
+
+
+# A service's components with what their JSON reads (service, region), fetched once for a
+# whole page of services (list endpoints) or for one.
+SERVICE_COMPONENTS = Prefetch(
+    "components", queryset=Component.objects.select_related("service", "region")
+)
+
+
+def service_components(service: Service) -> list[Component]:
+    """The components of `service`, in page order, prefetched unless they already are."""
+    prefetch_related_objects([service], SERVICE_COMPONENTS)
+    return list(service.components.all())

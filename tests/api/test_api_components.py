@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from statuspage.models import AuditEntry, Component, ComponentStatusChange, Region, Service
+from statuspage.services import service_create
 
 
 def test_components_list_has_groups_and_children(api, catalogue):
@@ -236,3 +240,19 @@ def test_a_component_created_in_an_outage_is_in_its_history(api, catalogue):
     component = Component.objects.get(public_id=response.json()["id"])
     (change,) = ComponentStatusChange.objects.filter(component=component)
     assert (change.old_status, change.new_status) == ("operational", "major_outage")
+
+
+def test_lists_of_services_and_groups_cost_the_same_for_2_or_12_services(api, catalogue, actor):
+    """One query per list and page, not one per service (the lists used to be N+1)."""
+
+    def cost(path: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert api("GET", path).status_code == 200
+        return len(queries)
+
+    cost("services")  # the token's first use of the minute records last_used_at
+    small = {path: cost(path) for path in ("services", "component-groups")}
+    regions = [catalogue["us"], catalogue["eu"]]
+    for i in range(10):
+        service_create(name=f"Service {i}", regions=regions, actor=actor)
+    assert {path: cost(path) for path in small} == small

@@ -16,7 +16,12 @@ from statuspage.api.framework import (
     post,
     route,
 )
-from statuspage.api.lookups import find_regions, find_service
+from statuspage.api.lookups import (
+    SERVICE_COMPONENTS,
+    find_regions,
+    find_service,
+    service_components,
+)
 from statuspage.api.models import ApiScope
 from statuspage.api.schema import IDS, PAGED, I, S
 from statuspage.models import Service
@@ -24,7 +29,7 @@ from statuspage.services import service_create, service_delete, service_update
 
 
 def service_dict(service: Service) -> dict:
-    components = list(service.components.select_related("service", "region"))
+    components = service_components(service)
     return {
         "id": service.public_id,
         "name": service.name,
@@ -39,7 +44,7 @@ def service_dict(service: Service) -> dict:
 
 
 def services_list(call: Call) -> Page:
-    return paginate(Service.objects.all(), call, service_dict)
+    return paginate(Service.objects.prefetch_related(SERVICE_COMPONENTS), call, service_dict)
 
 
 def service_get(call: Call, service_id: str) -> dict:

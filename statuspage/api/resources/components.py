@@ -22,11 +22,13 @@ from statuspage.api.framework import (
     route,
 )
 from statuspage.api.lookups import (
+    SERVICE_COMPONENTS,
     find_component,
     find_components,
     find_group,
     find_region,
     find_regions,
+    service_components,
 )
 from statuspage.api.models import ApiScope
 from statuspage.api.schema import COMPONENT_STATUS, DATE, IDS, PAGED, B, I, S
@@ -45,7 +47,7 @@ from statuspage.services import (
 
 
 def _group_children(service: Service) -> list[Component]:
-    return list(service.components.filter(region__isnull=False).select_related("service", "region"))
+    return [c for c in service_components(service) if c.region_id is not None]
 
 
 def _group_json(service: Service) -> dict:
@@ -208,7 +210,7 @@ def components_bulk_status(call: Call) -> dict:
 
 def groups_list(call: Call) -> Page:
     services = Service.objects.filter(components__region__isnull=False).distinct()
-    return paginate(services, call, _group_json)
+    return paginate(services.prefetch_related(SERVICE_COMPONENTS), call, _group_json)
 
 
 def group_get(call: Call, group_id: str) -> dict:
