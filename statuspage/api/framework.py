@@ -134,7 +134,7 @@ def parse_time(value: Any, name: str) -> datetime:
         in_utc = None
     if in_utc is None or not EARLIEST <= in_utc <= LATEST:
         raise invalid(name, f"'{value}' is out of range: give a time from 1970 to 9999.")
-    return parsed
+    return in_utc  # times are kept in UTC, whatever offset the caller wrote
 
 
 def time_from_unix(value: float, name: str) -> datetime:

@@ -471,8 +471,8 @@ if not DEBUG:
 # tag carries this response's nonce (console, notifier, credits, API docs: `nonce="{{
 # request.csp_nonce }}"`). The nonce is only added to the header of a response whose template
 # used it, so the public page and its JSON, rendered once into the snapshot and served to
-# everyone, need none: they use external stylesheets and images only, and no script at all
-# (docs/security.md). Inline `style="…"` attributes are blocked too: use classes.
+# everyone, need none: they use external stylesheets and images only, and one external script
+# of our own origin (live.js), never inline code (docs/security.md). Inline `style="…"` attributes are blocked too: use classes.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [csp.SELF],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django import template
 
-from statuspage.status import IMPACT_WORDS, LEVEL_WORDS
+from statuspage.status import IMPACT_WORDS
 
 register = template.Library()
 
@@ -17,9 +17,3 @@ register = template.Library()
 def impact_word(impact: str) -> str:
     """The public word of an incident's impact ("critical" → "Major outage")."""
     return IMPACT_WORDS.get(impact, impact)
-
-
-@register.filter
-def level_word(indicator: str) -> str:
-    """The public word of an overall indicator ("major" → "Partial outage")."""
-    return LEVEL_WORDS.get(indicator, indicator)

@@ -32,6 +32,7 @@ from incidents.credits.models import (
     CreditReportLine,
     CreditReportTotal,
     RefundRequestStatus,
+    cents_to_decimal,
 )
 from incidents.credits.selectors import (
     application_counts,
@@ -77,7 +78,8 @@ from statuspage.services import Actor
 
 
 def _money(cents: int | None) -> str | None:
-    return None if cents is None else f"{Decimal(cents) / 100:.2f}"
+    """Cents as the API writes money: a string with two decimals (never a float)."""
+    return None if cents is None else f"{cents_to_decimal(cents):.2f}"
 
 
 def policy_dict(policy: CreditPolicy) -> dict:

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from incidents.credits import selectors, services
 from incidents.credits.forms import parse_utc
+from incidents.credits.models import cents_to_decimal
 from statuspage.services import Actor
 
 
@@ -93,7 +94,7 @@ class Command(BaseCommand):
                 f"{total.credit:.2f}, spend in window {total.spend:.2f}, "
                 f"{total.minimum_count} got the minimum, {total.cap_count} capped"
                 + (
-                    f", add-on refunds {total.addon_refund_cents / 100:.2f}"
+                    f", add-on refunds {cents_to_decimal(total.addon_refund_cents):.2f}"
                     if total.addon_refund_cents
                     else ""
                 )
