@@ -14,6 +14,7 @@ The `Decimal` views (`amount`, `credit`, …) are for display, forms and CSV.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -275,6 +276,14 @@ class CreditReport(models.Model):
     @property
     def invoice_month(self) -> str:
         return self.parameters.get("invoice_month", "")
+
+    @property
+    def window(self) -> tuple[datetime, datetime]:
+        """The credit window as the run froze it (start, end), aware UTC datetimes."""
+        return (
+            datetime.fromisoformat(self.parameters["window_start"]),
+            datetime.fromisoformat(self.parameters["window_end"]),
+        )
 
     @property
     def is_approved(self) -> bool:

@@ -136,9 +136,10 @@ def report_diff(report: CreditReport, limit: int = 50) -> dict[str, list]:
 def report_parameters_display(report: CreditReport) -> dict:
     """The frozen parameters of a report, as datetimes and Decimals for the page."""
     params = report.parameters
+    window_start, window_end = report.window
     return {
-        "window_start": datetime.fromisoformat(params["window_start"]),
-        "window_end": datetime.fromisoformat(params["window_end"]),
+        "window_start": window_start,
+        "window_end": window_end,
         "regions": params.get("regions") or [],
         "invoice_month": params.get("invoice_month", ""),
         "rules": [
@@ -193,8 +194,7 @@ def _day(value: datetime) -> str:
 
 
 def _window_text(report: CreditReport) -> tuple[str, str]:
-    start = datetime.fromisoformat(report.parameters["window_start"])
-    end = datetime.fromisoformat(report.parameters["window_end"])
+    start, end = report.window
     # "[21 June 00:00, 24 June 00:00)" reads to people as "21 June 00:00 to 23 June 23:59".
     if end.second == 0 and end.microsecond == 0:
         end = end - timedelta(minutes=1)
@@ -384,8 +384,7 @@ def notice_context(
     *, report: CreditReport, line: CreditReportLine, applied: list[CreditApplicationItem]
 ) -> dict:
     """What the notice says (email and page), from the frozen line and what was applied."""
-    start = datetime.fromisoformat(report.parameters["window_start"])
-    end = datetime.fromisoformat(report.parameters["window_end"])
+    start, end = report.window
     shown_end = end - timedelta(minutes=1) if end.second == 0 and not end.microsecond else end
     month = report.invoice_month
     try:

@@ -530,8 +530,7 @@ def _fail(report_id: int, token: str, exc: Exception, actor: Actor) -> None:
 
 
 def _window_params(report: CreditReport) -> tuple:
-    start = datetime.fromisoformat(report.parameters["window_start"])
-    end = datetime.fromisoformat(report.parameters["window_end"])
+    start, end = report.window
     if connection.vendor != "postgresql":
         adapt = connection.ops.adapt_datetimefield_value
         return adapt(start), adapt(end)
@@ -682,8 +681,7 @@ def _freeze_addons(report: CreditReport) -> None:
     add-ons but no line (not eligible, or nothing to credit) gets a line with credit 0, so
     its refund is in the lines, the CSV and the API like every other.
     """
-    start = datetime.fromisoformat(report.parameters["window_start"])
-    end = datetime.fromisoformat(report.parameters["window_end"])
+    start, end = report.window
     requests = {
         r.account_id: r
         for r in CreditRefundRequest.objects.filter(policy_id=report.policy_id).order_by("pk")
