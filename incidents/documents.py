@@ -111,7 +111,7 @@ def incidents_for_json(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
         "component__service", "component__region"
     ).order_by("created_at", "id")
     updates = IncidentUpdate.objects.order_by("-display_at", "-id").prefetch_related(
-        Prefetch("status_changes", queryset=changes)
+        Prefetch("status_changes", queryset=changes), "translations"
     )
     return queryset.prefetch_related(
         Prefetch("updates", queryset=updates),

@@ -117,6 +117,30 @@ class IncidentUpdate(models.Model):
         return f"{self.incident}: {self.status} at {self.display_at:%Y-%m-%d %H:%M}"
 
 
+class UpdateTranslation(models.Model):
+    """A staff-written translation of an update's text into one of the page's languages
+    (`statuspage.languages`): optional, shown to that language's visitors and sent to its
+    subscribers instead of the text the update was written in."""
+
+    update = models.ForeignKey(
+        IncidentUpdate, on_delete=models.CASCADE, related_name="translations"
+    )
+    language = models.CharField(max_length=8)
+    body = models.TextField(help_text="Markdown")
+    body_html = models.TextField(editable=False, help_text="Sanitized HTML rendered from body")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["update", "language"], name="one_translation_per_language"
+            )
+        ]
+        ordering = ["language"]
+
+    def __str__(self) -> str:
+        return f"{self.update} ({self.language})"
+
+
 class Postmortem(models.Model):
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="postmortem")
     body = models.TextField(help_text="Markdown")

@@ -132,6 +132,17 @@ def incident_versions() -> dict[str, str]:
     }
 
 
+def update_text(update: IncidentUpdate, language: str | None) -> tuple[str, str]:
+    """An update's (body, body_html) for readers of `language`: staff's translation into it
+    when there is one, else the text as it was written. Incident texts are never machine
+    translated. Reads `update.translations`; prefetch it for lists (`incidents_for_json`)."""
+    if language:
+        for translation in update.translations.all():
+            if translation.language == language:
+                return translation.body, translation.body_html
+    return update.body, update.body_html
+
+
 def incident_get(*, public_id: str) -> Incident:
     return with_components(Incident.objects.all()).get(public_id=public_id)
 

@@ -32,8 +32,9 @@ from incidents.models import (
     IncidentTemplate,
     IncidentUpdate,
     Postmortem,
+    UpdateTranslation,
 )
-from statuspage import hooks
+from statuspage import hooks, languages
 from statuspage.markdown import render_markdown
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.services import (
@@ -50,6 +51,7 @@ MAX_NAME = 255
 MAX_BODY = 25000
 
 ComponentStatuses = Mapping[Component, str]
+Translations = Mapping[str, str]
 
 
 def _clean_common(*, name: str | None = None, body: str | None = None) -> tuple[str, str]:
@@ -159,6 +161,53 @@ def _default_component_statuses(incident: Incident, status: str) -> dict[Compone
     return {}
 
 
+def _clean_translations(translations: Translations | None) -> dict[str, str] | None:
+    """Staff translations of an update's text, language → Markdown, cleaned like the text
+    itself. The language must be one of the page's (`statuspage.languages`); an empty text
+    means "no translation in this language" (on edit: remove it)."""
+    if translations is None:
+        return None
+    if not isinstance(translations, Mapping):
+        raise ValidationError({"translations": "Give the translations as language → text."})
+    errors: dict[str, str] = {}
+    cleaned: dict[str, str] = {}
+    for code, text in translations.items():
+        language = languages.language_normalize(code) if isinstance(code, str) else None
+        if language is None or language != str(code).lower().replace("_", "-"):
+            known = ", ".join(languages.CODES)
+            errors["translations"] = f"'{code}' is not one of the page's languages ({known})."
+            continue
+        if not isinstance(text, str):
+            errors[f"translations.{language}"] = "The translation must be text."
+            continue
+        text = clean_text(text, field=f"translations.{language}")
+        if len(text) > MAX_BODY:
+            errors[f"translations.{language}"] = (
+                f"The translation is {len(text)} characters long; at most {MAX_BODY}."
+            )
+            continue
+        cleaned[language] = text
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _set_translations(update: IncidentUpdate, translations: dict[str, str] | None) -> None:
+    """Write the cleaned `translations` of an update: a text replaces the language's
+    translation, an empty one removes it, a language not named is left as it is."""
+    if not translations:
+        return
+    for language, text in translations.items():
+        if not text.strip():
+            UpdateTranslation.objects.filter(update=update, language=language).delete()
+            continue
+        UpdateTranslation.objects.update_or_create(
+            update=update,
+            language=language,
+            defaults={"body": text, "body_html": render_markdown(text)},
+        )
+
+
 def _create_update(
     *,
     incident: Incident,
@@ -168,6 +217,7 @@ def _create_update(
     at: datetime,
     deliver_notifications: bool,
     component_statuses: ComponentStatuses,
+    translations: dict[str, str] | None = None,
 ) -> IncidentUpdate:
     now = timezone.now()
     update = IncidentUpdate.objects.create(
@@ -182,6 +232,7 @@ def _create_update(
         author=actor.user if getattr(actor.user, "pk", None) else None,
         author_name=actor.name,
     )
+    _set_translations(update, translations)
     _apply_component_statuses(
         incident=incident,
         update=update,
@@ -212,6 +263,7 @@ def incident_declare(
     components: Iterable[Component] = (),
     deliver_notifications: bool = True,
     display_at: datetime | None = None,
+    translations: Translations | None = None,
 ) -> Incident:
     """Declare an incident with its first update and the component statuses it sets.
 
@@ -221,6 +273,7 @@ def incident_declare(
     its badge never says less than its components.
     """
     name, body = _clean_common(name=name, body=body)
+    cleaned_translations = _clean_translations(translations)
     _validate_component_statuses(component_statuses)
     if impact is None:
         impact = impact_for_component_statuses((component_statuses or {}).values())
@@ -248,6 +301,7 @@ def incident_declare(
         at=at,
         deliver_notifications=deliver_notifications,
         component_statuses=component_statuses or {},
+        translations=cleaned_translations,
     )
     audit_record(actor=actor, action="incident.declare", obj=incident, summary=incident.name)
     _updated(update)
@@ -265,6 +319,7 @@ def incident_post_update(
     impact: str | None = None,
     deliver_notifications: bool = True,
     display_at: datetime | None = None,
+    translations: Translations | None = None,
 ) -> IncidentUpdate:
     """Add an update to an incident's (or maintenance's) timeline.
 
@@ -282,6 +337,7 @@ def incident_post_update(
             {"status": f"'{incident.name}' is {incident.status}: it takes no more updates."}
         )
     _name, body = _clean_common(body=body)
+    cleaned_translations = _clean_translations(translations)
     _validate_status(incident.kind, status)
     if impact is not None:
         _validate_impact(impact)
@@ -297,6 +353,7 @@ def incident_post_update(
         at=at,
         deliver_notifications=deliver_notifications,
         component_statuses=component_statuses,
+        translations=cleaned_translations,
     )
     incident.status = status
     incident.updated_at = max(incident.updated_at, at)
@@ -376,10 +433,14 @@ def incident_update_edit(
     actor: Actor,
     body: str | None = None,
     deliver_notifications: bool | None = None,
+    translations: Translations | None = None,
 ) -> IncidentUpdate:
-    """Correct the text of a timeline entry (a typo); it is not sent again."""
+    """Correct the text of a timeline entry (a typo), or add, change or remove (an empty
+    text) its translations; it is not sent again."""
     _name, body = _clean_common(body=body)
+    cleaned_translations = _clean_translations(translations)
     update = IncidentUpdate.objects.select_for_update().get(pk=update.pk)
+    _set_translations(update, cleaned_translations)
     if body is not None:
         update.body = body
         update.body_html = render_markdown(body)

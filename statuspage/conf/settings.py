@@ -16,6 +16,8 @@ import dj_database_url
 from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
+from statuspage import languages
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
@@ -294,7 +296,11 @@ AXES_COOLOFF_MESSAGE = (
     f"administrator to unlock it."
 )
 
-LANGUAGE_CODE = "en-us"
+# The public site, emails and chat messages speak these languages (statuspage/languages.py);
+# the console and the admin stay in English. Catalogues are in locale/, compiled by the build.
+LANGUAGE_CODE = languages.DEFAULT
+LANGUAGES = languages.LANGUAGES
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
