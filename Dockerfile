@@ -6,8 +6,14 @@ COPY statuspage ./statuspage
 COPY incidents ./incidents
 COPY notifier ./notifier
 COPY templates ./templates
+COPY locale ./locale
 COPY manage.py ./
-RUN pip install --no-cache-dir -e . && useradd --create-home heliograph \
+# The translation catalogues are compiled here (msgfmt): .mo files are never committed.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gettext \
+    && rm -rf /var/lib/apt/lists/* \
+    && pip install --no-cache-dir -e . \
+    && DEBUG=1 python manage.py compilemessages --ignore=.venv \
+    && useradd --create-home heliograph \
     && mkdir -p /app/var /snapshot /srv/heliograph \
     && chown heliograph /app/var /snapshot /srv/heliograph
 USER heliograph

@@ -17,7 +17,7 @@ NODE_MODULES := $(SDK_TS)/node_modules/.package-lock.json
 BROWSER_TESTS := tests/browser
 AXE := $(BROWSER_TESTS)/node_modules/.package-lock.json
 
-.PHONY: run test setup lint clean sdk
+.PHONY: run test setup lint clean sdk messages translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,32 @@ var/secret_key:
 
 # The zero-setup default: development mode, a key kept under var/ (never committed), and
 # links that point at the port served. Any of these set in the environment wins.
-run: $(STAMP) var/secret_key
+# The translation catalogues (locale/<language>/LC_MESSAGES/django.po) compiled by msgfmt,
+# Debian's gettext; the .mo files are build output, never committed.
+MSGFMT ?= /usr/bin/msgfmt
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+$(MSGFMT):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext; \
+	else \
+		echo "Compiling the translations needs Debian's gettext: sudo apt-get install gettext" >&2; exit 1; \
+	fi
+
+locale/%.mo: locale/%.po | $(MSGFMT)
+	$(MSGFMT) --check --output-file=$@ $<
+
+messages: $(MO_FILES)
+
+# After changing a translatable string: update every catalogue from the code and templates
+# (then translate what is new; tests/test_translations.py fails until every string is).
+translations: $(STAMP) | $(MSGFMT)
+	DEBUG=1 $(BIN)/python manage.py makemessages --no-obsolete --no-location --ignore=.venv --ignore=sdk \
+		--ignore=tests --ignore=node_modules --ignore=var --ignore=bench \
+		$(foreach code,de fr es pt_BR ja,--locale=$(code))
+	$(MAKE) messages
+
+run: $(STAMP) var/secret_key $(MO_FILES)
 	DEBUG="$${DEBUG:-1}" PORT="$(PORT)" \
 	HELIOGRAPH_SITE_URL="$${HELIOGRAPH_SITE_URL:-http://localhost:$(PORT)}" \
 	SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" \
@@ -96,7 +121,7 @@ $(NGINX):
 	fi
 
 
-test: $(STAMP) $(CHROMIUM) $(NGINX) $(ALERTMANAGER) $(PROMETHEUS) $(NODE_MODULES) $(AXE)
+test: $(STAMP) $(MO_FILES) $(CHROMIUM) $(NGINX) $(ALERTMANAGER) $(PROMETHEUS) $(NODE_MODULES) $(AXE)
 	$(BIN)/python -m pytest
 
 # Regenerate the SDKs from this checkout's OpenAPI document (tests/sdk/test_sdk_generated.py

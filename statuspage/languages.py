@@ -33,13 +33,18 @@ NAMES: dict[str, str] = dict(LANGUAGES)
 # names come from Django's own catalogues). The zone is always written after the time.
 DATE_FORMATS: dict[str, dict[str, str]] = {
     "en": {"datetime": "j M Y, H:i", "short": "j M, H:i", "date": "j M Y", "month": "F Y"},
-    "de": {"datetime": "j. M Y, H:i", "short": "j. M, H:i", "date": "j. M Y", "month": "F Y"},
-    "fr": {"datetime": "j M Y, H:i", "short": "j M, H:i", "date": "j M Y", "month": "F Y"},
-    "es": {"datetime": "j M Y, H:i", "short": "j M, H:i", "date": "j M Y", "month": "F Y"},
+    "de": {"datetime": "j. F Y, H:i", "short": "j. M, H:i", "date": "j. F Y", "month": "F Y"},
+    "fr": {"datetime": "j F Y, H:i", "short": "j F, H:i", "date": "j F Y", "month": "F Y"},
+    "es": {
+        "datetime": "j \\d\\e F \\d\\e Y, H:i",
+        "short": "j \\d\\e F, H:i",
+        "date": "j \\d\\e F \\d\\e Y",
+        "month": "F \\d\\e Y",
+    },
     "pt-br": {
-        "datetime": "j M Y, H:i",
-        "short": "j M, H:i",
-        "date": "j M Y",
+        "datetime": "j \\d\\e F \\d\\e Y, H:i",
+        "short": "j \\d\\e F, H:i",
+        "date": "j \\d\\e F \\d\\e Y",
         "month": "F \\d\\e Y",
     },
     "ja": {
