@@ -9,25 +9,27 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from statuspage.models import ComponentStatus, new_public_id
 
 
 class IncidentKind(models.TextChoices):
-    INCIDENT = "incident", "Incident"
-    MAINTENANCE = "maintenance", "Scheduled maintenance"
+    INCIDENT = "incident", _("Incident")
+    MAINTENANCE = "maintenance", _("Scheduled maintenance")
 
 
 class IncidentStatus(models.TextChoices):
-    INVESTIGATING = "investigating", "Investigating"
-    IDENTIFIED = "identified", "Identified"
-    MONITORING = "monitoring", "Monitoring"
-    RESOLVED = "resolved", "Resolved"
-    POSTMORTEM = "postmortem", "Postmortem"
-    SCHEDULED = "scheduled", "Scheduled"
-    IN_PROGRESS = "in_progress", "In progress"
-    VERIFYING = "verifying", "Verifying"
-    COMPLETED = "completed", "Completed"
+    INVESTIGATING = "investigating", _("Investigating")
+    IDENTIFIED = "identified", _("Identified")
+    MONITORING = "monitoring", _("Monitoring")
+    RESOLVED = "resolved", _("Resolved")
+    POSTMORTEM = "postmortem", _("Postmortem")
+    SCHEDULED = "scheduled", _("Scheduled")
+    IN_PROGRESS = "in_progress", _("In progress")
+    VERIFYING = "verifying", _("Verifying")
+    COMPLETED = "completed", _("Completed")
 
 
 INCIDENT_STATUSES = ["investigating", "identified", "monitoring", "resolved"]
@@ -38,11 +40,11 @@ CLOSED_STATUSES = ["resolved", "postmortem", "completed"]
 
 
 class Impact(models.TextChoices):
-    NONE = "none", "None"
-    MINOR = "minor", "Minor"
-    MAJOR = "major", "Major"
-    CRITICAL = "critical", "Critical"
-    MAINTENANCE = "maintenance", "Maintenance"
+    NONE = "none", pgettext_lazy("impact", "None")
+    MINOR = "minor", pgettext_lazy("impact", "Minor")
+    MAJOR = "major", pgettext_lazy("impact", "Major")
+    CRITICAL = "critical", pgettext_lazy("impact", "Critical")
+    MAINTENANCE = "maintenance", pgettext_lazy("impact", "Maintenance")
 
 
 class Incident(models.Model):

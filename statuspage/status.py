@@ -64,6 +64,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import reduce
 
+from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import gettext_noop as N_
+
 from statuspage.models import ComponentStatus
 
 # Component statuses, best first.
@@ -86,25 +89,29 @@ COMPONENT_INDICATOR = {
     ComponentStatus.MAJOR_OUTAGE: "critical",
 }
 
+# The words below are English, as /api/v2 and the v1 API carry them (status-page consumers
+# expect `status.description` in English); they are marked (N_, gettext_noop) so that the
+# catalogues have them, and a page or message translates them when it shows them
+# (`{% translate overall.description %}`, `gettext(word)`).
 DESCRIPTIONS = {
-    "none": "All Systems Operational",
-    "maintenance": "Service Under Maintenance",
-    "minor": "Minor Service Outage",
-    "major": "Partial System Outage",
-    "critical": "Major System Outage",
+    "none": N_("All Systems Operational"),
+    "maintenance": N_("Service Under Maintenance"),
+    "minor": N_("Minor Service Outage"),
+    "major": N_("Partial System Outage"),
+    "critical": N_("Major System Outage"),
 }
-DEGRADED_DESCRIPTION = "Partially Degraded Service"
+DEGRADED_DESCRIPTION = N_("Partially Degraded Service")
 
 # The word of each level on the page (see the table in the module docstring).
 LEVEL_WORDS = {
-    "none": "Operational",
-    "maintenance": "Under maintenance",
-    "minor": "Degraded performance",
-    "major": "Partial outage",
-    "critical": "Major outage",
+    "none": N_("Operational"),
+    "maintenance": N_("Under maintenance"),
+    "minor": N_("Degraded performance"),
+    "major": N_("Partial outage"),
+    "critical": N_("Major outage"),
 }
 # An incident's impact badge: the word of its level ("none" says so plainly).
-IMPACT_WORDS = {**LEVEL_WORDS, "none": "No impact", "maintenance": "Maintenance"}
+IMPACT_WORDS = {**LEVEL_WORDS, "none": N_("No impact"), "maintenance": N_("Maintenance")}
 
 # The impact an incident takes from the worst component status it sets.
 STATUS_IMPACT = {
@@ -114,15 +121,34 @@ STATUS_IMPACT = {
 }
 DEFAULT_IMPACT = "minor"
 
-# How a sentence says a component is in each status, best first (index = severity).
-_STATUS_PHRASES = {
-    ComponentStatus.UNDER_MAINTENANCE: ("is under maintenance", "are under maintenance"),
-    ComponentStatus.DEGRADED_PERFORMANCE: (
-        "has degraded performance",
-        "have degraded performance",
-    ),
-    ComponentStatus.PARTIAL_OUTAGE: ("has a partial outage", "have a partial outage"),
-    ComponentStatus.MAJOR_OUTAGE: ("has a major outage", "have a major outage"),
+
+# How a sentence says components are in each status ({names}: one or a list of names), in
+# the language active when it is built.
+def _status_phrase(status: str, names: list[str]) -> str:
+    count = len(names)
+    joined = _names(names)
+    if status == ComponentStatus.UNDER_MAINTENANCE:
+        text = ngettext(
+            "%(names)s is under maintenance.", "%(names)s are under maintenance.", count
+        )
+    elif status == ComponentStatus.DEGRADED_PERFORMANCE:
+        text = ngettext(
+            "%(names)s has degraded performance.", "%(names)s have degraded performance.", count
+        )
+    elif status == ComponentStatus.PARTIAL_OUTAGE:
+        text = ngettext(
+            "%(names)s has a partial outage.", "%(names)s have a partial outage.", count
+        )
+    else:
+        text = ngettext("%(names)s has a major outage.", "%(names)s have a major outage.", count)
+    return text % {"names": joined}
+
+
+_PHRASED = {
+    ComponentStatus.UNDER_MAINTENANCE,
+    ComponentStatus.DEGRADED_PERFORMANCE,
+    ComponentStatus.PARTIAL_OUTAGE,
+    ComponentStatus.MAJOR_OUTAGE,
 }
 NAMES_PER_SENTENCE = 3
 
@@ -196,10 +222,16 @@ def _names(names: list[str]) -> str:
     shown = names[:NAMES_PER_SENTENCE]
     rest = len(names) - len(shown)
     if rest:
-        return f"{', '.join(shown)} and {rest} more"
+        return ngettext("%(names)s and %(count)d more", "%(names)s and %(count)d more", rest) % {
+            "names": gettext(", ").join(shown),
+            "count": rest,
+        }
     if len(shown) == 1:
         return shown[0]
-    return f"{', '.join(shown[:-1])} and {shown[-1]}"
+    return gettext("%(names)s and %(last)s") % {
+        "names": gettext(", ").join(shown[:-1]),
+        "last": shown[-1],
+    }
 
 
 def status_sentence(
@@ -215,42 +247,51 @@ def status_sentence(
     the level above what the components show, says that too. Never a raw indicator."""
     by_status: dict[str, list[str]] = {}
     for name, status in components:
-        if status in _STATUS_PHRASES:
+        if status in _PHRASED:
             by_status.setdefault(status, []).append(name)
     sentences = []
     for status in reversed(STATUS_SEVERITY):
         names = by_status.get(status)
         if names:
-            singular, plural = _STATUS_PHRASES[status]
-            verb = singular if len(names) == 1 else plural
-            sentences.append(f"{_names(names)} {verb}.")
+            sentences.append(_status_phrase(status, names))
     impacts = [i for i in open_incident_impacts if i in INDICATOR_SEVERITY]
     from_components = _worst_indicator(COMPONENT_INDICATOR[s] for s in by_status)
     from_incidents = _worst_indicator(i for i in impacts)
     count = len(impacts)
-    worst = IMPACT_WORDS[from_incidents].lower()
+    worst = gettext(IMPACT_WORDS[from_incidents])
+    if get_language() in (None, "en"):
+        worst = worst.lower()  # mid-sentence in English; German nouns keep their capital
     if not sentences:
         if count and from_incidents != "none":
             sentences.append(
-                "Every component is operational; "
-                + (
-                    f"the open incident (impact: {worst}) is shown until it is resolved."
-                    if count == 1
-                    else f"{count} open incidents (worst impact: {worst}) are shown until "
-                    "they are resolved."
+                ngettext(
+                    "Every component is operational; the open incident (impact: %(worst)s) "
+                    "is shown until it is resolved.",
+                    "Every component is operational; %(count)d open incidents (worst impact: "
+                    "%(worst)s) are shown until they are resolved.",
+                    count,
                 )
+                % {"count": count, "worst": worst}
             )
         elif maintenance_in_progress:
-            sentences.append("Maintenance is in progress; every component is operational.")
+            sentences.append(gettext("Maintenance is in progress; every component is operational."))
         else:
-            sentences.append("Every component is operational.")
+            sentences.append(gettext("Every component is operational."))
     elif count:
-        plural = "s" if count != 1 else ""
         if INDICATOR_SEVERITY.index(from_incidents) > INDICATOR_SEVERITY.index(from_components):
-            label = "impact" if count == 1 else "worst impact"
-            sentences.append(f"{count} open incident{plural} ({label}: {worst}).")
+            sentences.append(
+                ngettext(
+                    "%(count)d open incident (impact: %(worst)s).",
+                    "%(count)d open incidents (worst impact: %(worst)s).",
+                    count,
+                )
+                % {"count": count, "worst": worst}
+            )
         else:
-            sentences.append(f"{count} open incident{plural}.")
+            sentences.append(
+                ngettext("%(count)d open incident.", "%(count)d open incidents.", count)
+                % {"count": count}
+            )
     elif maintenance_in_progress and ComponentStatus.UNDER_MAINTENANCE not in by_status:
-        sentences.append("Maintenance is in progress.")
+        sentences.append(gettext("Maintenance is in progress."))
     return " ".join(sentences)

@@ -7,6 +7,7 @@ language on the public page, the console and the subscriber pages alike."""
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext
 
 from statuspage.status import IMPACT_WORDS
 
@@ -15,5 +16,7 @@ register = template.Library()
 
 @register.filter
 def impact_word(impact: str) -> str:
-    """The public word of an incident's impact ("critical" → "Major outage")."""
-    return IMPACT_WORDS.get(impact, impact)
+    """The public word of an incident's impact ("critical" → "Major outage"), in the
+    language active while the template renders."""
+    word = IMPACT_WORDS.get(impact)
+    return gettext(word) if word else impact
