@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from incidents.credits.models import Account, CreditPolicy
-from incidents.credits.services import CurrencyRule
+from incidents.credits.services import REFUND_CONTACT_MAX, CurrencyRule
 from incidents.models import Incident
 
 
@@ -131,7 +131,9 @@ class ImportForm(forms.Form):
 
 class RefundRequestForm(forms.Form):
     account_id = forms.CharField(max_length=64, label="Account id")
-    contact = forms.CharField(max_length=254, required=False, help_text="Who asked (email)")
+    contact = forms.CharField(
+        max_length=REFUND_CONTACT_MAX, required=False, help_text="Who asked (email)"
+    )
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     charge_ids = forms.CharField(
         required=False,
