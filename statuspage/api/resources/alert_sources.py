@@ -30,6 +30,7 @@ from statuspage.api.framework import (
     post,
     route,
 )
+from statuspage.api.lookups import component_field
 from statuspage.api.models import ApiScope
 from statuspage.api.schema import COMPONENT_STATUS, OBJECT, PAGED, B, I, S, enum, nullable
 from statuspage.metrics.models import (
@@ -50,7 +51,7 @@ from statuspage.metrics.services import (
     incident_draft_discard,
     incident_draft_publish,
 )
-from statuspage.models import Component, ComponentStatus
+from statuspage.models import ComponentStatus
 from statuspage.services import UNSET
 
 
@@ -162,18 +163,6 @@ def _severity_map(call: Call) -> dict | None:
     return value
 
 
-def _component(call: Call):
-    """`component_id` of a body: absent → UNSET, null → None, an id → the component."""
-    if "component_id" not in call.data:
-        return UNSET
-    if not call.has("component_id"):
-        return None
-    component = Component.objects.filter(public_id=call.str("component_id")).first()
-    if component is None:
-        raise invalid("component_id", f"unknown component '{call.str('component_id')}'.")
-    return component
-
-
 # --- Alert sources ----------------------------------------------------------------------------
 
 
@@ -240,7 +229,7 @@ def checkins_list(call: Call) -> Page:
 
 
 def checkin_post(call: Call) -> dict:
-    component = _component(call)
+    component = component_field(call)
     checkin = checkin_create(
         name=call.str("name", required=True, max_length=200) or "",
         period=call.int("period", minimum=1) or 0,
@@ -266,7 +255,7 @@ def checkin_patch(call: Call, checkin_id: str) -> dict:
         name=call.str("name", max_length=200),
         period=call.int("period", minimum=1),
         grace=call.int("grace"),
-        component=_component(call),
+        component=component_field(call),
         component_status=call.choice("component_status", list(ComponentStatus.values)),
         automation=call.choice("automation", list(Automation.values)),
         enabled=call.bool("enabled"),
