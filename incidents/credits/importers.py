@@ -31,6 +31,7 @@ from django.db import connection, transaction
 
 from incidents.credits.currencies import is_currency
 from incidents.credits.models import Account, SpendKind, SpendRecord
+from statuspage.batching import chunks
 from statuspage.services import Actor, audit_record
 
 PROGRESS_EVERY = 100_000
@@ -387,8 +388,7 @@ def accounts_import(
             progress(f"checked {result.lines} lines")
     # An account's currency cannot change once it has spend (its spend is in the old currency).
     ids = list(currency_changes)
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
+    for chunk in chunks(ids, BATCH):
         with_spend = SpendRecord.objects.filter(account__external_id__in=chunk).values_list(
             "account__external_id", flat=True
         )
@@ -642,17 +642,12 @@ def spend_import(
                 "invoice_id text)"
             )
             adapt = connection.ops.adapt_datetimefield_value
-            batch: list[tuple] = []
             sql = f"INSERT INTO {_STAGE} ({_STAGE_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})"
-            for values in staged():
-                batch.append(
-                    (*values[:4], adapt(values[4]), adapt(values[5]), adapt(values[6]), *values[7:])
+            for batch in chunks(staged(), BATCH):
+                cursor.executemany(
+                    sql,
+                    [(*v[:4], adapt(v[4]), adapt(v[5]), adapt(v[6]), *v[7:]) for v in batch],
                 )
-                if len(batch) >= BATCH:
-                    cursor.executemany(sql, batch)
-                    batch = []
-            if batch:
-                cursor.executemany(sql, batch)
             insert = (
                 f"INSERT OR IGNORE INTO {SpendRecord._meta.db_table} ({_TARGET_COLUMNS}) "
                 f"SELECT account_id, amount_micros, currency, occurred_at, period_start, "

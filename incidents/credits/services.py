@@ -78,6 +78,7 @@ from incidents.credits.stripe_billing import (
 from incidents.models import Incident
 from notifier.services import DirectEmailDraft, direct_emails_enqueue
 from statuspage import queues
+from statuspage.batching import chunks
 from statuspage.services import Actor, audit_record
 from statuspage.text import clean_text, one_line
 
@@ -727,7 +728,7 @@ def _freeze_addons(report: CreditReport) -> None:
     accounts = Account.objects.in_bulk(list(by_account))
     lines = {
         line.account_id: line
-        for chunk in _chunked(list(by_account))
+        for chunk in chunks(by_account)
         for line in CreditReportLine.objects.filter(report=report, account_id__in=chunk)
     }
     rules = report.parameters.get("currencies", {})
@@ -807,11 +808,6 @@ def _freeze_addons(report: CreditReport) -> None:
                 f"WHERE report_id = %s AND account_id = %s",
                 updates,
             )
-
-
-def _chunked(items: list, size: int = 500) -> list[list]:
-    """Slices small enough for any database's limit on query parameters (SQLite's)."""
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _freeze_totals_and_diff(report: CreditReport) -> None:
@@ -1706,7 +1702,7 @@ def _notices_for(application: CreditApplication, account_ids: set[int]) -> int:
     report = application.report
     items_by_account: dict[int, list[CreditApplicationItem]] = {}
     ids = list(account_ids)
-    for chunk in _chunked(ids):
+    for chunk in chunks(ids):
         for item in CreditApplicationItem.objects.filter(
             application=application, account_id__in=chunk
         ):
@@ -1723,7 +1719,7 @@ def _notices_for(application: CreditApplication, account_ids: set[int]) -> int:
     accounts = Account.objects.in_bulk(ready)
     lines = {
         line.account_id: line
-        for chunk in _chunked(ready)
+        for chunk in chunks(ready)
         for line in CreditReportLine.objects.filter(report=report, account_id__in=chunk)
     }
     drafts = []
