@@ -184,19 +184,22 @@ def parse_amount_micros(text: str) -> int:
     return micros_int
 
 
-def parse_time(text: str, column: str) -> datetime:
-    """ISO 8601 → aware UTC datetime. A time without an offset is taken as UTC."""
+def parse_time(text: str, column: str = "") -> datetime:
+    """ISO 8601 (`2026-06-21T00:00Z`, `2026-06-21 00:00`) → aware UTC datetime; a time
+    without an offset is taken as UTC. The one parser of times for credits: CSV columns,
+    the policy form, the credit_report command. Raises ValueError naming `column`."""
     raw = (text or "").strip()
+    named = f"{column} '{raw}'" if column else f"'{raw}'"
     try:
         value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"{column} '{raw}' is not an ISO 8601 time") from None
+    except ValueError:  # not a time, or no such day (2027-02-30)
+        raise ValueError(f"{named} is not an ISO 8601 time (e.g. 2026-06-21T00:00Z)") from None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     try:
         return value.astimezone(UTC)
     except OverflowError:  # year 1 or 9999 moved across the date line
-        raise ValueError(f"{column} '{raw}' is out of range") from None
+        raise ValueError(f"{named} is out of range") from None
 
 
 def parse_bool(text: str, column: str) -> bool:
