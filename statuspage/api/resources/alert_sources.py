@@ -23,6 +23,7 @@ from statuspage.api.framework import (
     Page,
     delete,
     get,
+    given,
     invalid,
     not_found,
     paginate,
@@ -52,7 +53,6 @@ from statuspage.metrics.services import (
     incident_draft_publish,
 )
 from statuspage.models import ComponentStatus
-from statuspage.services import UNSET
 
 
 def _intake_url(call: Call, path: str) -> str | None:
@@ -174,11 +174,13 @@ def source_post(call: Call) -> dict:
     source = alert_source_create(
         name=call.str("name", required=True, max_length=200) or "",
         kind=call.choice("kind", list(AlertSourceKind.values), required=True) or "",
-        automation=call.choice("automation", list(Automation.values)) or Automation.COMPONENT,
         severity_map=_severity_map(call),
         hold_down=call.int("hold_down"),
-        enabled=call.bool("enabled") is not False,
         actor=call.actor,
+        **given(
+            automation=call.choice("automation", list(Automation.values)),
+            enabled=call.bool("enabled"),
+        ),
     )
     return source_dict(source, call)
 
@@ -229,17 +231,17 @@ def checkins_list(call: Call) -> Page:
 
 
 def checkin_post(call: Call) -> dict:
-    component = component_field(call)
     checkin = checkin_create(
         name=call.str("name", required=True, max_length=200) or "",
         period=call.int("period", minimum=1) or 0,
-        grace=300 if call.int("grace") is None else call.int("grace"),
-        component=None if component is UNSET else component,
-        component_status=call.choice("component_status", list(ComponentStatus.values))
-        or ComponentStatus.DEGRADED_PERFORMANCE,
-        automation=call.choice("automation", list(Automation.values)) or Automation.COMPONENT,
-        enabled=call.bool("enabled") is not False,
         actor=call.actor,
+        **given(
+            grace=call.int("grace"),
+            component=component_field(call),
+            component_status=call.choice("component_status", list(ComponentStatus.values)),
+            automation=call.choice("automation", list(Automation.values)),
+            enabled=call.bool("enabled"),
+        ),
     )
     return checkin_dict(checkin, call)
 

@@ -15,6 +15,7 @@ from statuspage.api.framework import (
     Page,
     delete,
     get,
+    given,
     invalid,
     paginate,
     patch_and_put,
@@ -108,7 +109,7 @@ def component_post(call: Call) -> dict:
         service=service,
         region=region,
         name=name or "",
-        status=status or ComponentStatus.OPERATIONAL,
+        **given(status=status),
         **display,
     )
     return component_dict(component)
@@ -233,8 +234,7 @@ def group_post(call: Call) -> dict:
         name=name,
         actor=call.actor,
         regions=regions,
-        description=call.str("description") or "",
-        position=call.int("position") or 0,
+        **given(description=call.str("description"), position=call.int("position")),
     )
     return _group_json(service)
 

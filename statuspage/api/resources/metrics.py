@@ -28,6 +28,7 @@ from statuspage.api.framework import (
     Call,
     delete,
     get,
+    given,
     invalid,
     not_found,
     paginate,
@@ -197,27 +198,27 @@ def _float(call: Call, name: str) -> float | None:
 
 
 def metric_post(call: Call) -> dict:
-    component = component_field(call)
-    name = call.str("name", required=True, max_length=200)
+    fields = given(
+        unit=call.str("suffix", max_length=32),
+        description=call.str("description"),
+        component=component_field(call),
+        public=call.bool("display"),
+        direction=call.choice("direction", ["above", "below"]),
+        warning_threshold=_float(call, "warning_threshold"),
+        critical_threshold=_float(call, "critical_threshold"),
+        critical_component_status=call.choice(
+            "critical_component_status", list(ComponentStatus.values)
+        ),
+        prometheus_url=call.str("prometheus_url", max_length=500),
+        prometheus_query=call.str("prometheus_query", max_length=2000),
+        prometheus_interval=call.int("prometheus_interval", minimum=1),
+    )
     try:
         metric = metric_create(
-            name=name,
+            name=call.str("name", required=True, max_length=200),
             slug=call.str("slug", required=True, max_length=100),
             actor=call.actor,
-            unit=call.str("suffix", max_length=32) or "",
-            description=call.str("description") or "",
-            component=None if component is UNSET else component,
-            public=call.bool("display") is not False,
-            direction=call.choice("direction", ["above", "below"]) or "above",
-            warning_threshold=_float(call, "warning_threshold"),
-            critical_threshold=_float(call, "critical_threshold"),
-            critical_component_status=call.choice(
-                "critical_component_status", list(ComponentStatus.values)
-            )
-            or "",
-            prometheus_url=call.str("prometheus_url", max_length=500) or "",
-            prometheus_query=call.str("prometheus_query", max_length=2000) or "",
-            prometheus_interval=call.int("prometheus_interval", minimum=1) or 60,
+            **fields,
         )
     except ValidationError as exc:
         field, messages = next(iter(exc.message_dict.items()))
