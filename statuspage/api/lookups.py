@@ -28,10 +28,16 @@ def find_incident(incident_id: str, *, kind: str | None = None) -> Incident:
     return incident
 
 
-def find_component(component_id: str) -> Component:
-    component = (
+def component_or_none(component_id: str) -> Component | None:
+    """The component of a public id, with its service and region, in one query; None when
+    there is none (a v1 component id may also be a group's)."""
+    return (
         Component.objects.select_related("service", "region").filter(public_id=component_id).first()
     )
+
+
+def find_component(component_id: str) -> Component:
+    component = component_or_none(component_id)
     if component is None:
         raise not_found("component", component_id)
     return component
@@ -76,9 +82,7 @@ def component_field(call: Call, field_name: str = "component_id") -> Any:
     if not call.has(field_name):
         return None
     component_id = call.str(field_name) or ""
-    component = (
-        Component.objects.select_related("service", "region").filter(public_id=component_id).first()
-    )
+    component = component_or_none(component_id)
     if component is None:
         raise invalid(field_name, f"unknown component '{component_id}'.")
     return component
