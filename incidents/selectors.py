@@ -26,11 +26,6 @@ from incidents.models import (
 from statuspage.models import AuditEntry, Component, ComponentStatusChange, Service
 from statuspage.status import OverallStatus, overall_status
 
-
-def components_for_console() -> QuerySet[Component]:
-    return Component.objects.select_related("service", "region")
-
-
 # --- The lists of incidents: one definition each, used by the page, /api/v2, the v1 API, the
 # MCP server, the console and the overall status. Callers add the prefetches they need.
 

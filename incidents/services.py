@@ -128,20 +128,27 @@ def _apply_component_statuses(
     return changes
 
 
-def _status_before_maintenance(incident: Incident, component: Component) -> str:
-    """The status a component had before this maintenance put it under maintenance."""
-    change = (
+def _statuses_before_maintenance(incident: Incident, components: list[Component]) -> dict[int, str]:
+    """The status each component (by pk) had before this maintenance put it under
+    maintenance: its first such change of this incident, all read in one query."""
+    first: dict[int, str] = {}
+    changes = (
         ComponentStatusChange.objects.filter(
             incident=incident,
-            component=component,
+            component__in=components,
             new_status=ComponentStatus.UNDER_MAINTENANCE,
         )
         .order_by("created_at", "id")
-        .first()
+        .values_list("component_id", "old_status")
     )
-    if change is None or change.old_status == ComponentStatus.UNDER_MAINTENANCE:
-        return ComponentStatus.OPERATIONAL
-    return change.old_status
+    for component_id, old_status in changes:
+        first.setdefault(component_id, old_status)
+    return {
+        c.pk: ComponentStatus.OPERATIONAL
+        if first.get(c.pk) in (None, ComponentStatus.UNDER_MAINTENANCE)
+        else first[c.pk]
+        for c in components
+    }
 
 
 def _default_component_statuses(incident: Incident, status: str) -> dict[Component, str]:
@@ -153,11 +160,9 @@ def _default_component_statuses(incident: Incident, status: str) -> dict[Compone
     if status == IncidentStatus.IN_PROGRESS:
         return {c: ComponentStatus.UNDER_MAINTENANCE for c in components}
     if status == IncidentStatus.COMPLETED:
-        return {
-            c: _status_before_maintenance(incident, c)
-            for c in components
-            if c.status == ComponentStatus.UNDER_MAINTENANCE
-        }
+        held = [c for c in components if c.status == ComponentStatus.UNDER_MAINTENANCE]
+        before = _statuses_before_maintenance(incident, held)
+        return {c: before[c.pk] for c in held}
     return {}
 
 

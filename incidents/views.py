@@ -44,7 +44,7 @@ from incidents.models import (
     IncidentUpdate,
 )
 from statuspage.markdown import render_markdown
-from statuspage.selectors import component_matrix
+from statuspage.selectors import component_matrix, components_for_page
 from statuspage.services import Actor, component_set_status
 from statuspage.status import STATUS_IMPACT, impact_for_component_statuses
 
@@ -465,7 +465,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 @console_view
 def maintenance_new(request: HttpRequest) -> HttpResponse:
-    components = selectors.components_for_console()
+    components = components_for_page()
     if request.method == "POST":
         form = MaintenanceForm(request.POST, components=components)
         if form.is_valid():
@@ -528,7 +528,7 @@ def maintenance_complete(request: HttpRequest, public_id: str) -> HttpResponse:
 @console_view
 def components(request: HttpRequest) -> HttpResponse:
     """Set one component's status directly (outside an incident), with a reason."""
-    queryset = selectors.components_for_console()
+    queryset = components_for_page()
     status = 200
     if request.method == "POST":
         form = ComponentStatusForm(request.POST, components=queryset)

@@ -1,5 +1,5 @@
-"""Reads of the catalogue: components and regions in page order, and the services × regions
-matrix that the public page and the console both draw."""
+"""Reads of the catalogue: components and regions in page order, the services × regions
+matrix that the public page and the console both draw, and a component's last change."""
 
 from __future__ import annotations
 
@@ -8,12 +8,23 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
-from statuspage.models import Component, Region, Service, ServiceGroup
+from statuspage.models import Component, ComponentStatusChange, Region, Service, ServiceGroup
 
 
 def components_for_page() -> QuerySet[Component]:
     """Every component with its service (and group) and region, in page order."""
     return Component.objects.select_related("service", "service__group", "region")
+
+
+def component_last_change(component: Component) -> ComponentStatusChange | None:
+    """The component's latest status change (its history's newest row), or None if it never
+    changed. Automation compares it with the change it made to know whether a human changed
+    the component since."""
+    return (
+        ComponentStatusChange.objects.filter(component=component)
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def regions_for_page() -> QuerySet[Region]:

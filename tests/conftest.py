@@ -1,6 +1,8 @@
-"""Shared fixtures: a small catalogue and actors."""
+"""Shared fixtures: a small catalogue, actors, and Chromium for the browser tests."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -37,6 +39,46 @@ def catalogue(db, actor) -> dict:
         "runs_eu": runs.components.get(region=eu),
         "api_global": api.components.get(region=None),
     }
+
+
+# Debian's Chromium, driven by Playwright (docs: "A real browser").
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for a module of tests. Playwright's sync API runs an event loop in
+    this thread; Django refuses ORM calls there unless told they are safe (they are: the test
+    drives one browser). Told for this module only, so it leaks into no other test."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium package "
+            "(apt-get install chromium; .ci/run does this) to run the browser tests."
+        )
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 __all__ = ["Region"]

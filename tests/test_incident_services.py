@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents import services
@@ -217,3 +219,26 @@ def test_an_update_raises_the_impact_whichever_door_it_comes_through(catalogue, 
     )
     incident.refresh_from_db()
     assert incident.impact == "critical"  # a recovery keeps it until the commander changes it
+
+
+def _queries_to_give_back(components, actor) -> int:
+    maintenance = _maintenance_on(components, actor)
+    services.maintenance_start(incident=maintenance, actor=actor)
+    maintenance.refresh_from_db()
+    with CaptureQueriesContext(connection) as queries:
+        statuses = services._default_component_statuses(maintenance, "completed")
+    assert set(statuses.values()) == {"operational"} and len(statuses) == len(components)
+    services.maintenance_complete(incident=maintenance, actor=actor)
+    return len(queries)
+
+
+def test_it_reads_the_statuses_to_give_back_in_queries_that_do_not_grow_with_components(
+    catalogue, actor
+):
+    """Completing a maintenance looks up each component's status before it, once for all
+    of them (it was one query per component)."""
+    one = _queries_to_give_back([catalogue["runs_us"]], actor)
+    three = _queries_to_give_back(
+        [catalogue["runs_us"], catalogue["runs_eu"], catalogue["api_global"]], actor
+    )
+    assert one == three == 2

@@ -8,27 +8,21 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.core.exceptions import ValidationError
 
+from incidents.credits.importers import parse_time
 from incidents.credits.models import Account, CreditPolicy
-from incidents.credits.services import CurrencyRule
+from incidents.credits.services import REFUND_CONTACT_MAX, CurrencyRule
 from incidents.models import Incident
-
-
-def parse_utc(text: str) -> datetime:
-    """ISO 8601 (`2026-06-21T00:00Z`, `2026-06-21 00:00`); without an offset it is UTC."""
-    raw = (text or "").strip()
-    try:
-        value = datetime.fromisoformat(raw)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except ValueError:  # not a time, or no such day (2027-02-30)
-        raise ValidationError(f"'{raw}' is not an ISO 8601 time (e.g. 2026-06-21T00:00Z)") from None
-    except OverflowError:  # year 1 or 9999 moved across the date line
-        raise ValidationError(f"'{raw}' is out of range") from None
 
 
 class UTCDateTimeField(forms.CharField):
     def to_python(self, value: str) -> datetime | None:
         text = super().to_python(value)
-        return parse_utc(text) if text else None
+        if not text:
+            return None
+        try:
+            return parse_time(text)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
     def prepare_value(self, value: object) -> object:
         if isinstance(value, datetime):
@@ -131,7 +125,9 @@ class ImportForm(forms.Form):
 
 class RefundRequestForm(forms.Form):
     account_id = forms.CharField(max_length=64, label="Account id")
-    contact = forms.CharField(max_length=254, required=False, help_text="Who asked (email)")
+    contact = forms.CharField(
+        max_length=REFUND_CONTACT_MAX, required=False, help_text="Who asked (email)"
+    )
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     charge_ids = forms.CharField(
         required=False,

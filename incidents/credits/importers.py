@@ -30,7 +30,8 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 
 from incidents.credits.currencies import is_currency
-from incidents.credits.models import Account, CreditRefundRequest, SpendKind, SpendRecord
+from incidents.credits.models import Account, SpendKind, SpendRecord
+from statuspage.batching import chunks
 from statuspage.services import Actor, audit_record
 
 PROGRESS_EVERY = 100_000
@@ -183,19 +184,22 @@ def parse_amount_micros(text: str) -> int:
     return micros_int
 
 
-def parse_time(text: str, column: str) -> datetime:
-    """ISO 8601 → aware UTC datetime. A time without an offset is taken as UTC."""
+def parse_time(text: str, column: str = "") -> datetime:
+    """ISO 8601 (`2026-06-21T00:00Z`, `2026-06-21 00:00`) → aware UTC datetime; a time
+    without an offset is taken as UTC. The one parser of times for credits: CSV columns,
+    the policy form, the credit_report command. Raises ValueError naming `column`."""
     raw = (text or "").strip()
+    named = f"{column} '{raw}'" if column else f"'{raw}'"
     try:
         value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"{column} '{raw}' is not an ISO 8601 time") from None
+    except ValueError:  # not a time, or no such day (2027-02-30)
+        raise ValueError(f"{named} is not an ISO 8601 time (e.g. 2026-06-21T00:00Z)") from None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     try:
         return value.astimezone(UTC)
     except OverflowError:  # year 1 or 9999 moved across the date line
-        raise ValueError(f"{column} '{raw}' is out of range") from None
+        raise ValueError(f"{named} is out of range") from None
 
 
 def parse_bool(text: str, column: str) -> bool:
@@ -387,8 +391,7 @@ def accounts_import(
             progress(f"checked {result.lines} lines")
     # An account's currency cannot change once it has spend (its spend is in the old currency).
     ids = list(currency_changes)
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
+    for chunk in chunks(ids, BATCH):
         with_spend = SpendRecord.objects.filter(account__external_id__in=chunk).values_list(
             "account__external_id", flat=True
         )
@@ -642,17 +645,12 @@ def spend_import(
                 "invoice_id text)"
             )
             adapt = connection.ops.adapt_datetimefield_value
-            batch: list[tuple] = []
             sql = f"INSERT INTO {_STAGE} ({_STAGE_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})"
-            for values in staged():
-                batch.append(
-                    (*values[:4], adapt(values[4]), adapt(values[5]), adapt(values[6]), *values[7:])
+            for batch in chunks(staged(), BATCH):
+                cursor.executemany(
+                    sql,
+                    [(*v[:4], adapt(v[4]), adapt(v[5]), adapt(v[6]), *v[7:]) for v in batch],
                 )
-                if len(batch) >= BATCH:
-                    cursor.executemany(sql, batch)
-                    batch = []
-            if batch:
-                cursor.executemany(sql, batch)
             insert = (
                 f"INSERT OR IGNORE INTO {SpendRecord._meta.db_table} ({_TARGET_COLUMNS}) "
                 f"SELECT account_id, amount_micros, currency, occurred_at, period_start, "
@@ -691,112 +689,4 @@ def spend_import(
             data={"lines": result.lines, "created": result.created},
         )
     progress(f"done: {result.created} new, {result.unchanged} already imported")
-    return result
-
-
-# --- Refund requests (the contact form's export) --------------------------------------------
-
-REFUND_COLUMNS = ["account_id", "requested_at", "contact", "message", "charge_ids"]
-REFUND_REQUIRED = {"account_id"}
-_SEPARATORS = re.compile(r"[\s;,]+")
-
-
-def _parse_refund(
-    row: dict[str, str], accounts: dict[str, int], addon_ids: dict[int, set[str]]
-) -> tuple[tuple | None, list[str]]:
-    reasons: list[str] = []
-    external_id = row["account_id"].strip()
-    account_id = accounts.get(external_id)
-    if not external_id:
-        reasons.append("account_id is empty")
-    elif account_id is None:
-        reasons.append(f"unknown account '{external_id}' (import accounts first)")
-    requested_at = None
-    raw_time = row.get("requested_at", "").strip()
-    if raw_time:
-        try:
-            requested_at = parse_time(raw_time, "requested_at")
-        except ValueError as exc:
-            reasons.append(str(exc))
-    contact = " ".join(row.get("contact", "").split())
-    if len(contact) > 254:
-        reasons.append("contact is longer than 254 characters")
-    message = row.get("message", "").strip()
-    if len(message) > 10_000:
-        reasons.append("message is longer than 10,000 characters")
-    if any(ch in message for ch in "\x1b") or any(
-        ord(ch) < 32 and ch not in "\n\r\t" for ch in message + contact
-    ):
-        reasons.append("contains a control character: remove it")
-    charge_ids = [c for c in _SEPARATORS.split(row.get("charge_ids", "").strip()) if c]
-    for charge in charge_ids:
-        problem = stripe_id_problem(charge, _CHARGE_PREFIXES + _INVOICE_PREFIXES, "charge_ids")
-        if problem:
-            reasons.append(problem)
-        elif account_id is not None and charge not in addon_ids.get(account_id, set()):
-            reasons.append(f"{charge} is not a concurrency add-on of {external_id}")
-    if reasons:
-        return None, reasons
-    return (account_id, requested_at, contact, message, sorted(set(charge_ids))), []
-
-
-def refund_requests_import(
-    *, policy, source: str | IO, actor: Actor, progress: Progress = _noop, filename: str = ""
-) -> ImportResult:
-    """Record the refund requests of a contact-form export
-    (`account_id,requested_at,contact,message,charge_ids`) for `policy`: validated whole
-    first; an account that already has a request keeps it (re-importing adds nothing), and
-    an account named twice in the file keeps its first line."""
-    accounts = dict(Account.objects.values_list("external_id", "pk"))
-    addon_ids: dict[int, set[str]] = {}
-    for account_id, charge_id, invoice_id in SpendRecord.objects.filter(
-        kind=SpendKind.CONCURRENCY_ADDON
-    ).values_list("account_id", "charge_id", "invoice_id"):
-        addon_ids.setdefault(account_id, set()).update(i for i in (charge_id, invoice_id) if i)
-    errors = _Errors()
-    result = ImportResult()
-    parsed_rows: list[tuple] = []
-    for line, row in _rows(source, REFUND_COLUMNS, REFUND_REQUIRED, errors):
-        result.lines += 1
-        parsed, reasons = _parse_refund(row, accounts, addon_ids)
-        for reason in reasons:
-            errors.add(line, reason)
-        if parsed is not None:
-            parsed_rows.append(parsed)
-    errors.raise_if_any()
-    existing = set(
-        CreditRefundRequest.objects.filter(policy=policy).values_list("account_id", flat=True)
-    )
-    now = datetime.now(UTC)
-    with transaction.atomic():
-        new = []
-        for account_id, requested_at, contact, message, charge_ids in parsed_rows:
-            if account_id in existing:
-                result.unchanged += 1
-                continue
-            existing.add(account_id)
-            new.append(
-                CreditRefundRequest(
-                    policy=policy,
-                    account_id=account_id,
-                    requested_at=requested_at or now,
-                    source="import",
-                    contact=contact,
-                    message=message,
-                    charge_ids=charge_ids,
-                    created_by_name=actor.name,
-                )
-            )
-        CreditRefundRequest.objects.bulk_create(new, batch_size=1000)
-        result.created = len(new)
-        audit_record(
-            actor=actor,
-            action="credits.refund_requests_import",
-            obj=policy,
-            summary=(
-                f"{filename or 'refund requests CSV'}: {result.created} new, "
-                f"{result.unchanged} already recorded"
-            ),
-        )
-    progress(f"done: {result.created} new, {result.unchanged} already recorded")
     return result

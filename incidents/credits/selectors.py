@@ -25,6 +25,7 @@ from incidents.credits.models import (
 )
 from incidents.models import Incident
 from notifier.models import DirectEmail
+from statuspage.batching import chunks
 from statuspage.text import one_line
 
 CSV_COLUMNS = [
@@ -306,13 +307,8 @@ def reconciliation_rows(application: CreditApplication) -> Iterator[list[str]]:
     with the Stripe object's id, streamed."""
     yield RECONCILIATION_COLUMNS
     items = CreditApplicationItem.objects.filter(application=application).order_by("pk")
-    batch: list[CreditApplicationItem] = []
-    for item in items.iterator(chunk_size=2000):
-        batch.append(item)
-        if len(batch) >= 2000:
-            yield from _reconciliation_batch(application, batch)
-            batch = []
-    yield from _reconciliation_batch(application, batch)
+    for batch in chunks(items.iterator(chunk_size=2000), 2000):
+        yield from _reconciliation_batch(application, batch)
 
 
 def _reconciliation_batch(

@@ -9,6 +9,7 @@ statements freeze the concurrency add-ons and the per-currency totals. See docs/
 from __future__ import annotations
 
 import os
+import re
 import socket
 import uuid
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import IO
 
 from django.conf import settings
 from django.core import signing
@@ -31,8 +33,12 @@ from incidents.credits.currencies import validate_currency
 from incidents.credits.importers import (  # noqa: F401 - part of this module's API
     ImportRejected,
     ImportResult,
+    Progress,
+    _Errors,
+    _noop,
+    _rows,
     accounts_import,
-    refund_requests_import,
+    parse_time,
     spend_import,
     stripe_id_problem,
 )
@@ -72,6 +78,7 @@ from incidents.credits.stripe_billing import (
 from incidents.models import Incident
 from notifier.services import DirectEmailDraft, direct_emails_enqueue
 from statuspage import queues
+from statuspage.batching import chunks
 from statuspage.services import Actor, audit_record
 from statuspage.text import clean_text, one_line
 
@@ -721,7 +728,7 @@ def _freeze_addons(report: CreditReport) -> None:
     accounts = Account.objects.in_bulk(list(by_account))
     lines = {
         line.account_id: line
-        for chunk in _chunked(list(by_account))
+        for chunk in chunks(by_account)
         for line in CreditReportLine.objects.filter(report=report, account_id__in=chunk)
     }
     rules = report.parameters.get("currencies", {})
@@ -801,11 +808,6 @@ def _freeze_addons(report: CreditReport) -> None:
                 f"WHERE report_id = %s AND account_id = %s",
                 updates,
             )
-
-
-def _chunked(items: list, size: int = 500) -> list[list]:
-    """Slices small enough for any database's limit on query parameters (SQLite's)."""
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _freeze_totals_and_diff(report: CreditReport) -> None:
@@ -962,41 +964,59 @@ def credit_report_approve(*, report: CreditReport, actor: Actor) -> CreditReport
 # --- Refund requests ------------------------------------------------------------------------
 
 
-def _clean_charge_ids(account: Account, charge_ids: list[str] | tuple[str, ...]) -> list[str]:
-    """The add-on charges a request names: Stripe charge or invoice ids of add-on charges of
-    the account (so a typo cannot refund someone else's charge)."""
-    ids = []
+REFUND_CONTACT_MAX = 254
+REFUND_MESSAGE_MAX = 10_000
+
+
+def _account_addon_ids(account: Account) -> set[str]:
+    """The Stripe charge and invoice ids of the account's concurrency add-ons."""
+    rows = SpendRecord.objects.filter(
+        account=account, kind=SpendKind.CONCURRENCY_ADDON
+    ).values_list("charge_id", "invoice_id")
+    return {value for row in rows for value in row if value}
+
+
+def _refund_request_fields(
+    *,
+    account_label: str,
+    addon_ids: set[str] | None,
+    contact: str,
+    message: str,
+    charge_ids: list[str] | tuple[str, ...],
+) -> tuple[str, str, list[str]]:
+    """The one check of a refund request's fields, for the console, the API and the CSV
+    import alike: text through `clean_text`, the lengths, and charge ids that are Stripe
+    charge or invoice ids of add-ons of the account (`addon_ids`; None: the account is not
+    known, only the ids' shape is checked), so a typo cannot refund someone else's charge.
+    Every bad field is named in the one `ValidationError`."""
+    errors: dict[str, str] = {}
+    clean_contact = str(
+        _collect(errors, lambda: clean_text(contact or "", field="contact", single_line=True)) or ""
+    )
+    if len(clean_contact) > REFUND_CONTACT_MAX:
+        errors["contact"] = f"the contact is longer than {REFUND_CONTACT_MAX} characters"
+    clean_message = str(_collect(errors, lambda: clean_text(message or "", field="message")) or "")
+    if len(clean_message) > REFUND_MESSAGE_MAX:
+        errors["message"] = f"the message is longer than {REFUND_MESSAGE_MAX:,} characters"
+    ids: list[str] = []
     for raw in charge_ids or []:
-        value = clean_text(raw or "", field="charge_ids", single_line=True)
+        value = _collect(
+            errors, lambda raw=raw: clean_text(raw or "", field="charge_ids", single_line=True)
+        )
         if not value:
             continue
         problem = stripe_id_problem(value, ("ch_", "py_", "pi_", "in_"), "charge_ids")
         if problem:
-            raise ValidationError({"charge_ids": problem})
-        known = (
-            SpendRecord.objects.filter(account=account, kind=SpendKind.CONCURRENCY_ADDON)
-            .filter(Q(charge_id=value) | Q(invoice_id=value))
-            .exists()
-        )
-        if not known:
-            raise ValidationError(
-                {"charge_ids": f"{value} is not a concurrency add-on of {account.external_id}"}
+            errors.setdefault("charge_ids", problem)
+        elif addon_ids is not None and value not in addon_ids:
+            errors.setdefault(
+                "charge_ids", f"{value} is not a concurrency add-on of {account_label}"
             )
-        if value not in ids:
+        elif value not in ids:
             ids.append(value)
-    return ids
-
-
-def _refund_request_fields(
-    *, account: Account, contact: str, message: str, charge_ids: list[str] | tuple[str, ...]
-) -> tuple[str, str, list[str]]:
-    contact = clean_text(contact or "", field="contact", single_line=True)
-    if len(contact) > 254:
-        raise ValidationError({"contact": "the contact is longer than 254 characters"})
-    message = clean_text(message or "", field="message")
-    if len(message) > 10_000:
-        raise ValidationError({"message": "the message is longer than 10,000 characters"})
-    return contact, message, _clean_charge_ids(account, charge_ids)
+    if errors:
+        raise ValidationError(errors)
+    return clean_contact, clean_message, ids
 
 
 @transaction.atomic
@@ -1014,7 +1034,11 @@ def refund_request_record(
     """Record that an account asks for its concurrency add-ons to be refunded (one request
     per account and policy). It waits for review (`refund_request_decide`)."""
     contact, message, ids = _refund_request_fields(
-        account=account, contact=contact, message=message, charge_ids=charge_ids
+        account_label=account.external_id,
+        addon_ids=_account_addon_ids(account),
+        contact=contact,
+        message=message,
+        charge_ids=charge_ids,
     )
     if requested_at is not None and timezone.is_naive(requested_at):
         raise ValidationError({"requested_at": "give a time zone (UTC, e.g. 2026-06-23T10:00Z)"})
@@ -1039,6 +1063,108 @@ def refund_request_record(
         summary=f"{account.external_id} asks for its add-ons to be refunded ({policy.name})",
     )
     return request
+
+
+# --- Refund requests: the contact form's export ---------------------------------------------
+
+REFUND_COLUMNS = ["account_id", "requested_at", "contact", "message", "charge_ids"]
+REFUND_REQUIRED = {"account_id"}
+_SEPARATORS = re.compile(r"[\s;,]+")
+
+
+def _parse_refund(
+    row: dict[str, str], accounts: dict[str, int], addon_ids: dict[int, set[str]]
+) -> tuple[tuple | None, list[str]]:
+    """A line of the export, checked by the same rule as a request recorded by hand."""
+    reasons: list[str] = []
+    external_id = row["account_id"].strip()
+    account_id = accounts.get(external_id)
+    if not external_id:
+        reasons.append("account_id is empty")
+    elif account_id is None:
+        reasons.append(f"unknown account '{external_id}' (import accounts first)")
+    requested_at = None
+    raw_time = row.get("requested_at", "").strip()
+    if raw_time:
+        try:
+            requested_at = parse_time(raw_time, "requested_at")
+        except ValueError as exc:
+            reasons.append(str(exc))
+    try:
+        contact, message, charge_ids = _refund_request_fields(
+            account_label=external_id,
+            addon_ids=addon_ids.get(account_id, set()) if account_id is not None else None,
+            contact=row.get("contact", ""),
+            message=row.get("message", ""),
+            charge_ids=[c for c in _SEPARATORS.split(row.get("charge_ids", "").strip()) if c],
+        )
+    except ValidationError as exc:
+        reasons.extend(exc.messages)
+    if reasons:
+        return None, reasons
+    return (account_id, requested_at, contact, message, charge_ids), []
+
+
+def refund_requests_import(
+    *, policy, source: str | IO, actor: Actor, progress: Progress = _noop, filename: str = ""
+) -> ImportResult:
+    """Record the refund requests of a contact-form export
+    (`account_id,requested_at,contact,message,charge_ids`) for `policy`: validated whole
+    first; an account that already has a request keeps it (re-importing adds nothing), and
+    an account named twice in the file keeps its first line."""
+    accounts = dict(Account.objects.values_list("external_id", "pk"))
+    addon_ids: dict[int, set[str]] = {}
+    for account_id, charge_id, invoice_id in SpendRecord.objects.filter(
+        kind=SpendKind.CONCURRENCY_ADDON
+    ).values_list("account_id", "charge_id", "invoice_id"):
+        addon_ids.setdefault(account_id, set()).update(i for i in (charge_id, invoice_id) if i)
+    errors = _Errors()
+    result = ImportResult()
+    parsed_rows: list[tuple] = []
+    for line, row in _rows(source, REFUND_COLUMNS, REFUND_REQUIRED, errors):
+        result.lines += 1
+        parsed, reasons = _parse_refund(row, accounts, addon_ids)
+        for reason in reasons:
+            errors.add(line, reason)
+        if parsed is not None:
+            parsed_rows.append(parsed)
+    errors.raise_if_any()
+    existing = set(
+        CreditRefundRequest.objects.filter(policy=policy).values_list("account_id", flat=True)
+    )
+    now = datetime.now(UTC)
+    with transaction.atomic():
+        new = []
+        for account_id, requested_at, contact, message, charge_ids in parsed_rows:
+            if account_id in existing:
+                result.unchanged += 1
+                continue
+            existing.add(account_id)
+            new.append(
+                CreditRefundRequest(
+                    policy=policy,
+                    account_id=account_id,
+                    requested_at=requested_at or now,
+                    source="import",
+                    contact=contact,
+                    message=message,
+                    charge_ids=charge_ids,
+                    created_by_name=actor.name,
+                )
+            )
+        CreditRefundRequest.objects.bulk_create(new, batch_size=1000)
+        result.created = len(new)
+        audit_record(
+            actor=actor,
+            action="credits.refund_requests_import",
+            obj=policy,
+            summary=(
+                f"{filename or 'refund requests CSV'}: {result.created} new, "
+                f"{result.unchanged} already recorded"
+            ),
+        )
+    progress(f"done: {result.created} new, {result.unchanged} already recorded")
+    return result
 
 
 @transaction.atomic
@@ -1576,7 +1702,7 @@ def _notices_for(application: CreditApplication, account_ids: set[int]) -> int:
     report = application.report
     items_by_account: dict[int, list[CreditApplicationItem]] = {}
     ids = list(account_ids)
-    for chunk in _chunked(ids):
+    for chunk in chunks(ids):
         for item in CreditApplicationItem.objects.filter(
             application=application, account_id__in=chunk
         ):
@@ -1593,7 +1719,7 @@ def _notices_for(application: CreditApplication, account_ids: set[int]) -> int:
     accounts = Account.objects.in_bulk(ready)
     lines = {
         line.account_id: line
-        for chunk in _chunked(ready)
+        for chunk in chunks(ready)
         for line in CreditReportLine.objects.filter(report=report, account_id__in=chunk)
     }
     drafts = []

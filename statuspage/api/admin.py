@@ -93,8 +93,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
         except ValidationError as exc:  # the form validated the same fields; belt and braces
             messages.error(request, "; ".join(exc.messages))
             return
+        # The admin goes on with `obj` (its log entry, its message, the redirect): give it
+        # what the service wrote, field by field.
         obj.pk = token.pk
-        obj.__dict__.update({k: v for k, v in token.__dict__.items() if not k.startswith("_")})
+        obj.name = token.name
+        obj.prefix = token.prefix
+        obj.token_hash = token.token_hash
+        obj.scopes = token.scopes
+        obj.created_by_id = token.created_by_id
+        obj.created_at = token.created_at
         messages.warning(
             request,
             f"Token for {token.name}: {raw} — copy it now, it is not shown again. "

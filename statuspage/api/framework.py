@@ -38,7 +38,7 @@ from django.views.decorators.csrf import csrf_exempt
 from statuspage.api.models import ApiScope, ApiToken
 from statuspage.api.services import api_token_authenticate
 from statuspage.outage import outage
-from statuspage.services import Actor
+from statuspage.services import UNSET, Actor
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,14 @@ class ApiError(Exception):
 
 def invalid(field_name: str, message: str) -> ApiError:
     return ApiError(422, f"{field_name}: {message}", errors={field_name: message})
+
+
+def given(**fields: Any) -> dict[str, Any]:
+    """The fields the client sent (None or UNSET: not sent), as keyword arguments for a
+    service, so that the service alone owns the default of every field left out."""
+    return {
+        name: value for name, value in fields.items() if value is not None and value is not UNSET
+    }
 
 
 def not_found(what: str, ident: str) -> ApiError:

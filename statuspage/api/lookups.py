@@ -12,6 +12,7 @@ from incidents.models import Incident
 from notifier.models import Scope
 from statuspage.api.framework import Call, invalid, not_found
 from statuspage.models import Component, Region, Service
+from statuspage.services import UNSET
 
 # --- In the path (404) --------------------------------------------------------------------
 
@@ -27,10 +28,16 @@ def find_incident(incident_id: str, *, kind: str | None = None) -> Incident:
     return incident
 
 
-def find_component(component_id: str) -> Component:
-    component = (
+def component_or_none(component_id: str) -> Component | None:
+    """The component of a public id, with its service and region, in one query; None when
+    there is none (a v1 component id may also be a group's)."""
+    return (
         Component.objects.select_related("service", "region").filter(public_id=component_id).first()
     )
+
+
+def find_component(component_id: str) -> Component:
+    component = component_or_none(component_id)
     if component is None:
         raise not_found("component", component_id)
     return component
@@ -65,6 +72,20 @@ def find_region(slug: str, field_name: str = "region") -> Region:
 def find_regions(call: Call, field_name: str) -> list[Region]:
     """The regions a list field names by slug, in its order."""
     return [find_region(slug, field_name) for slug in call.list(field_name) or []]
+
+
+def component_field(call: Call, field_name: str = "component_id") -> Any:
+    """The one component a body field names: absent → UNSET (a PATCH leaves it), null →
+    None (cleared), an id → the component; an unknown id is a 422 naming the field."""
+    if field_name not in call.data:
+        return UNSET
+    if not call.has(field_name):
+        return None
+    component_id = call.str(field_name) or ""
+    component = component_or_none(component_id)
+    if component is None:
+        raise invalid(field_name, f"unknown component '{component_id}'.")
+    return component
 
 
 def find_components(ids: list[str], field_name: str) -> list[Component]:

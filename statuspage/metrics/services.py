@@ -44,6 +44,7 @@ from statuspage.metrics.models import (
 )
 from statuspage.metrics.prometheus import PrometheusError, check_prometheus_url
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange
+from statuspage.selectors import component_last_change
 from statuspage.services import UNSET, Actor, audit_record, component_set_status
 from statuspage.status import impact_for_component_statuses, worse_status, worst_status
 from statuspage.text import clean_text, one_line
@@ -318,11 +319,7 @@ def component_drive(
         if worse_status(component.status, status) == component.status:
             return None
         return component_set_status(component=component, status=status, actor=actor, reason=reason)
-    last = (
-        ComponentStatusChange.objects.filter(component=component)
-        .order_by("-created_at", "-id")
-        .first()
-    )
+    last = component_last_change(component)
     if last is None or last.pk != taken.pk:
         return None
     return component_set_status(component=component, status=status, actor=actor, reason=reason)
@@ -353,11 +350,7 @@ def _drive_component(metric: Metric, alert: MetricAlert, actor: Actor, *, openin
     if taken is None:
         # An alert opened before alerts kept their change (v0.1): the last change, if the
         # metric made it.
-        last = (
-            ComponentStatusChange.objects.filter(component=component)
-            .order_by("-created_at", "-id")
-            .first()
-        )
+        last = component_last_change(component)
         taken = last if last is not None and last.actor_name == actor.name else None
     if taken is not None:
         component_drive(
@@ -973,11 +966,7 @@ def _give_back(alert: Alert) -> list[str]:
         heir = next(o for o in others if o.component_status == demanded)
         component.refresh_from_db()
         if component.status == target:
-            last = (
-                ComponentStatusChange.objects.filter(component=component)
-                .order_by("-created_at", "-id")
-                .first()
-            )
+            last = component_last_change(component)
             heir_change = taken if last is not None and last.pk == taken.pk else None
         else:
             heir_change = component_drive(

@@ -30,6 +30,16 @@ def test_get_component_and_group_by_id(api, catalogue):
     assert api("GET", "components/nope").status_code == 404
 
 
+def test_it_reads_a_component_by_id_in_one_query(api, catalogue):
+    """GET looks the component up once (it used to ask exists() and then get())."""
+    api("GET", "components.json")  # the token's first use of the minute records last_used_at
+    path = f"components/{catalogue['api_global'].public_id}.json"
+    with CaptureQueriesContext(connection) as queries:
+        assert api("GET", path).status_code == 200
+    reads = [q["sql"] for q in queries if 'FROM "statuspage_component"' in q["sql"]]
+    assert len(reads) == 1, reads
+
+
 def test_patch_status_form_encoded_records_history(api, catalogue):
     component = catalogue["runs_us"]
     response = api(

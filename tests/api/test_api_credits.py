@@ -206,6 +206,15 @@ def test_lines_refunds_approval_and_application_through_the_api(client, db, sett
     )
     [addon_row] = alice("GET", f"credit-reports/{rid}/addons").json()
     assert addon_row["paid_cents"] == 5000
+    # The service's check, not a second one in the API: a bad field is a 422 naming it.
+    for field, value in [("message", "x" * 10_001), ("contact", "a@b.example\nBcc: c")]:
+        refused = alice(
+            "POST",
+            f"credit-reports/{rid}/refunds",
+            json_body={"refund": {"account_id": "big", field: value}},
+        )
+        assert refused.status_code == 422, refused.content
+        assert refused.json()["message"].startswith(f"{field}:")
     recorded = alice(
         "POST", f"credit-reports/{rid}/refunds", json_body={"refund": {"account_id": "big"}}
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.admin.models import ADDITION, LogEntry
 
 from statuspage.api.models import ApiToken
 from statuspage.api.routes import ROUTES
@@ -54,6 +55,9 @@ def test_admin_creates_token_shown_once_and_revokes(client, staff_user, django_u
     assert response.status_code == 200
     token = ApiToken.objects.get(name="pager-bot")
     assert token.scopes == ["read", "incidents"] and token.created_by == staff_user
+    # The admin's own record of the addition names the token the service created.
+    added = LogEntry.objects.get(action_flag=ADDITION)
+    assert (added.object_id, added.object_repr) == (str(token.pk), str(token))
     shown = re.search(r"(hg_[A-Za-z0-9_-]{40,})", response.content.decode())
     assert shown, "the new token is shown once in a message"
     listing = client.get("/admin/api/apitoken/")

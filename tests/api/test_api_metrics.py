@@ -37,6 +37,17 @@ def test_create_and_get_a_metric(api, depth):
     assert got["name"] == "Queued runs" and got["critical_threshold"] == 1000
 
 
+def test_it_names_an_unknown_component_of_the_body_with_a_422(api, depth):
+    """A component named in a metric's body is a field to correct (422), not a missing URL."""
+    for method, path in [("POST", "metrics"), ("PATCH", f"metrics/{depth['id']}")]:
+        body = {"name": "Other", "slug": "other", "component_id": "nope"}
+        response = api(method, path, json_body={"metric": body})
+        assert response.status_code == 422, response.content
+        assert response.json()["message"].startswith("component_id:")
+        assert "unknown component 'nope'" in response.json()["message"]
+    assert api("GET", "metrics/other").status_code == 404
+
+
 def test_push_points_in_the_v1_shape_and_raise_an_alert(api, depth, catalogue):
     one = api(
         "POST",
@@ -62,7 +73,11 @@ def test_push_several_metrics_is_all_or_nothing(api, depth):
         "metrics/data",
         json_body={"data": {"queue-depth": [{"timestamp": 1782158400, "value": 1}], "nope": []}},
     )
-    assert bad.status_code == 404 and "nope" in bad.json()["message"]
+    # A metric named in the body is not the URL: a 422 naming the field, not a 404.
+    assert bad.status_code == 422, bad.content
+    assert (
+        bad.json()["message"].startswith("data.nope:") and "unknown metric" in bad.json()["message"]
+    )
     worse = api(
         "POST",
         "metrics/data",

@@ -1,5 +1,5 @@
-"""Helpers of the browser tests of issue 12 (the fixtures are in conftest.py): Debian's
-Chromium, the pages a visitor or a commander sees, logging in.
+"""Helpers of the browser tests of issue 12 (the fixtures are in conftest.py, Chromium in
+tests/conftest.py): the pages a visitor or a commander sees, logging in.
 
 Screenshots go to `HELIOGRAPH_SCREENSHOT_DIR` (default `var/screenshots/`, never committed):
 CI keeps them as artefacts.
@@ -11,15 +11,6 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "pw-pages-browser-1"
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}

@@ -1,13 +1,12 @@
-"""Fixtures of the browser tests of issue 12: Chromium for a module, and the demo data with
-a regional API outage open (helpers: browser_helpers.py)."""
+"""Fixtures of the browser tests of issue 12: the demo data with a regional API outage open
+(Chromium is tests/conftest.py's `browser`; helpers: browser_helpers.py)."""
 
 from __future__ import annotations
 
-import os
 from io import StringIO
 
 import pytest
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, OUTAGE, PASSWORD
+from browser_helpers import OUTAGE, PASSWORD
 from django.core.management import call_command
 
 from incidents.credits.models import CreditReportLine
@@ -17,30 +16,6 @@ from notifier.services import subscriber_add_confirmed
 from notifier.tokens import make_token
 from statuspage.models import Component
 from statuspage.services import Actor
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """Chromium for a module of tests. Playwright's sync API runs an event loop in this
-    thread; Django refuses ORM calls there unless told they are safe (they are)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this).")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

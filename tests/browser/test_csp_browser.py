@@ -11,7 +11,6 @@ sure the listener does see a violation when there is one.
 
 from __future__ import annotations
 
-import os
 from io import StringIO
 
 import pytest
@@ -23,15 +22,6 @@ from notifier.services import subscriber_add_confirmed
 from notifier.tokens import make_token
 from statuspage.services import Actor
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "pw-root-browser-1"
 RECORD_VIOLATIONS = """
 window.__csp = [];
@@ -40,32 +30,6 @@ document.addEventListener("securitypolicyviolation", function (e) {
     + ":" + e.lineNumber);
 });
 """
-
-
-@pytest.fixture(scope="module", autouse=True)
-def allow_orm_beside_playwright():
-    """Playwright's sync API runs an event loop in this thread; the ORM calls here are safe."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="module")
-def browser(allow_orm_beside_playwright):
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 class Watched:

@@ -32,8 +32,8 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 FAILING_IMPACTS = {"serious", "critical"}
 
 
-def _context(chromium, live_server, viewport, **options):
-    context = chromium.new_context(base_url=live_server.url, viewport=viewport, **options)
+def _context(browser, live_server, viewport, **options):
+    context = browser.new_context(base_url=live_server.url, viewport=viewport, **options)
     context.set_default_timeout(15000)
     return context
 
@@ -52,11 +52,11 @@ def _overflow(page) -> list[str]:
     )
 
 
-def test_no_page_is_wider_than_a_360_px_phone(chromium, live_server, site):
+def test_no_page_is_wider_than_a_360_px_phone(browser, live_server, site):
     """Finding 4 and 'phone first': every public, subscriber, docs and console page at
     360 px, with no horizontal scrolling of the page (a wide table scrolls inside its card)."""
     wide: dict[str, list[str]] = {}
-    anonymous = _context(chromium, live_server, PHONE)
+    anonymous = _context(browser, live_server, PHONE)
     page = anonymous.new_page()
     for url in public_pages(site):
         page.goto(url)
@@ -64,7 +64,7 @@ def test_no_page_is_wider_than_a_360_px_phone(chromium, live_server, site):
             wide[url] = found
     anonymous.close()
 
-    staff = _context(chromium, live_server, PHONE)
+    staff = _context(browser, live_server, PHONE)
     page = staff.new_page()
     log_in(page)
     for url in console_pages(site):
@@ -99,7 +99,7 @@ def _axe(page) -> list[dict]:
     [(DESKTOP, "light"), (PHONE, "light"), (PHONE, "dark")],
     ids=["desktop", "phone", "phone-dark"],
 )
-def test_axe_finds_no_serious_or_critical_violation(chromium, live_server, site, viewport, scheme):
+def test_axe_finds_no_serious_or_critical_violation(browser, live_server, site, viewport, scheme):
     """Finding 10: the page, an incident page, the history, the subscribe page, and the
     console's dashboard, declare form and incident page; in dark mode too (the colours of
     prefers-color-scheme: dark must keep their contrast)."""
@@ -121,7 +121,7 @@ def test_axe_finds_no_serious_or_critical_violation(chromium, live_server, site,
             ],
         ),
     ):
-        context = _context(chromium, live_server, viewport, bypass_csp=True, color_scheme=scheme)
+        context = _context(browser, live_server, viewport, bypass_csp=True, color_scheme=scheme)
         page = context.new_page()
         if login:
             log_in(page)
@@ -135,10 +135,10 @@ def test_axe_finds_no_serious_or_critical_violation(chromium, live_server, site,
     assert found == {}, json.dumps(found, indent=1)
 
 
-def test_axe_sees_a_violation_when_there_is_one(chromium, live_server, site):
+def test_axe_sees_a_violation_when_there_is_one(browser, live_server, site):
     """The control: an image without a text alternative and an unlabelled field are
     reported (so an empty result above means the check ran)."""
-    context = _context(chromium, live_server, DESKTOP, bypass_csp=True)
+    context = _context(browser, live_server, DESKTOP, bypass_csp=True)
     page = context.new_page()
     page.goto("/history")
     page.evaluate(
@@ -150,12 +150,12 @@ def test_axe_sees_a_violation_when_there_is_one(chromium, live_server, site):
     assert {"image-alt", "label"} <= rules
 
 
-def test_screenshots_of_the_key_pages(chromium, live_server, site):
+def test_screenshots_of_the_key_pages(browser, live_server, site):
     """Saved for CI's artefacts (and to refresh the README's): desktop and phone."""
     out = screenshot_dir()
     shots = []
     for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        context = _context(chromium, live_server, viewport)
+        context = _context(browser, live_server, viewport)
         page = context.new_page()
         for label, url in (
             ("page", "/"),
@@ -181,10 +181,10 @@ def test_screenshots_of_the_key_pages(chromium, live_server, site):
     assert all(path.stat().st_size > 10_000 for path in shots)
 
 
-def test_the_phone_page_leads_with_what_is_broken(chromium, live_server, site):
+def test_the_phone_page_leads_with_what_is_broken(browser, live_server, site):
     """Finding 5: on a phone the API's broken row comes first and the operational rows fold
     behind 'Show all services'; the bars show 30 days with the 30-day figure."""
-    context = _context(chromium, live_server, PHONE)
+    context = _context(browser, live_server, PHONE)
     page = context.new_page()
     page.goto("/")
     assert page.locator("h1").first.inner_text() == "Major System Outage"
@@ -201,10 +201,10 @@ def test_the_phone_page_leads_with_what_is_broken(chromium, live_server, site):
     context.close()
 
 
-def test_uptime_days_can_be_focused_and_open_their_incident(chromium, live_server, site):
+def test_uptime_days_can_be_focused_and_open_their_incident(browser, live_server, site):
     """Finding 7: a day with an incident is a link to it (keyboard and touch); its figure
     shows when focused."""
-    context = _context(chromium, live_server, DESKTOP)
+    context = _context(browser, live_server, DESKTOP)
     page = context.new_page()
     page.goto("/")
     row = page.locator(".uptime-row", has_text="API").first
@@ -223,9 +223,9 @@ def test_uptime_days_can_be_focused_and_open_their_incident(chromium, live_serve
     context.close()
 
 
-def test_subscribe_shows_only_the_chosen_mediums_fields(chromium, live_server, site):
+def test_subscribe_shows_only_the_chosen_mediums_fields(browser, live_server, site):
     """Finding 8: the webhook URL only for a webhook; 'chosen regions' opens the list."""
-    context = _context(chromium, live_server, PHONE)
+    context = _context(browser, live_server, PHONE)
     page = context.new_page()
     page.goto("/subscribe/")
     url = page.locator("input[name=url]")
@@ -239,10 +239,10 @@ def test_subscribe_shows_only_the_chosen_mediums_fields(chromium, live_server, s
     context.close()
 
 
-def test_the_region_helper_never_overwrites_a_cell_already_set(chromium, live_server, site):
+def test_the_region_helper_never_overwrites_a_cell_already_set(browser, live_server, site):
     """Finding 2: Run execution/eu-central-1 set to partial outage, then the eu-central-1
     helper to degraded: the partial outage stays, the cells left at 'no change' follow."""
-    context = _context(chromium, live_server, DESKTOP)
+    context = _context(browser, live_server, DESKTOP)
     page = context.new_page()
     log_in(page)
     page.goto("/console/declare/")
@@ -273,9 +273,9 @@ def test_the_region_helper_never_overwrites_a_cell_already_set(chromium, live_se
     context.close()
 
 
-def test_a_stale_tab_keeps_the_text_and_resolve_asks_once(chromium, live_server, site):
+def test_a_stale_tab_keeps_the_text_and_resolve_asks_once(browser, live_server, site):
     """Finding 3 with two real tabs, and 'resolve asks once'."""
-    context = _context(chromium, live_server, DESKTOP)
+    context = _context(browser, live_server, DESKTOP)
     tab_a = context.new_page()
     log_in(tab_a)
     tab_b = context.new_page()

@@ -265,6 +265,40 @@ def test_the_contact_form_export_is_imported_once_and_checked_whole():
     assert policy.refund_requests.count() == 2
 
 
+def test_it_checks_an_imported_refund_request_by_the_same_rule_as_one_recorded_by_hand():
+    """The console, the API and the CSV import share one check (clean_text, the lengths,
+    the account's add-ons): what one refuses, the others refuse with the same words."""
+    add_accounts("x,X,pro,true,USD")
+    policy = make_policy()
+    account = Account.objects.get(external_id="x")
+    bad = {
+        "contact": "ops@x.example\u2028cc: attacker@example.com",  # a line break in one line
+        "message": "refund\x7fplease",  # DEL: not a control an import may keep
+    }
+    with pytest.raises(ValidationError) as by_hand:
+        services.refund_request_record(policy=policy, account=account, actor=ACTOR, **bad)
+    assert set(by_hand.value.message_dict) == {"contact", "message"}
+    text = 'account_id,contact,message\nx,"{contact}","{message}"\n'.format(**bad)
+    with pytest.raises(services.ImportRejected) as imported:
+        services.refund_requests_import(policy=policy, source=io.StringIO(text), actor=ACTOR)
+    assert sorted(imported.value.line_errors) == sorted(
+        (2, message[0]) for message in by_hand.value.message_dict.values()
+    )
+    long = "x" * (services.REFUND_MESSAGE_MAX + 1)
+    with pytest.raises(services.ImportRejected, match="longer than 10,000"):
+        services.refund_requests_import(
+            policy=policy, source=io.StringIO(f"account_id,message\nx,{long}\n"), actor=ACTOR
+        )
+    assert not policy.refund_requests.exists()
+    # An ANSI colour sequence is removed from the message, as from any stored body.
+    services.refund_requests_import(
+        policy=policy,
+        source=io.StringIO("account_id,message\nx,\x1b[31mred\x1b[0m alert\n"),
+        actor=ACTOR,
+    )
+    assert policy.refund_requests.get().message == "red alert"
+
+
 def test_stripe_ids_are_imported_and_filled_in_later_without_duplicating_spend():
     add_accounts("y,Y,pro,true,USD")
     add_spend(charge("y", "40.00", "2026-06-22T23:00Z", kind="concurrency_addon"))

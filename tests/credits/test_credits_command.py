@@ -103,8 +103,10 @@ def test_credit_report_command_refuses_bad_arguments(june):
         _command("--incident", "nope", *ARGS)
     with pytest.raises(CommandError, match="must end after it starts"):
         _command("--start", "2026-06-24T00:00Z", "--end", "2026-06-21T00:00Z")
-    with pytest.raises(CommandError, match="not an ISO 8601 time"):
+    with pytest.raises(CommandError, match="--start 'yesterday' is not an ISO 8601 time"):
         _command("--start", "yesterday", "--end", "2026-06-21T00:00Z")
+    with pytest.raises(CommandError, match="--end '2027-02-30' is not an ISO 8601 time"):
+        _command("--start", "2026-06-21T00:00Z", "--end", "2027-02-30")
     with pytest.raises(CommandError, match="cannot be negative"):
         _command(*ARGS[:4], "--minimum", "-5")
     with pytest.raises(CommandError, match="not a known ISO 4217"):

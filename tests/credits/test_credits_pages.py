@@ -153,6 +153,13 @@ def test_policy_form_creates_a_policy_and_refuses_bad_input(runner):
     assert "must end after it starts" in text
     assert "cannot be negative" in text and "not a known ISO 4217" in text
     assert CreditPolicy.objects.count() == 0
+    # The one credits time parser: a day that does not exist is named, not a 500.
+    no_day = runner.post(
+        "/console/credits/policies/new/",
+        {"window_start": "2027-02-30", "window_end": "2027-03-02T00:00Z", "rules": "USD 1"},
+    )
+    assert "&#x27;2027-02-30&#x27; is not an ISO 8601 time" in no_day.content.decode()
+    assert CreditPolicy.objects.count() == 0
     good = runner.post(
         "/console/credits/policies/new/",
         {

@@ -4,6 +4,7 @@ alerts, drafts; a metric's points over a range, its thresholds and display chang
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,12 @@ from detection_helpers import alertmanager_payload
 from incidents.models import Incident
 from statuspage.api.services import api_token_create
 from statuspage.metrics.models import AlertSource, CheckIn, Metric, MetricPoint
-from statuspage.metrics.services import metric_create, metric_points_record
+from statuspage.metrics.services import (
+    alert_source_create,
+    checkin_create,
+    metric_create,
+    metric_points_record,
+)
 from statuspage.services import Actor
 
 pytestmark = pytest.mark.django_db
@@ -229,3 +235,21 @@ def test_numbers_of_seconds_out_of_range_are_refused_by_every_door(
     )
     assert page.status_code == 200 and "ten years" in page.content.decode()
     assert not CheckIn.objects.exists() and not AlertSource.objects.exists()
+
+
+def test_it_leaves_the_defaults_of_fields_not_sent_to_the_services(api):
+    """The API passes only what the client sent: a field left out takes the service's
+    default (one owner), not a second copy spelled in the API."""
+
+    def default(service, name):
+        return inspect.signature(service).parameters[name].default
+
+    checkin = api("POST", "checkins", json_body={"name": "nightly", "period": 3600}).json()
+    for field in ("grace", "component_status", "automation", "enabled"):
+        assert checkin[field] == default(checkin_create, field), field
+    source = api("POST", "alert-sources", json_body={"name": "am", "kind": "alertmanager"}).json()
+    for field in ("automation", "enabled"):
+        assert source[field] == default(alert_source_create, field), field
+    metric = api("POST", "metrics", json_body={"name": "Depth", "slug": "depth"}).json()
+    assert metric["display"] == default(metric_create, "public")
+    assert metric["direction"] == default(metric_create, "direction")

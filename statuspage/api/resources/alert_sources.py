@@ -23,6 +23,7 @@ from statuspage.api.framework import (
     Page,
     delete,
     get,
+    given,
     invalid,
     not_found,
     paginate,
@@ -30,6 +31,7 @@ from statuspage.api.framework import (
     post,
     route,
 )
+from statuspage.api.lookups import component_field
 from statuspage.api.models import ApiScope
 from statuspage.api.schema import COMPONENT_STATUS, OBJECT, PAGED, B, I, S, enum, nullable
 from statuspage.metrics.models import (
@@ -50,8 +52,7 @@ from statuspage.metrics.services import (
     incident_draft_discard,
     incident_draft_publish,
 )
-from statuspage.models import Component, ComponentStatus
-from statuspage.services import UNSET
+from statuspage.models import ComponentStatus
 
 
 def _intake_url(call: Call, path: str) -> str | None:
@@ -162,18 +163,6 @@ def _severity_map(call: Call) -> dict | None:
     return value
 
 
-def _component(call: Call):
-    """`component_id` of a body: absent → UNSET, null → None, an id → the component."""
-    if "component_id" not in call.data:
-        return UNSET
-    if not call.has("component_id"):
-        return None
-    component = Component.objects.filter(public_id=call.str("component_id")).first()
-    if component is None:
-        raise invalid("component_id", f"unknown component '{call.str('component_id')}'.")
-    return component
-
-
 # --- Alert sources ----------------------------------------------------------------------------
 
 
@@ -185,11 +174,13 @@ def source_post(call: Call) -> dict:
     source = alert_source_create(
         name=call.str("name", required=True, max_length=200) or "",
         kind=call.choice("kind", list(AlertSourceKind.values), required=True) or "",
-        automation=call.choice("automation", list(Automation.values)) or Automation.COMPONENT,
         severity_map=_severity_map(call),
         hold_down=call.int("hold_down"),
-        enabled=call.bool("enabled") is not False,
         actor=call.actor,
+        **given(
+            automation=call.choice("automation", list(Automation.values)),
+            enabled=call.bool("enabled"),
+        ),
     )
     return source_dict(source, call)
 
@@ -240,17 +231,17 @@ def checkins_list(call: Call) -> Page:
 
 
 def checkin_post(call: Call) -> dict:
-    component = _component(call)
     checkin = checkin_create(
         name=call.str("name", required=True, max_length=200) or "",
         period=call.int("period", minimum=1) or 0,
-        grace=300 if call.int("grace") is None else call.int("grace"),
-        component=None if component is UNSET else component,
-        component_status=call.choice("component_status", list(ComponentStatus.values))
-        or ComponentStatus.DEGRADED_PERFORMANCE,
-        automation=call.choice("automation", list(Automation.values)) or Automation.COMPONENT,
-        enabled=call.bool("enabled") is not False,
         actor=call.actor,
+        **given(
+            grace=call.int("grace"),
+            component=component_field(call),
+            component_status=call.choice("component_status", list(ComponentStatus.values)),
+            automation=call.choice("automation", list(Automation.values)),
+            enabled=call.bool("enabled"),
+        ),
     )
     return checkin_dict(checkin, call)
 
@@ -266,7 +257,7 @@ def checkin_patch(call: Call, checkin_id: str) -> dict:
         name=call.str("name", max_length=200),
         period=call.int("period", minimum=1),
         grace=call.int("grace"),
-        component=_component(call),
+        component=component_field(call),
         component_status=call.choice("component_status", list(ComponentStatus.values)),
         automation=call.choice("automation", list(Automation.values)),
         enabled=call.bool("enabled"),

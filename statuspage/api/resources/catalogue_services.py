@@ -11,6 +11,7 @@ from statuspage.api.framework import (
     Page,
     delete,
     get,
+    given,
     paginate,
     patch_and_put,
     post,
@@ -56,9 +57,11 @@ def service_post(call: Call) -> dict:
         name=call.str("name", required=True, max_length=MAX_NAME) or "",
         actor=call.actor,
         regions=find_regions(call, "regions") or None,
-        description=call.str("description") or "",
-        position=call.int("position") or 0,
-        slug=call.str("slug", max_length=100) or "",
+        **given(
+            description=call.str("description"),
+            position=call.int("position"),
+            slug=call.str("slug", max_length=100),
+        ),
     )
     return service_dict(service)
 

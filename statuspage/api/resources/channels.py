@@ -13,6 +13,7 @@ from statuspage.api.framework import (
     Page,
     delete,
     get,
+    given,
     is_number,
     not_found,
     paginate,
@@ -81,14 +82,16 @@ def channel_post(call: Call) -> dict:
     channel = channel_create(
         kind=call.str("kind", required=True) or "",
         name=call.str("name", required=True, max_length=200) or "",
-        url=call.str("url", max_length=2000) or "",
-        token=call.str("token", max_length=255) or "",
-        target=call.str("target", max_length=64) or "",
-        enabled=call.bool("enabled") is not False,  # absent: enabled
-        component_changes=call.bool("component_changes") or False,
-        staff_alerts=call.bool("staff_alerts") or False,
         actor=call.actor,
         **recipient_scope(call),
+        **given(
+            url=call.str("url", max_length=2000),
+            token=call.str("token", max_length=255),
+            target=call.str("target", max_length=64),
+            enabled=call.bool("enabled"),
+            component_changes=call.bool("component_changes"),
+            staff_alerts=call.bool("staff_alerts"),
+        ),
     )
     return channel_dict(channel)
 

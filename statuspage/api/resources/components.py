@@ -15,6 +15,7 @@ from statuspage.api.framework import (
     Page,
     delete,
     get,
+    given,
     invalid,
     paginate,
     patch_and_put,
@@ -23,6 +24,7 @@ from statuspage.api.framework import (
 )
 from statuspage.api.lookups import (
     SERVICE_COMPONENTS,
+    component_or_none,
     find_component,
     find_components,
     find_group,
@@ -75,9 +77,9 @@ def components_get_list(call: Call) -> Page:
 
 
 def component_get(call: Call, component_id: str) -> dict:
-    component = Component.objects.select_related("service", "region").filter(public_id=component_id)
-    if component.exists():
-        return component_dict(component.get())
+    component = component_or_none(component_id)
+    if component is not None:
+        return component_dict(component)
     return _group_json(find_group(component_id))
 
 
@@ -108,7 +110,7 @@ def component_post(call: Call) -> dict:
         service=service,
         region=region,
         name=name or "",
-        status=status or ComponentStatus.OPERATIONAL,
+        **given(status=status),
         **display,
     )
     return component_dict(component)
@@ -120,7 +122,8 @@ def component_patch(call: Call, component_id: str) -> dict:
     status = call.choice("status", ComponentStatus.values)
     name = call.str("name", max_length=MAX_NAME)
     reason = call.str("reason", max_length=MAX_BODY) or ""
-    if not Component.objects.filter(public_id=component_id).exists():
+    component = component_or_none(component_id)
+    if component is None:
         service = service_change(
             service=find_group(component_id),
             actor=call.actor,
@@ -132,7 +135,7 @@ def component_patch(call: Call, component_id: str) -> dict:
         )
         return _group_json(service)
     component = component_change(
-        component=find_component(component_id),
+        component=component,
         actor=call.actor,
         status=status,
         reason=reason,
@@ -233,8 +236,7 @@ def group_post(call: Call) -> dict:
         name=name,
         actor=call.actor,
         regions=regions,
-        description=call.str("description") or "",
-        position=call.int("position") or 0,
+        **given(description=call.str("description"), position=call.int("position")),
     )
     return _group_json(service)
 

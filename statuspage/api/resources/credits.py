@@ -400,8 +400,8 @@ def refund_post(call: Call, report_id: str) -> dict:
         actor=call.actor,
         source="api",
         requested_at=call.datetime("requested_at"),
-        contact=call.str("contact", max_length=254) or "",
-        message=call.str("message", max_length=10_000) or "",
+        contact=call.str("contact") or "",
+        message=call.str("message") or "",
         charge_ids=call.list("charge_ids") or [],
     )
     return refund_dict(request)

@@ -42,6 +42,7 @@ from statuspage.api.framework import (
     Page,
     delete,
     get,
+    given,
     invalid,
     not_found,
     paginate,
@@ -140,7 +141,7 @@ def incident_create(call: Call, *, maintenance: bool = False) -> dict:
     """Declare an incident, or schedule a maintenance when a window is given."""
     name = call.str("name", required=True, max_length=MAX_NAME)
     body = call.str("body", max_length=MAX_BODY) or ""
-    status = call.str("status")
+    status = call.str("status") or None  # "": not sent
     impact = _impact(call)
     statuses = _component_statuses(call)
     affected = find_components(call.list("component_ids") or [], "component_ids")
@@ -156,20 +157,20 @@ def incident_create(call: Call, *, maintenance: bool = False) -> dict:
             raise invalid(
                 "status", f"'{status}' is not a maintenance status; use scheduled or in_progress."
             )
-        auto_start = call.bool("scheduled_auto_in_progress")
-        auto_end = call.bool("scheduled_auto_completed")
         incident = maintenance_create(
             name=name or "",
             body=body,
             actor=call.actor,
             scheduled_for=scheduled_for,
             scheduled_until=scheduled_until,
-            status=status or IncidentStatus.SCHEDULED,
             components=affected,
             component_statuses=statuses,
-            auto_in_progress=True if auto_start is None else auto_start,
-            auto_completed=True if auto_end is None else auto_end,
             deliver_notifications=deliver,
+            **given(
+                status=status,
+                auto_in_progress=call.bool("scheduled_auto_in_progress"),
+                auto_completed=call.bool("scheduled_auto_completed"),
+            ),
         )
         return incident_json(incident)
     incident = incident_declare(
@@ -177,8 +178,8 @@ def incident_create(call: Call, *, maintenance: bool = False) -> dict:
         body=body,
         actor=call.actor,
         impact=impact,  # None: the service takes it from the component statuses
-        status=status or IncidentStatus.INVESTIGATING,
         component_statuses=statuses,
+        **given(status=status),
         components=affected,
         deliver_notifications=deliver,
     )

@@ -28,6 +28,7 @@ from statuspage.api.framework import (
     Call,
     delete,
     get,
+    given,
     invalid,
     not_found,
     paginate,
@@ -37,6 +38,7 @@ from statuspage.api.framework import (
     route,
     time_from_unix,
 )
+from statuspage.api.lookups import component_field
 from statuspage.api.models import ApiScope
 from statuspage.api.schema import NUMBER, B, I, S, enum, nullable
 from statuspage.metrics.models import Metric, MetricAlert
@@ -47,7 +49,7 @@ from statuspage.metrics.services import (
     metric_points_record_many,
     metric_update,
 )
-from statuspage.models import Component, ComponentStatus
+from statuspage.models import ComponentStatus
 from statuspage.services import UNSET
 
 MAX_POINTS_READ = 10_000
@@ -98,10 +100,14 @@ def metric_dict(
     }
 
 
-def _metric(ident: str) -> Metric:
+def _metric(ident: str, field_name: str = "") -> Metric:
+    """A metric by public id or slug: named in the path, an unknown one is a 404; named in
+    the body (`field_name`), a 422 naming the field."""
     metric = Metric.objects.select_related("component").filter(public_id=ident).first()
     metric = metric or Metric.objects.select_related("component").filter(slug=ident).first()
     if metric is None:
+        if field_name:
+            raise invalid(field_name, f"unknown metric '{ident}'.")
         raise not_found("metric", ident)
     return metric
 
@@ -157,7 +163,10 @@ def metrics_data_post(call: Call) -> list[dict]:
     data = call.body.get("data")
     if not isinstance(data, dict) or not data:
         raise invalid("data", 'must be an object like {"<metric id>": [{timestamp, value}]}.')
-    batches = [(_metric(ident), _points(raw, f"data.{ident}")) for ident, raw in data.items()]
+    batches = [
+        (_metric(ident, f"data.{ident}"), _points(raw, f"data.{ident}"))
+        for ident, raw in data.items()
+    ]
     return _record(batches, call)
 
 
@@ -189,31 +198,27 @@ def _float(call: Call, name: str) -> float | None:
 
 
 def metric_post(call: Call) -> dict:
-    component = None
-    if call.has("component_id"):
-        component = Component.objects.filter(public_id=call.str("component_id")).first()
-        if component is None:
-            raise not_found("component", call.str("component_id") or "")
-    name = call.str("name", required=True, max_length=200)
+    fields = given(
+        unit=call.str("suffix", max_length=32),
+        description=call.str("description"),
+        component=component_field(call),
+        public=call.bool("display"),
+        direction=call.choice("direction", ["above", "below"]),
+        warning_threshold=_float(call, "warning_threshold"),
+        critical_threshold=_float(call, "critical_threshold"),
+        critical_component_status=call.choice(
+            "critical_component_status", list(ComponentStatus.values)
+        ),
+        prometheus_url=call.str("prometheus_url", max_length=500),
+        prometheus_query=call.str("prometheus_query", max_length=2000),
+        prometheus_interval=call.int("prometheus_interval", minimum=1),
+    )
     try:
         metric = metric_create(
-            name=name,
+            name=call.str("name", required=True, max_length=200),
             slug=call.str("slug", required=True, max_length=100),
             actor=call.actor,
-            unit=call.str("suffix", max_length=32) or "",
-            description=call.str("description") or "",
-            component=component,
-            public=call.bool("display") is not False,
-            direction=call.choice("direction", ["above", "below"]) or "above",
-            warning_threshold=_float(call, "warning_threshold"),
-            critical_threshold=_float(call, "critical_threshold"),
-            critical_component_status=call.choice(
-                "critical_component_status", list(ComponentStatus.values)
-            )
-            or "",
-            prometheus_url=call.str("prometheus_url", max_length=500) or "",
-            prometheus_query=call.str("prometheus_query", max_length=2000) or "",
-            prometheus_interval=call.int("prometheus_interval", minimum=1) or 60,
+            **fields,
         )
     except ValidationError as exc:
         field, messages = next(iter(exc.message_dict.items()))
@@ -232,13 +237,7 @@ def metric_patch(call: Call, metric_id: str) -> dict:
     """Change a metric: thresholds, display, component, texts, Prometheus source. A field sent
     as null clears it (a threshold, the component, the critical status, the query)."""
     metric = _metric(metric_id)
-    component = UNSET
-    if "component_id" in call.data:
-        component = None
-        if call.has("component_id"):
-            component = Component.objects.filter(public_id=call.str("component_id")).first()
-            if component is None:
-                raise invalid("component_id", f"unknown component '{call.str('component_id')}'.")
+    component = component_field(call)
     status = None
     if "critical_component_status" in call.data:
         status = call.choice("critical_component_status", list(ComponentStatus.values)) or ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from incidents.documents import iso
-from statuspage.api.framework import Call, Page, get, not_found, paginate, post, route
+from statuspage.api.framework import Call, Page, get, given, not_found, paginate, post, route
 from statuspage.api.models import ApiScope
 from statuspage.api.schema import PAGED, I, S
 from statuspage.models import Region
@@ -35,8 +35,8 @@ def region_post(call: Call) -> dict:
     region = region_create(
         slug=call.str("slug", required=True, max_length=64) or "",
         name=call.str("name", required=True, max_length=200) or "",
-        position=call.int("position") or 0,
         actor=call.actor,
+        **given(position=call.int("position")),
     )
     return region_dict(region)
 

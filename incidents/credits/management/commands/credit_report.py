@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from incidents.credits import selectors, services
-from incidents.credits.forms import parse_utc
+from incidents.credits.importers import parse_time
 from incidents.credits.models import cents_to_decimal
 from statuspage.services import Actor
 
@@ -50,10 +50,10 @@ class Command(BaseCommand):
             if incident is None:
                 raise CommandError(f"no incident with public id or pk '{options['incident']}'")
         try:
-            start = parse_utc(options["start"])
-            end = parse_utc(options["end"])
-        except ValidationError as exc:
-            raise CommandError(exc.messages[0]) from None
+            start = parse_time(options["start"], "--start")
+            end = parse_time(options["end"], "--end")
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         rules = _rules(options["minimum"], options["cap"], options["currency"])
         actor = Actor.system("manage.py credit_report")
         if options["user"]:
