@@ -68,6 +68,14 @@ class Incident(models.Model):
     scheduled_until = models.DateTimeField(null=True, blank=True)
     scheduled_auto_in_progress = models.BooleanField(default=True)
     scheduled_auto_completed = models.BooleanField(default=True)
+    # A maintenance called off (`maintenance_cancel`): closed like a completed one, and shown
+    # as cancelled in the calendars, which must remove it rather than lose track of it.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The revision of what the public sees of it: raised by every service that changes it
+    # (`incidents.services`), never lowered, so a calendar (the iCalendar SEQUENCE of
+    # /maintenance.ics) knows that a reschedule, a rename or a cancellation replaces what it
+    # has. `updated_at` cannot serve: a backdated update leaves it as it was.
+    sequence = models.PositiveIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -16,6 +16,7 @@ from django.db.models import Count, Max, Prefetch, QuerySet
 
 from incidents.models import (
     ACTIVE_MAINTENANCE_STATUSES,
+    CLOSED_STATUSES,
     OPEN_INCIDENT_STATUSES,
     Incident,
     IncidentKind,
@@ -50,6 +51,15 @@ def maintenances_upcoming() -> QuerySet[Incident]:
     to come, only late."""
     return Incident.objects.filter(
         kind=IncidentKind.MAINTENANCE, status=IncidentStatus.SCHEDULED
+    ).order_by("scheduled_for", "id")
+
+
+def maintenances_closed_since(since: datetime) -> QuerySet[Incident]:
+    """Maintenance completed or cancelled since `since`, by start of window: with the
+    upcoming and active ones, what the maintenance calendars list (a cancelled one must stay
+    there a while, or calendars that saw it would never learn it is off)."""
+    return Incident.objects.filter(
+        kind=IncidentKind.MAINTENANCE, status__in=CLOSED_STATUSES, resolved_at__gte=since
     ).order_by("scheduled_for", "id")
 
 

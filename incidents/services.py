@@ -19,6 +19,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from incidents.models import (
@@ -248,6 +249,13 @@ def _create_update(
     return update
 
 
+def _validate_window(scheduled_for: datetime | None, scheduled_until: datetime | None) -> None:
+    if scheduled_for is None or scheduled_until is None:
+        raise ValidationError({"scheduled_for": "A maintenance needs a start and an end."})
+    if scheduled_until <= scheduled_for:
+        raise ValidationError({"scheduled_until": "The end of the window must be after its start."})
+
+
 def _updated(update: IncidentUpdate) -> None:
     """The update and everything it changed are written: it is an event (the notifier writes
     its outbox rows now, in this transaction, stamped with the page's status as it is now),
@@ -362,6 +370,7 @@ def incident_post_update(
     )
     incident.status = status
     incident.updated_at = max(incident.updated_at, at)
+    incident.sequence += 1
     if impact is not None:
         incident.impact = impact
     elif incident.kind == IncidentKind.INCIDENT:
@@ -412,17 +421,31 @@ def incident_edit(
     name: str | None = None,
     impact: str | None = None,
     components: Iterable[Component] | None = None,
+    scheduled_for: datetime | None = None,
+    scheduled_until: datetime | None = None,
 ) -> Incident:
-    """Change an incident's name, impact or affected components without a timeline update."""
+    """Change an incident's name, impact or affected components, or a maintenance's window
+    (a reschedule: either end, or both), without a timeline update."""
     name, _body = _clean_common(name=name)
     if impact is not None:
         _validate_impact(impact)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if scheduled_for is not None or scheduled_until is not None:
+        if incident.kind != IncidentKind.MAINTENANCE:
+            raise ValidationError({"scheduled_for": "Only a maintenance has a window."})
+        if incident.status in CLOSED_STATUSES:
+            raise ValidationError(
+                {"scheduled_for": f"'{incident.name}' is {incident.status}: it is not moved."}
+            )
+        incident.scheduled_for = scheduled_for or incident.scheduled_for
+        incident.scheduled_until = scheduled_until or incident.scheduled_until
+        _validate_window(incident.scheduled_for, incident.scheduled_until)
     if name is not None:
         incident.name = name
     if impact is not None:
         incident.impact = impact
     incident.updated_at = timezone.now()
+    incident.sequence += 1
     incident.save()
     if components is not None:
         incident.components.set(list(components))
@@ -453,6 +476,7 @@ def incident_update_edit(
         update.deliver_notifications = deliver_notifications
     update.updated_at = timezone.now()
     update.save()
+    Incident.objects.filter(pk=update.incident_id).update(sequence=F("sequence") + 1)
     audit_record(actor=actor, action="incident_update.edit", obj=update, summary=update.body[:200])
     hooks.public_changed()
     return update
@@ -482,10 +506,7 @@ def maintenance_schedule(
     """Schedule maintenance. Beat moves it to in progress at the start (components go under
     maintenance) and to completed at the end (components go back) when auto_* are set."""
     name, body = _clean_common(name=name, body=body)
-    if scheduled_for is None or scheduled_until is None:
-        raise ValidationError({"scheduled_for": "A maintenance needs a start and an end."})
-    if scheduled_until <= scheduled_for:
-        raise ValidationError({"scheduled_until": "The end of the window must be after its start."})
+    _validate_window(scheduled_for, scheduled_until)
     now = timezone.now()
     incident = Incident.objects.create(
         kind=IncidentKind.MAINTENANCE,
@@ -529,6 +550,38 @@ def maintenance_complete(
     return incident_post_update(
         incident=incident, status=IncidentStatus.COMPLETED, body=body, actor=actor
     )
+
+
+@transaction.atomic
+def maintenance_cancel(
+    *,
+    incident: Incident,
+    actor: Actor,
+    body: str = "This maintenance has been cancelled.",
+    deliver_notifications: bool = True,
+) -> IncidentUpdate:
+    """Call off a maintenance, before or during its window. It is closed as a completed one
+    is (its components go back to their status before it, subscribers are told) and marked
+    cancelled, so the calendars keep it as a cancelled event (which a calendar removes)
+    instead of dropping it, as a deletion would, and leaving it in every calendar."""
+    locked = Incident.objects.select_for_update().get(pk=incident.pk)
+    if locked.kind != IncidentKind.MAINTENANCE:
+        raise ValidationError({"incident": "Only a maintenance can be cancelled."})
+    if locked.status in CLOSED_STATUSES:
+        raise ValidationError(
+            {"status": f"'{locked.name}' is {locked.status}: it can no longer be cancelled."}
+        )
+    # Before the update, so the update's event (and the notice built from it) sees it.
+    Incident.objects.filter(pk=locked.pk).update(cancelled_at=timezone.now())
+    update = incident_post_update(
+        incident=locked,
+        status=IncidentStatus.COMPLETED,
+        body=body,
+        actor=actor,
+        deliver_notifications=deliver_notifications,
+    )
+    audit_record(actor=actor, action="maintenance.cancel", obj=locked, summary=locked.name)
+    return update
 
 
 def maintenance_advance_due(*, now: datetime | None = None) -> list[IncidentUpdate]:
@@ -591,7 +644,8 @@ def postmortem_publish(
     )
     incident.status = IncidentStatus.POSTMORTEM
     incident.updated_at = now
-    incident.save(update_fields=["status", "updated_at"])
+    incident.sequence += 1
+    incident.save(update_fields=["status", "updated_at", "sequence"])
     audit_record(actor=actor, action="postmortem.publish", obj=incident, summary=incident.name)
     if notify:
         update = _create_update(
@@ -762,16 +816,25 @@ def incident_change(
     body: str | None = None,
     component_statuses: ComponentStatuses | None = None,
     deliver_notifications: bool = True,
+    scheduled_for: datetime | None = None,
+    scheduled_until: datetime | None = None,
 ) -> Incident:
-    """Edit an incident (name, impact, affected components: `incident_edit`) and, when a
-    status, a body or component statuses are given, add a timeline update with them
-    (`incident_post_update`; the status stays when not given). `components` replaces the
-    affected components; those given statuses are affected too."""
-    if name is not None or impact is not None or components is not None:
+    """Edit an incident (name, impact, affected components, a maintenance's window:
+    `incident_edit`) and, when a status, a body or component statuses are given, add a
+    timeline update with them (`incident_post_update`; the status stays when not given).
+    `components` replaces the affected components; those given statuses are affected too."""
+    window = scheduled_for is not None or scheduled_until is not None
+    if name is not None or impact is not None or components is not None or window:
         if components is not None:
             components = list(dict.fromkeys([*components, *(component_statuses or {})]))
         incident = incident_edit(
-            incident=incident, actor=actor, name=name, impact=impact, components=components
+            incident=incident,
+            actor=actor,
+            name=name,
+            impact=impact,
+            components=components,
+            scheduled_for=scheduled_for,
+            scheduled_until=scheduled_until,
         )
     if status is not None or body is not None or component_statuses:
         incident_post_update(

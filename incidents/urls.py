@@ -37,6 +37,11 @@ urlpatterns = [
         views.maintenance_complete,
         name="maintenance_complete",
     ),
+    path(
+        "maintenance/<str:public_id>/cancel/",
+        views.maintenance_cancel,
+        name="maintenance_cancel",
+    ),
     path("components/", views.components, name="components"),
     path("audit/", views.audit, name="audit"),
 ]

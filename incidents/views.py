@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from incidents import console, selectors, services
@@ -496,9 +497,16 @@ def maintenance_new(request: HttpRequest) -> HttpResponse:
     return render(request, "console/maintenance.html", {"form": form}, status=status)
 
 
+MAINTENANCE_ACTIONS = {
+    "start": (services.maintenance_start, gettext_lazy("Maintenance started.")),
+    "complete": (services.maintenance_complete, gettext_lazy("Maintenance completed.")),
+    "cancel": (services.maintenance_cancel, gettext_lazy("Maintenance cancelled.")),
+}
+
+
 def _maintenance_action(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
     incident = get_object_or_404(Incident, public_id=public_id, kind=IncidentKind.MAINTENANCE)
-    move = services.maintenance_start if action == "start" else services.maintenance_complete
+    move, done = MAINTENANCE_ACTIONS[action]
     try:
         move(incident=incident, actor=_actor(request))
     except ValidationError as exc:
@@ -506,7 +514,7 @@ def _maintenance_action(request: HttpRequest, public_id: str, action: str) -> Ht
             for message in errors:
                 messages.error(request, message)
     else:
-        messages.success(request, f"Maintenance {'started' if action == 'start' else 'completed'}.")
+        messages.success(request, done)
     return redirect("console:incident", public_id=incident.public_id)
 
 
@@ -520,6 +528,12 @@ def maintenance_start(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_POST
 def maintenance_complete(request: HttpRequest, public_id: str) -> HttpResponse:
     return _maintenance_action(request, public_id, "complete")
+
+
+@console_view
+@require_POST
+def maintenance_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    return _maintenance_action(request, public_id, "cancel")
 
 
 # --- Components and audit ----------------------------------------------------------------------

@@ -74,6 +74,7 @@ def console_urls(incident: Incident, maintenance: Incident) -> list[tuple[str, s
         ("post", "/console/maintenance/new/"),
         ("post", f"/console/maintenance/{m}/start/"),
         ("post", f"/console/maintenance/{m}/complete/"),
+        ("post", f"/console/maintenance/{m}/cancel/"),
         ("get", "/console/components/"),
         ("post", "/console/components/"),
         ("get", "/console/audit/"),

@@ -259,9 +259,10 @@ def test_old_snapshot_is_marked_stale(client, catalogue, settings):
 def test_command_and_beat_task_publish(catalogue, snapshot_dir):
     out = StringIO()
     call_command("snapshot_publish", "--full", stdout=out)
-    # 12 pages, feeds and JSON documents, snapshot.json, badge.svg, embed.html, and a badge
-    # for each of the catalogue's 4 components and groups.
-    assert "Published 19 documents" in out.getvalue()
+    # 12 pages, feeds and JSON documents, snapshot.json, badge.svg, embed.html,
+    # maintenance.ics, and a badge and a maintenance calendar for each of the catalogue's 4
+    # components and groups.
+    assert "Published 24 documents" in out.getvalue()
     first = read_manifest()["generated_at"]
     snapshot_refresh()
     assert read_manifest()["generated_at"] > first

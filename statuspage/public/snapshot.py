@@ -71,7 +71,7 @@ from incidents.models import Incident, IncidentKind, IncidentStatus
 from statuspage import hooks, queues
 from statuspage.metrics.selectors import metrics_for_page
 from statuspage.models import ComponentStatus
-from statuspage.public import services, targets, tree, uptime
+from statuspage.public import calendars, services, targets, tree, uptime
 from statuspage.public.models import PublishTarget
 from statuspage.public.uptime import UptimeSeries, format_duration, series_sum
 from statuspage.selectors import component_matrix, components_for_page, regions_for_page
@@ -556,6 +556,16 @@ class _Inputs:
         return list(incidents_for_json(selectors.maintenances_upcoming()))
 
     @cached_property
+    def calendar_maintenances(self) -> list:
+        """What the maintenance calendars list: upcoming, in progress, and closed (completed
+        or cancelled) in the last `calendars.RECENT_DAYS` days, by start of window."""
+        since = self.now - timedelta(days=calendars.RECENT_DAYS)
+        recent = list(incidents_for_json(selectors.maintenances_closed_since(since)))
+        return sorted(
+            [*self.upcoming, *self.active, *recent], key=lambda x: (x.scheduled_for, x.pk)
+        )
+
+    @cached_property
     def overall(self):
         return selectors.page_status(
             component_statuses=[c.status for c in self.components],
@@ -599,6 +609,8 @@ class _Inputs:
             "generated_at": self.now,
             "updated_at": self.updated_at,
             "stale_after": settings.SNAPSHOT_STALE_AFTER,
+            "calendar_url": calendars.calendar_path(),
+            "webcal_url": calendars.webcal_url(calendars.calendar_path()),
         }
 
     @cached_property
@@ -728,6 +740,12 @@ def _renderers(i: _Inputs) -> dict[str, Callable[[], tuple[bytes, str]]]:
             "status", i.overall.description, BADGE_COLOR[i.overall.indicator]
         ),
         "/embed.html": lambda: _embed(i),
+        calendars.calendar_path(): lambda: (
+            calendars.render_calendar(
+                i.calendar_maintenances, name=f"{settings.SITE_NAME} maintenance"
+            ),
+            calendars.ICS,
+        ),
     }
 
 
@@ -759,6 +777,24 @@ def _component_badges(i: _Inputs) -> dict[str, Callable[[], tuple[bytes, str]]]:
         )
         for c in i.components_json
     }
+
+
+def _component_calendars(i: _Inputs) -> dict[str, Callable[[], tuple[bytes, str]]]:
+    """`/maintenance/<id>.ics` for every component and group of components.json (the ids
+    of the badges): the maintenance affecting that component, or any component of the
+    group."""
+
+    def render(entry: dict) -> tuple[bytes, str]:
+        ids = set(entry.get("components", [])) | {entry["id"]}
+        affecting = [
+            m
+            for m in i.calendar_maintenances
+            if any(c.public_id in ids for c in m.components.all())
+        ]
+        name = f"{settings.SITE_NAME} maintenance: {entry['name']}"
+        return calendars.render_calendar(affecting, name=name), calendars.ICS
+
+    return {calendars.calendar_path(c["id"]): lambda c=c: render(c) for c in i.components_json}
 
 
 def _embed(i: _Inputs) -> tuple[bytes, str]:
@@ -818,14 +854,15 @@ def _render_all_in_transaction(
     failures: dict[str, str] = {}
     for path, render in _renderers(inputs).items():
         _attempt(path, render, docs=docs, failures=failures, old_docs=old_docs)
-    try:
-        badges = _component_badges(inputs)
-    except DbError:
-        raise
-    except Exception:  # components.json failed just above, and is recorded there
-        badges = {}
-    for path, render in badges.items():
-        _attempt(path, render, docs=docs, failures=failures, old_docs=old_docs)
+    for per_component in (_component_badges, _component_calendars):
+        try:
+            renderers = per_component(inputs)
+        except DbError:
+            raise
+        except Exception:  # components.json failed just above, and is recorded there
+            renderers = {}
+        for path, render in renderers.items():
+            _attempt(path, render, docs=docs, failures=failures, old_docs=old_docs)
 
     versions = selectors.incident_versions()
     old_versions = (previous or {}).get("incidents", {})

@@ -1,6 +1,6 @@
 """Public URLs: the page, history, incident pages, feeds, the /api/v2 JSON documents, the
-badges and the embeddable widget, all served from the snapshot; and /hello, the benchmark
-baseline."""
+badges, the maintenance calendars and the embeddable widget, all served from the snapshot;
+and /hello, the benchmark baseline."""
 
 from django.urls import path
 
@@ -22,6 +22,7 @@ DOCUMENTS = [
     "/snapshot.json",  # when the site was last published: the pages' live script reads it
     "/badge.svg",
     "/embed.html",  # the status widget other sites may frame
+    "/maintenance.ics",  # the maintenance calendar (statuspage.public.calendars)
 ]
 
 
@@ -39,6 +40,11 @@ urlpatterns = [
     path("hello", views.hello, name="hello"),
     path("incidents/<slug:public_id>", views.incident, name="public-incident"),
     path("badge/<slug:component_id>.svg", views.badge, name="public-badge"),
+    path(
+        "maintenance/<slug:component_id>.ics",
+        views.component_calendar,
+        name="public-component-calendar",
+    ),
     *(
         path(doc.removeprefix("/"), views.document, {"path": doc}, name=_name(doc))
         for doc in DOCUMENTS[1:4] + DOCUMENTS[5:]

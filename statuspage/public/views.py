@@ -158,3 +158,8 @@ def incident(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_safe
 def badge(request: HttpRequest, component_id: str) -> HttpResponse:
     return serve(request, f"/badge/{component_id}.svg")
+
+
+@require_safe
+def component_calendar(request: HttpRequest, component_id: str) -> HttpResponse:
+    return serve(request, f"/maintenance/{component_id}.ics")

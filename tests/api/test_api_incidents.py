@@ -257,6 +257,46 @@ def test_schedule_maintenance_and_move_it_on(api, catalogue):
     assert Component.objects.get(public_id=runs_us).status == "operational"
 
 
+def test_it_reschedules_a_maintenance_with_a_patch_and_its_calendar_sequence_goes_up(
+    api, catalogue
+):
+    created = api(
+        "POST",
+        "scheduled-maintenances",
+        json_body={
+            "scheduled_maintenance": {
+                "name": "Database upgrade",
+                "scheduled_for": "2099-01-01T10:00:00Z",
+                "scheduled_until": "2099-01-01T12:00:00Z",
+            }
+        },
+    ).json()
+    before = Incident.objects.get(public_id=created["id"]).sequence
+    response = api(
+        "PATCH",
+        f"scheduled-maintenances/{created['id']}",
+        json_body={
+            "scheduled_maintenance": {
+                "scheduled_for": "2099-01-08T10:00:00Z",
+                "scheduled_until": "2099-01-08T13:00:00Z",
+            }
+        },
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["scheduled_for"] == "2099-01-08T10:00:00.000Z"
+    assert response.json()["scheduled_until"] == "2099-01-08T13:00:00.000Z"
+    moved = Incident.objects.get(public_id=created["id"])
+    assert moved.sequence > before
+    # A window that ends before it starts is refused, and nothing moves.
+    response = api(
+        "PATCH",
+        f"scheduled-maintenances/{created['id']}",
+        json_body={"scheduled_maintenance": {"scheduled_until": "2099-01-02T00:00:00Z"}},
+    )
+    assert response.status_code == 422
+    assert Incident.objects.get(public_id=created["id"]).scheduled_until == moved.scheduled_until
+
+
 def test_maintenance_endpoint_requires_window(api, catalogue):
     response = api(
         "POST", "scheduled-maintenances", json_body={"scheduled_maintenance": {"name": "x"}}

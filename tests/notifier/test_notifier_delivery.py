@@ -538,7 +538,7 @@ def test_emails_go_in_one_smtp_session_and_a_550_breaks_only_that_subscriber(
 
 
 def test_maintenance_events_use_their_own_email_template(
-    django_capture_on_commit_callbacks, catalogue, actor, smtp
+    django_capture_on_commit_callbacks, catalogue, actor, smtp, settings
 ):
     confirmed_subscriber("ada@example.com")
     start = timezone.now() + timedelta(days=1)
@@ -554,6 +554,12 @@ def test_maintenance_events_use_their_own_email_template(
     (mail,) = smtp.to("ada@example.com")
     assert mail.message["Subject"].strip().startswith("[Heliograph] Maintenance: Database upgrade")
     assert "Window:" in mail.message.get_body(("plain",)).get_content()
+    # "Add to calendar": the maintenance calendar, in both parts.
+    calendar = f"{settings.SITE_URL}/maintenance.ics"
+    assert f"Add to calendar: {calendar}" in mail.message.get_body(("plain",)).get_content()
+    assert f'<a href="{calendar}">Add to calendar</a>' in (
+        mail.message.get_body(("html",)).get_content()
+    )
 
 
 def test_an_unsubscribed_address_gets_nothing_already_queued(catalogue, actor, smtp):

@@ -67,6 +67,9 @@ def test_the_page_comes_from_the_tree_and_the_console_from_the_app(stack):
     assert summary.headers["Access-Control-Allow-Origin"] == "*"
     assert summary.json()["status"]["indicator"] == "major"
     assert get(nginx, "/badge.svg").headers["Content-Type"].startswith("image/svg+xml")
+    calendar = get(nginx, "/maintenance.ics")
+    assert calendar.content == (site / "maintenance.ics").read_bytes()
+    assert calendar.headers["Content-Type"] == "text/calendar; charset=utf-8"
     assert get(nginx, "/.site.tree-0/index.html").status_code == 404  # no dot files
 
     embed = get(nginx, "/embed.html")

@@ -187,8 +187,8 @@ def incident_create(call: Call, *, maintenance: bool = False) -> dict:
 
 
 def incident_patch(call: Call, incident_id: str, *, kind: str | None = None) -> dict:
-    """Edit name/impact/affected components; a new status, body or component statuses add a
-    timeline update. One transaction (incident_change): a refused part writes nothing."""
+    """Edit name/impact/affected components (and a maintenance's window); a new status, body
+    or component statuses add a timeline update. One transaction (incident_change): a refused part writes nothing."""
     incident = find_incident(incident_id, kind=kind)
     name = call.str("name", max_length=MAX_NAME)
     if name is not None and not name.strip():
@@ -209,6 +209,9 @@ def incident_patch(call: Call, incident_id: str, *, kind: str | None = None) -> 
         body=body,
         component_statuses=statuses,
         deliver_notifications=_deliver(call),
+        # A maintenance rescheduled (the calendars' SEQUENCE goes up).
+        scheduled_for=call.datetime("scheduled_for"),
+        scheduled_until=call.datetime("scheduled_until"),
     )
     return incident_json(incident)
 
