@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0008_credits_move_to_their_app'),
+        ('incidents', '0009_maintenance_calendar'),
     ]
 
     operations = [
