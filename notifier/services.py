@@ -866,7 +866,7 @@ def channel_create(
     components: Sequence[Component] = (),
     component_changes: bool = False,
     staff_alerts: bool = False,
-    language: str = languages.DEFAULT,
+    language: str | None = languages.DEFAULT,
 ) -> Channel:
     """Add a channel. URLs are checked (see notifier.validators); bad input writes nothing.
     A channel added disabled (`enabled=False`) is kept but sent nothing until enabled.
