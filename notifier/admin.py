@@ -37,6 +37,7 @@ from notifier.models import (
     StaffNotice,
     Subscriber,
 )
+from statuspage import languages
 from statuspage.services import Actor
 
 HEALTH_FIELDS = ("created_at", "last_success_at", "last_error", "last_error_at", "broken_at")
@@ -55,6 +56,9 @@ class ServiceForm(forms.ModelForm):
 
     actor: Actor
     saved_through_service = False
+    # The language of the recipient's messages; absent from a post: English for a new one,
+    # unchanged for an existing one.
+    language = forms.ChoiceField(choices=languages.LANGUAGES, required=False)
 
     def save_through_service(self) -> models.Model:
         raise NotImplementedError
@@ -88,6 +92,10 @@ class ServiceForm(forms.ModelForm):
             "components": _listed(data.get("components")),
             "component_changes": bool(data.get("component_changes")),
         }
+
+    def language_kwargs(self) -> dict:
+        language = self.cleaned_data.get("language")
+        return {"language": language} if language else {}
 
 
 def _listed(rows: Sequence | None) -> list:
@@ -142,10 +150,14 @@ class SubscriberForm(ServiceForm):
                 url=data.get("url") or "",
                 phone=data.get("phone") or "",
                 actor=self.actor,
+                **self.language_kwargs(),
                 **self.scope_kwargs(),
             )
         return services.subscriber_update_preferences(
-            subscriber=self.instance, actor=self.actor, **self.scope_kwargs()
+            subscriber=self.instance,
+            actor=self.actor,
+            **self.language_kwargs(),
+            **self.scope_kwargs(),
         )
 
 
@@ -157,11 +169,12 @@ class SubscriberAdmin(ServiceAdmin):
         "kind",
         "email",
         "scope",
+        "language",
         "confirmed_at",
         "unsubscribed_at",
         "broken_at",
     )
-    list_filter = ("kind", "scope", "component_changes")
+    list_filter = ("kind", "scope", "language", "component_changes")
     search_fields = ("email", "url", "phone", "public_id")
     readonly_fields = (
         "public_id",
@@ -216,6 +229,7 @@ class ChannelForm(ServiceForm):
                 actor=self.actor,
                 enabled=bool(data.get("enabled")),
                 **destination,
+                **self.language_kwargs(),
                 **self.scope_kwargs(),
             )
         return services.channel_update(
@@ -223,6 +237,7 @@ class ChannelForm(ServiceForm):
             actor=self.actor,
             enabled=bool(data.get("enabled")),
             **destination,
+            **self.language_kwargs(),
             **self.scope_kwargs(),
         )
 
@@ -234,6 +249,7 @@ class ChannelAdmin(ServiceAdmin):
         "name",
         "kind",
         "scope",
+        "language",
         "enabled",
         "staff_alerts",
         "last_success_at",

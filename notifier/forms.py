@@ -4,9 +4,19 @@ functions validate it and raise ValidationError, which the views put back on the
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from notifier.models import Scope, SubscriberKind
+from statuspage import languages
 from statuspage.models import Component, Region, Service
+
+
+def language_field(label: str, **kwargs) -> forms.ChoiceField:
+    """Every language of the page, each named in its own language (a reader finds theirs
+    whatever language the page is in)."""
+    return forms.ChoiceField(
+        choices=languages.LANGUAGES, initial=languages.DEFAULT, label=label, **kwargs
+    )
 
 
 class ScopeFields(forms.Form):
@@ -24,7 +34,7 @@ class ScopeFields(forms.Form):
     )
     component_changes = forms.BooleanField(
         required=False,
-        label="Also tell me when a component changes status outside an incident",
+        label=_("Also tell me when a component changes status outside an incident"),
     )
 
     def scope_kwargs(self) -> dict:
@@ -50,13 +60,15 @@ class SubscribeForm(ScopeFields):
     kind = forms.ChoiceField(
         choices=SubscriberKind.choices, initial=SubscriberKind.EMAIL, widget=forms.RadioSelect
     )
-    email = forms.CharField(max_length=254, required=False, label="Email address")
+    email = forms.CharField(max_length=254, required=False, label=_("Email address"))
     url = forms.CharField(
-        max_length=2000, required=False, label="Webhook URL (webhook, Slack, Discord or Teams)"
+        max_length=2000, required=False, label=_("Webhook URL (webhook, Slack, Discord or Teams)")
     )
-    phone = forms.CharField(max_length=32, required=False, label="Mobile number")
+    phone = forms.CharField(max_length=32, required=False, label=_("Mobile number"))
+    # Absent from a post: the page's language.
+    language = language_field(_("Language of your messages"), required=False)
     # Honeypot: hidden from people by CSS; bots fill every field.
-    website = forms.CharField(required=False, label="Leave this empty")
+    website = forms.CharField(required=False, label=_("Leave this empty"))
 
     def __init__(self, *args, sms: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -72,11 +84,16 @@ class CodeForm(forms.Form):
     """The code texted to a number that asked for SMS updates."""
 
     phone = forms.CharField(max_length=32, widget=forms.HiddenInput)
-    code = forms.CharField(max_length=12, label="Code", strip=True)
+    code = forms.CharField(max_length=12, label=_("Code"), strip=True)
+    # The language the subscriber chose: the page answers in it.
+    language = forms.ChoiceField(
+        choices=languages.LANGUAGES, required=False, widget=forms.HiddenInput
+    )
 
 
 class PreferencesForm(ScopeFields):
-    pass
+    # Absent from a post: unchanged.
+    language = language_field(_("Language of your messages"), required=False)
 
 
 class ChannelBaseForm(ScopeFields):
@@ -95,6 +112,9 @@ class ChannelBaseForm(ScopeFields):
         "drafts: for a staff channel, not a public one. Slack, Discord and Teams only.",
     )
 
+    # Absent from a post: English for a new channel, unchanged for an existing one.
+    language = language_field("Language of its messages", required=False)
+
     def destination(self) -> list:
         return [self[name] for name in self.destination_fields]
 
@@ -106,5 +126,6 @@ class ChannelBaseForm(ScopeFields):
             "token": data.get("token") or "",
             "target": data.get("target") or "",
             "staff_alerts": bool(data.get("staff_alerts")),
+            "language": data.get("language") or None,
             **self.scope_kwargs(),
         }

@@ -13,6 +13,13 @@ channels get none.
 
 The words of a chat message are here and in the transports' builders (the labels of
 `Notice`, `notice_for_subscription`, `LINK_LABELS`); the words of an email are its templates.
+
+Languages: a notice is built for one language (`Notice.language`, the recipient's): its
+labels and status words are translated while it is built (`translation.override`), and the
+update's text is staff's translation into that language when there is one
+(`incidents.selectors.update_text`), else the text as written. The transports format it
+inside `translation.override(notice.language)` too, for the words they add (field names, link
+texts, dates with `locale_dates.when`). The cache holds one notice per event and language.
 """
 
 from __future__ import annotations
@@ -23,13 +30,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from incidents.documents import component_dict, incident_dict, incidents_for_json, iso
 from incidents.models import Impact, IncidentKind, IncidentStatus, IncidentUpdate
-from incidents.selectors import page_status
+from incidents.selectors import page_status, update_text
 from notifier.models import Channel, Event, StaffNotice, Subscriber
 from notifier.tokens import confirm_url, manage_url, unsubscribe_url
+from statuspage import languages
 from statuspage.models import ComponentStatus, ComponentStatusChange
 
 # Colours per status (Discord embeds, email accents): red while broken, orange once the cause
@@ -56,6 +66,13 @@ STATUS_LABELS = dict(IncidentStatus.choices)
 IMPACT_LABELS = dict(Impact.choices)
 
 
+def label(labels: dict, value: str) -> str:
+    """The word of a status (the models' choices, marked for translation where they are
+    defined) in the active language; the value itself when it has none."""
+    word = labels.get(value)
+    return _(str(word)) if word else value
+
+
 @dataclass(frozen=True)
 class AffectedComponent:
     name: str
@@ -64,11 +81,11 @@ class AffectedComponent:
 
     @property
     def new_label(self) -> str:
-        return COMPONENT_STATUS_LABELS.get(self.new_status, self.new_status)
+        return label(COMPONENT_STATUS_LABELS, self.new_status)
 
     @property
     def old_label(self) -> str:
-        return COMPONENT_STATUS_LABELS.get(self.old_status, self.old_status)
+        return label(COMPONENT_STATUS_LABELS, self.old_status)
 
     def describe(self) -> str:
         if self.old_status and self.old_status != self.new_status:
@@ -84,11 +101,12 @@ class Link:
     url: str
 
 
-# The labels of the links every message to a subscriber ends with.
+# The labels of the links every message to a subscriber ends with (in the language active
+# when the message is formatted).
 LINK_LABELS = {
-    "confirm": "Confirm subscription",
-    "manage": "Manage subscription",
-    "unsubscribe": "Unsubscribe",
+    "confirm": gettext_lazy("Confirm subscription"),
+    "manage": gettext_lazy("Manage subscription"),
+    "unsubscribe": gettext_lazy("Unsubscribe"),
 }
 
 
@@ -102,6 +120,7 @@ class Notice:
     into a chat subscriber's channel when a subscription is asked for.
     payload: the webhook JSON (interfaces.md §3) without its per-recipient `meta`.
     actions: the notice's own links, before the recipient's (`message_links`).
+    language: the language its words are in (and the transports format it in).
     """
 
     kind: str
@@ -122,6 +141,7 @@ class Notice:
     scheduled_until: datetime | None = None
     payload: dict = field(default_factory=dict)
     actions: tuple[Link, ...] = ()
+    language: str = languages.DEFAULT
 
     @property
     def colour(self) -> int:
@@ -144,8 +164,8 @@ def message_links(notice: Notice, recipient: Channel | Subscriber) -> tuple[Link
         return notice.actions
     return (
         *notice.actions,
-        Link(LINK_LABELS["manage"], manage_url(recipient.public_id)),
-        Link(LINK_LABELS["unsubscribe"], unsubscribe_url(recipient.public_id)),
+        Link(str(LINK_LABELS["manage"]), manage_url(recipient.public_id)),
+        Link(str(LINK_LABELS["unsubscribe"]), unsubscribe_url(recipient.public_id)),
     )
 
 
@@ -166,9 +186,20 @@ def _page_dict(event_key: str) -> dict:
     }
 
 
-def notice_for_update(update_id: int) -> Notice:
-    """The notice of an incident update or a maintenance event."""
-    update = IncidentUpdate.objects.select_related("incident").get(pk=update_id)
+def notice_for_update(update_id: int, language: str = languages.DEFAULT) -> Notice:
+    """The notice of an incident update or a maintenance event, in `language`: its words
+    translated, its text staff's translation into it when there is one."""
+    with translation.override(language):
+        return _notice_for_update(update_id, language)
+
+
+def _notice_for_update(update_id: int, language: str) -> Notice:
+    update = (
+        IncidentUpdate.objects.select_related("incident")
+        .prefetch_related("translations")
+        .get(pk=update_id)
+    )
+    body, body_html = update_text(update, language)
     incident = incidents_for_json(type(update.incident).objects.filter(pk=update.incident_id))[0]
     changes = list(
         ComponentStatusChange.objects.filter(incident_update=update)
@@ -187,11 +218,11 @@ def notice_for_update(update_id: int) -> Notice:
         event_key=f"u{update.pk}",
         title=incident.name,
         status=update.status,
-        status_label=STATUS_LABELS.get(update.status, update.status),
+        status_label=label(STATUS_LABELS, update.status),
         impact=incident.impact,
-        impact_label=IMPACT_LABELS.get(incident.impact, incident.impact),
-        body=update.body,
-        body_html=update.body_html,
+        impact_label=label(IMPACT_LABELS, incident.impact),
+        body=body,
+        body_html=body_html,
         url=f"{settings.SITE_URL}{incident.get_absolute_url()}#update-{update.public_id}",
         created_at=update.display_at,
         affected=affected,
@@ -200,18 +231,29 @@ def notice_for_update(update_id: int) -> Notice:
         scheduled_for=incident.scheduled_for,
         scheduled_until=incident.scheduled_until,
         payload={"page": _page_dict(f"u{update.pk}"), "incident": incident_dict(incident)},
+        language=language,
     )
 
 
-def notice_for_component_change(change_id: int) -> Notice:
-    """The notice of a component status change made outside an incident update."""
+def notice_for_component_change(change_id: int, language: str = languages.DEFAULT) -> Notice:
+    """The notice of a component status change made outside an incident update, in
+    `language`."""
+    with translation.override(language):
+        return _notice_for_component_change(change_id, language)
+
+
+def _notice_for_component_change(change_id: int, language: str) -> Notice:
     change = ComponentStatusChange.objects.select_related(
         "component__service", "component__region"
     ).get(pk=change_id)
     component = change.component
-    new_label = COMPONENT_STATUS_LABELS.get(change.new_status, change.new_status)
-    old_label = COMPONENT_STATUS_LABELS.get(change.old_status, change.old_status)
-    body = f"{component.name} changed from {old_label} to {new_label}."
+    new_label = label(COMPONENT_STATUS_LABELS, change.new_status)
+    old_label = label(COMPONENT_STATUS_LABELS, change.old_status)
+    body = _("%(component)s changed from %(old)s to %(new)s.") % {
+        "component": component.name,
+        "old": old_label,
+        "new": new_label,
+    }
     if change.reason:
         body += f"\n\n{change.reason}"
     return Notice(
@@ -236,12 +278,14 @@ def notice_for_component_change(change_id: int) -> Notice:
                 "component_id": component.public_id,
             },
         },
+        language=language,
     )
 
 
-def notice_for_staff_notice(notice_id: int) -> Notice:
+def notice_for_staff_notice(notice_id: int, language: str = languages.DEFAULT) -> Notice:
     """The notice of a staff alert (`notifier.services.staff_notice_post`), for the chat
-    channels marked `staff_alerts`."""
+    channels marked `staff_alerts`. Its title, text and label are the caller's (stored as
+    written); the transports' words are in the channel's `language`."""
     notice = StaffNotice.objects.get(pk=notice_id)
     return Notice(
         kind="staff_alert",
@@ -262,28 +306,36 @@ def notice_for_staff_notice(notice_id: int) -> Notice:
                 "created_at": iso(notice.created_at),
             },
         },
+        language=language,
     )
 
 
-def notice_for_test(channel_name: str) -> Notice:
-    """The "send test message" notice of a channel."""
+def notice_for_test(channel_name: str, language: str = languages.DEFAULT) -> Notice:
+    """The "send test message" notice of a channel, in the channel's `language`."""
+    with translation.override(language):
+        return _notice_for_test(channel_name, language)
+
+
+def _notice_for_test(channel_name: str, language: str) -> Notice:
     now = timezone.now()
     return Notice(
         kind="test",
         event_key="test",
-        title=f"Test message from {settings.SITE_NAME}",
+        title=_("Test message from %(site)s") % {"site": settings.SITE_NAME},
         status="operational",
-        status_label="Test",
-        body=(
-            f"This is a test message for the channel “{channel_name}”. "
-            "Incident updates will arrive here like this one."
-        ),
+        status_label=_("Test"),
+        body=_(
+            "This is a test message for the channel “%(channel)s”. Incident updates will "
+            "arrive here like this one."
+        )
+        % {"channel": channel_name},
         url=f"{settings.SITE_URL}/",
         created_at=now,
         payload={
             "page": {"id": settings.PAGE_ID, "status_indicator": "none"},
             "test": {"channel": channel_name, "created_at": iso(now)},
         },
+        language=language,
     )
 
 
@@ -291,66 +343,80 @@ def notice_for_subscription(subscriber: Subscriber, purpose: str) -> Notice:
     """The message posted into a chat subscriber's own channel when someone asks to subscribe
     it: `confirm` (with the confirm link: nothing else is posted until someone follows it,
     double opt-in) or `already` (it is subscribed; the manage and unsubscribe links follow
-    as in every message)."""
+    as in every message). In the subscriber's language."""
+    with translation.override(subscriber.language):
+        return _notice_for_subscription(subscriber, purpose)
+
+
+def _notice_for_subscription(subscriber: Subscriber, purpose: str) -> Notice:
     now = timezone.now()
-    site = settings.SITE_NAME
+    site = {"site": settings.SITE_NAME}
     if purpose == "confirm":
         return Notice(
             kind="subscription_confirm",
             event_key="subscription",
-            title=f"Confirm {site} status updates in this channel",
+            title=_("Confirm %(site)s status updates in this channel") % site,
             status="subscription",
-            status_label="Confirmation needed",
-            body=(
-                f"Someone (hopefully you) asked to post {site} status updates into this "
+            status_label=_("Confirmation needed"),
+            body=_(
+                "Someone (hopefully you) asked to post %(site)s status updates into this "
                 "channel. Nothing more is posted here unless someone confirms within 24 hours. "
                 "If it was not you, ignore this message."
-            ),
+            )
+            % site,
             url=f"{settings.SITE_URL}/",
             created_at=now,
             actions=(
                 Link(
-                    LINK_LABELS["confirm"],
+                    str(LINK_LABELS["confirm"]),
                     confirm_url(subscriber.public_id, subscriber.requested_at),
                 ),
             ),
+            language=subscriber.language,
         )
     return Notice(
         kind="subscription_already",
         event_key="subscription",
-        title=f"This channel already receives {site} status updates",
+        title=_("This channel already receives %(site)s status updates") % site,
         status="subscription",
-        status_label="Already subscribed",
-        body=f"Someone asked to subscribe this channel to {site} status updates. It is "
-        "already subscribed: nothing changed.",
+        status_label=_("Already subscribed"),
+        body=_(
+            "Someone asked to subscribe this channel to %(site)s status updates. It is "
+            "already subscribed: nothing changed."
+        )
+        % site,
         url=f"{settings.SITE_URL}/",
         created_at=now,
+        language=subscriber.language,
     )
 
 
 _CACHE_SECONDS = 30.0
-_cache: dict[str, tuple[float, Notice]] = {}
+_cache: dict[tuple[str, str], tuple[float, Notice]] = {}
 _cache_lock = threading.Lock()
 
 
-def notice_for_event(event_key: str) -> Notice:
-    """The notice of `u<id>`, `c<id>` or `n<id>`, built at most every 30 s per process."""
+def notice_for_event(event_key: str, language: str = languages.DEFAULT) -> Notice:
+    """The notice of `u<id>`, `c<id>` or `n<id>` in `language` (a recipient's; an unknown
+    code reads as English), built at most every 30 s per process and language."""
+    language = languages.language_normalize(language) or languages.DEFAULT
+    key = (event_key, language)
     now = time.monotonic()
     with _cache_lock:
-        hit = _cache.get(event_key)
+        hit = _cache.get(key)
         if hit and now - hit[0] < _CACHE_SECONDS:
             return hit[1]
     kind, pk = event_key[0], int(event_key[1:])
     if kind == "u":
-        notice = notice_for_update(pk)
+        notice = notice_for_update(pk, language)
     elif kind == "n":
-        notice = notice_for_staff_notice(pk)
+        notice = notice_for_staff_notice(pk, language)
     else:
-        notice = notice_for_component_change(pk)
+        notice = notice_for_component_change(pk, language)
     with _cache_lock:
         if len(_cache) > 256:
             _cache.clear()
-        _cache[event_key] = (now, notice)
+        _cache[key] = (now, notice)
     return notice
 
 

@@ -22,7 +22,9 @@ from urllib.parse import urlsplit
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from statuspage import languages
 from statuspage.models import new_public_id
 
 
@@ -32,10 +34,10 @@ def new_secret() -> str:
 
 
 class Scope(models.TextChoices):
-    ALL = "all", "Everything"
-    REGIONS = "regions", "Chosen regions"
-    SERVICES = "services", "Chosen services"
-    COMPONENTS = "components", "Chosen components"
+    ALL = "all", _("Everything")
+    REGIONS = "regions", _("Chosen regions")
+    SERVICES = "services", _("Chosen services")
+    COMPONENTS = "components", _("Chosen components")
 
 
 class Medium(models.TextChoices):
@@ -59,6 +61,9 @@ class ScopedRecipient(models.Model):
         default=False,
         help_text="Also notify of component status changes made outside an incident.",
     )
+    # The language of every message to the recipient (a code of `statuspage.languages`):
+    # chosen by a subscriber when subscribing, by staff for a channel.
+    language = models.CharField(max_length=8, default=languages.DEFAULT)
     created_at = models.DateTimeField(auto_now_add=True)
     # Health: when a permanent error happens the recipient is marked broken and skipped.
     last_success_at = models.DateTimeField(null=True, blank=True)
@@ -70,26 +75,32 @@ class ScopedRecipient(models.Model):
         abstract = True
 
     def scope_summary(self) -> str:
+        """What the recipient hears about, in words of the active language."""
         if self.scope == Scope.ALL:
-            return "everything"
+            return str(_("everything"))
         items = {
             Scope.REGIONS: self.regions.all(),
             Scope.SERVICES: self.services.all(),
             Scope.COMPONENTS: self.components.all(),
         }[self.scope]
-        names = ", ".join(str(item) for item in items) or "nothing chosen"
+        names = ", ".join(str(item) for item in items) or str(_("nothing chosen"))
         return f"{self.get_scope_display().lower()}: {names}"
+
+    @property
+    def language_name(self) -> str:
+        """The recipient's language, named in that language (`statuspage.languages.NAMES`)."""
+        return languages.NAMES.get(self.language, self.language)
 
 
 class SubscriberKind(models.TextChoices):
     """How a subscriber is reached; each value is also its `Medium`."""
 
-    EMAIL = "email", "Email"
-    WEBHOOK = "webhook", "Webhook"
+    EMAIL = "email", _("Email")
+    WEBHOOK = "webhook", _("Webhook")
     SLACK = "slack", "Slack"
     DISCORD = "discord", "Discord"
     TEAMS = "teams", "Microsoft Teams"
-    SMS = "sms", "SMS"
+    SMS = "sms", _("SMS")
 
 
 # Subscribers reached at a URL of their own; the URL is who they are (unique per kind).
@@ -202,7 +213,10 @@ class Subscriber(ScopedRecipient):
         the channel's messages, so only its host and last characters are shown."""
         if self.kind in CHAT_KINDS:
             host = urlsplit(self.url).netloc
-            return f"the {self.get_kind_display()} channel of the webhook {host}/…{self.url[-4:]}"
+            return _("the %(medium)s channel of the webhook %(webhook)s") % {
+                "medium": self.get_kind_display(),
+                "webhook": f"{host}/…{self.url[-4:]}",
+            }
         return str(self)
 
     @property

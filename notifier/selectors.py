@@ -19,8 +19,10 @@ from notifier.models import (
     DeliveryStatus,
     Medium,
     Subscriber,
+    SubscriberKind,
 )
 from notifier.tokens import read_token, request_stamp
+from statuspage import languages
 
 COUNTED_STATUSES = [
     DeliveryStatus.SENT,
@@ -45,6 +47,18 @@ def subscriber_from_token(purpose: str, token: str) -> Subscriber | None:
     if purpose == "confirm" and request_stamp(subscriber.requested_at) != stamp:
         return None
     return subscriber
+
+
+def sms_language(phone: str) -> str:
+    """The language of the latest SMS subscription of a number (English when it has none):
+    what an answer texted to that number is written in."""
+    language = (
+        Subscriber.objects.filter(kind=SubscriberKind.SMS, phone=(phone or "").strip())
+        .order_by("-requested_at")
+        .values_list("language", flat=True)
+        .first()
+    )
+    return language or languages.DEFAULT
 
 
 def channels_with_health() -> QuerySet[Channel]:

@@ -45,7 +45,9 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from incidents.models import IncidentUpdate
 from incidents.selectors import page_status
@@ -84,7 +86,7 @@ from notifier.tokens import (
 )
 from notifier.transports import SendResult, TransportError
 from notifier.validators import DISCORD, SLACK, TEAMS, WEBHOOK, check_target, normalize_phone
-from statuspage import hooks, queues
+from statuspage import hooks, languages, queues
 from statuspage.models import Component, ComponentStatusChange, Region, Service
 from statuspage.services import Actor, audit_record
 from statuspage.text import clean_text, one_line
@@ -431,7 +433,7 @@ def deliveries_send(*, delivery_ids: Sequence[int]) -> dict[str, int]:
                 outcome["skipped"] += 1
                 continue
             try:
-                notice = notice_for_event(delivery.event_key)
+                notice = notice_for_event(delivery.event_key, delivery.recipient.language)
                 if delivery.medium == Medium.EMAIL:
                     if email_down is not None:
                         raise TransportError(email_down)
@@ -761,6 +763,13 @@ def staff_notice_email(*, notice_id: int) -> int:
 # --- Channels (staff) -------------------------------------------------------------------------
 
 
+_CHOOSE_ONE = {
+    Scope.REGIONS: gettext_lazy("Choose at least one of the regions."),
+    Scope.SERVICES: gettext_lazy("Choose at least one of the services."),
+    Scope.COMPONENTS: gettext_lazy("Choose at least one of the components."),
+}
+
+
 def _validate_scope(
     scope: str,
     regions: Sequence[Region],
@@ -769,11 +778,33 @@ def _validate_scope(
 ) -> None:
     if scope not in Scope.values:
         raise ValidationError(
-            {"scope": f"'{scope}' is not a scope; use one of {', '.join(Scope.values)}."}
+            {
+                "scope": _("'%(scope)s' is not a scope; use one of %(scopes)s.")
+                % {"scope": scope, "scopes": ", ".join(Scope.values)}
+            }
         )
     chosen = {Scope.REGIONS: regions, Scope.SERVICES: services, Scope.COMPONENTS: components}
     if scope != Scope.ALL and not chosen[scope]:
-        raise ValidationError({"scope": f"Choose at least one of the {scope}."})
+        raise ValidationError({"scope": str(_CHOOSE_ONE[scope])})
+
+
+def language_clean(language: str | None) -> str:
+    """A recipient's language as one of the page's codes (`pt-BR` → `pt-br`, `de-AT` → `de`);
+    English when none is given. Raises ValidationError({"language": …}) naming the languages
+    when it is not one of them."""
+    if language is None or not str(language).strip():
+        return languages.DEFAULT
+    code = languages.language_normalize(str(language))
+    if code is None:
+        raise ValidationError(
+            {
+                "language": _(
+                    "'%(language)s' is not a language of this page; use one of %(codes)s."
+                )
+                % {"language": language, "codes": ", ".join(languages.CODES)}
+            }
+        )
+    return code
 
 
 def _set_scope(recipient, scope, regions, services, components) -> None:
@@ -835,10 +866,13 @@ def channel_create(
     components: Sequence[Component] = (),
     component_changes: bool = False,
     staff_alerts: bool = False,
+    language: str | None = languages.DEFAULT,
 ) -> Channel:
     """Add a channel. URLs are checked (see notifier.validators); bad input writes nothing.
-    A channel added disabled (`enabled=False`) is kept but sent nothing until enabled."""
+    A channel added disabled (`enabled=False`) is kept but sent nothing until enabled.
+    `language` is the language of its messages (`language_clean`)."""
     name = clean_text(name, field="name", single_line=True)
+    language = language_clean(language)
     url, token, target = url.strip(), token.strip(), target.strip()
     errors = _validate_channel(kind, url, token, target, staff_alerts)
     if not name:
@@ -856,6 +890,7 @@ def channel_create(
         scope=scope,
         component_changes=component_changes,
         staff_alerts=staff_alerts,
+        language=language,
     )
     _set_scope(channel, scope, regions, services, components)
     audit_record(actor=actor, action="channel.create", obj=channel, summary=str(channel))
@@ -878,9 +913,12 @@ def channel_update(
     components: Sequence[Component] = (),
     component_changes: bool = False,
     staff_alerts: bool = False,
+    language: str | None = None,
 ) -> Channel:
-    """Change a channel. Saving it clears the broken state: staff fixed it (or want to try)."""
+    """Change a channel. Saving it clears the broken state: staff fixed it (or want to try).
+    `language` None keeps the channel's language."""
     name = clean_text(name, field="name", single_line=True)
+    language = channel.language if language is None else language_clean(language)
     url, token, target = url.strip(), token.strip(), target.strip()
     errors = _validate_channel(channel.kind, url, token, target, staff_alerts)
     if not name:
@@ -891,7 +929,7 @@ def channel_update(
     channel = Channel.objects.select_for_update().get(pk=channel.pk)
     channel.name, channel.url, channel.token, channel.target = name, url, token, target
     channel.enabled, channel.scope, channel.component_changes = enabled, scope, component_changes
-    channel.staff_alerts = staff_alerts
+    channel.staff_alerts, channel.language = staff_alerts, language
     channel.broken_at = None
     channel.save()
     _set_scope(channel, scope, regions, services, components)
@@ -908,7 +946,7 @@ def channel_delete(*, channel: Channel, actor: Actor) -> None:
 def channel_send_test(*, channel: Channel, actor: Actor) -> SendResult:
     """Send a test message now (not through the outbox) and record the channel's health.
     Raises TransportError with the reason when it fails."""
-    notice = notice_for_test(channel.name)
+    notice = notice_for_test(channel.name, language=channel.language)
     now = timezone.now()
     try:
         result = transport_for(channel).send(notice)
@@ -926,7 +964,9 @@ def channel_send_test(*, channel: Channel, actor: Actor) -> SendResult:
 # --- Subscribers (public) ---------------------------------------------------------------------
 
 SMS_CODE_ATTEMPTS = 5  # wrong codes per request; then the number asks for a new code
-CODE_REFUSED = "That code is not right, or it has expired: check the text, or ask for a new code."
+CODE_REFUSED = gettext_lazy(
+    "That code is not right, or it has expired: check the text, or ask for a new code."
+)
 # What a subscriber's URL is checked as (notifier.validators.check_target).
 TARGET_KIND = {
     SubscriberKind.WEBHOOK: WEBHOOK,
@@ -983,12 +1023,12 @@ def _validated_subscription(
     email = clean_text(email, field="email", single_line=True).lower()
     errors: dict[str, str] = {}
     if kind not in SubscriberKind.values:
-        errors["kind"] = f"'{kind}' is not a kind of subscription."
+        errors["kind"] = _("'%(kind)s' is not a kind of subscription.") % {"kind": kind}
     elif email or kind in (SubscriberKind.EMAIL, SubscriberKind.WEBHOOK):
         try:
             validate_email(email)
         except ValidationError:
-            errors["email"] = f"“{email}” is not a valid email address."
+            errors["email"] = _("“%(email)s” is not a valid email address.") % {"email": email}
     clean_url, clean_phone = "", ""
     if kind in URL_KINDS:
         try:
@@ -997,7 +1037,7 @@ def _validated_subscription(
             errors["url"] = exc.messages[0]
     elif kind == SubscriberKind.SMS:
         if not sms_enabled():
-            errors["kind"] = "SMS subscriptions are not available here (SMS is not configured)."
+            errors["kind"] = _("SMS subscriptions are not available here (SMS is not configured).")
         else:
             try:
                 clean_phone = normalize_phone(phone, region=phone_country)
@@ -1025,10 +1065,12 @@ def _subscriber_store(
     services: Sequence[Service],
     components: Sequence[Component],
     component_changes: bool,
+    language: str,
 ) -> Subscriber:
-    """Save a (re)subscription: active again, with its preferences and scope (and, being a
-    new request, a new SMS code with all its tries)."""
+    """Save a (re)subscription: active again, with its preferences, scope and language (and,
+    being a new request, a new SMS code with all its tries)."""
     subscriber.email = email
+    subscriber.language = language
     subscriber.scope = scope
     subscriber.component_changes = component_changes
     subscriber.confirmed_at = confirmed_at
@@ -1047,8 +1089,12 @@ def _take_code_budget(phone: str) -> None:
         minutes = max(1, round(wait / 60))
         raise ValidationError(
             {
-                "phone": f"Too many codes were sent to this number: try again in {minutes} "
-                f"minute{'s' if minutes != 1 else ''}."
+                "phone": ngettext(
+                    "Too many codes were sent to this number: try again in %(minutes)d minute.",
+                    "Too many codes were sent to this number: try again in %(minutes)d minutes.",
+                    minutes,
+                )
+                % {"minutes": minutes}
             }
         )
 
@@ -1066,6 +1112,7 @@ def subscriber_subscribe(
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
+    language: str = languages.DEFAULT,
     actor: Actor | None = None,
 ) -> Subscriber:
     """Ask for a subscription (double opt-in): a confirmation link goes to `email` (email
@@ -1076,10 +1123,15 @@ def subscriber_subscribe(
     The public form passes no actor; an API token passes its own and the request is audited
     as `subscriber.subscribe` (the subscriber still has to say yes).
 
+    `language` (`language_clean`) is the language of every message to the subscriber,
+    stored with the request.
+
     Returns the subscriber, for the API to show; the public page answers the same whether or
-    not the subscriber was known. A confirmed one gets an "already subscribed" message with
-    the manage link instead, and their preferences are not changed by a stranger.
+    not the subscriber was known. A confirmed one gets an "already subscribed" message (in
+    their own language) with the manage link instead, and their preferences are not changed
+    by a stranger.
     """
+    language = language_clean(language)
     email, url, phone, lookup = _validated_subscription(
         email=email,
         kind=kind,
@@ -1108,6 +1160,7 @@ def subscriber_subscribe(
         services=services,
         components=components,
         component_changes=component_changes,
+        language=language,
     )
     _send_confirmation_after_commit(subscriber, "confirm")
     return subscriber
@@ -1127,10 +1180,12 @@ def subscriber_add_confirmed(
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
+    language: str = languages.DEFAULT,
 ) -> Subscriber:
     """Staff (or the API's `skip_confirmation_notification`) add a subscriber who already
     agreed elsewhere: confirmed at once, no confirmation message, validated exactly as a
     public subscription, and audited."""
+    language = language_clean(language)
     email, url, phone, lookup = _validated_subscription(
         email=email,
         kind=kind,
@@ -1153,6 +1208,7 @@ def subscriber_add_confirmed(
         services=services,
         components=components,
         component_changes=component_changes,
+        language=language,
     )
     audit_record(
         actor=actor, action="subscriber.add_confirmed", obj=subscriber, summary=str(subscriber)
@@ -1172,7 +1228,7 @@ def subscriber_confirm_code(*, phone: str, code: str) -> Subscriber:
     try:
         phone = normalize_phone(phone)
     except ValidationError:
-        raise ValidationError({"code": CODE_REFUSED}) from None
+        raise ValidationError({"code": str(CODE_REFUSED)}) from None
     cutoff = timezone.now() - timedelta(seconds=CONFIRM_MAX_AGE)
     with transaction.atomic():
         subscriber = (
@@ -1189,7 +1245,7 @@ def subscriber_confirm_code(*, phone: str, code: str) -> Subscriber:
         if subscriber is None:
             refused = CODE_REFUSED
         elif subscriber.code_attempts >= SMS_CODE_ATTEMPTS:
-            refused = "Too many wrong codes: ask for a new code."
+            refused = _("Too many wrong codes: ask for a new code.")
         elif sms_code_matches(subscriber.public_id, subscriber.requested_at, code):
             subscriber.confirmed_at = timezone.now()
             subscriber.save(update_fields=["confirmed_at"])
@@ -1197,7 +1253,7 @@ def subscriber_confirm_code(*, phone: str, code: str) -> Subscriber:
         else:
             Subscriber.objects.filter(pk=subscriber.pk).update(code_attempts=F("code_attempts") + 1)
             refused = CODE_REFUSED
-    raise ValidationError({"code": refused})
+    raise ValidationError({"code": str(refused)})
 
 
 @transaction.atomic
@@ -1229,16 +1285,20 @@ def subscriber_update_preferences(
     services: Sequence[Service] = (),
     components: Sequence[Component] = (),
     component_changes: bool = False,
+    language: str | None = None,
     actor: Actor | None = None,
 ) -> Subscriber:
-    """Change what a subscriber hears about. The subscriber's own manage link passes no
-    actor (their choice is not an audited staff action); staff (admin) and API tokens pass
-    theirs, and the change is audited as `subscriber.update`."""
+    """Change what a subscriber hears about, and in which language (`language` None keeps
+    it). The subscriber's own manage link passes no actor (their choice is not an audited
+    staff action); staff (admin) and API tokens pass theirs, and the change is audited as
+    `subscriber.update`."""
     _validate_scope(scope, regions, services, components)
+    new_language = None if language is None else language_clean(language)
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
     subscriber.scope = scope
     subscriber.component_changes = component_changes
-    subscriber.save(update_fields=["scope", "component_changes"])
+    subscriber.language = new_language or subscriber.language
+    subscriber.save(update_fields=["scope", "component_changes", "language"])
     _set_scope(subscriber, scope, regions, services, components)
     if actor is not None:
         audit_record(
@@ -1299,10 +1359,19 @@ def subscribers_expire_unconfirmed(*, now: datetime | None = None) -> int:
 
 
 def subscriber_send_email(*, subscriber_id: int, purpose: str) -> bool:
-    """Send the confirmation ("confirm") or "you are already subscribed" ("already") email."""
+    """Send the confirmation ("confirm") or "you are already subscribed" ("already") email,
+    in the subscriber's language."""
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None:
         return False
+    with translation.override(subscriber.language):
+        message = _subscription_email(subscriber, purpose)
+    message.send()
+    return True
+
+
+def _subscription_email(subscriber: Subscriber, purpose: str) -> EmailMultiAlternatives:
+    """The confirmation or "already subscribed" email, in the active language."""
     context = {
         "subscriber": subscriber,
         "site_name": settings.SITE_NAME,
@@ -1312,20 +1381,19 @@ def subscriber_send_email(*, subscriber_id: int, purpose: str) -> bool:
         "unsubscribe_url": unsubscribe_url(subscriber.public_id),
     }
     template = "subscription_confirm" if purpose == "confirm" else "subscription_already"
-    subject = (
-        f"[{settings.SITE_NAME}] Confirm your subscription"
-        if purpose == "confirm"
-        else f"[{settings.SITE_NAME}] You are already subscribed"
-    )
+    if purpose == "confirm":
+        subject = _("[%(site)s] Confirm your subscription") % {"site": settings.SITE_NAME}
+    else:
+        subject = _("[%(site)s] You are already subscribed") % {"site": settings.SITE_NAME}
     message = EmailMultiAlternatives(
-        subject=subject,
+        subject=one_line(subject),
         body=render_to_string(f"emails/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[subscriber.email],
+        headers={"Content-Language": subscriber.language},
     )
     message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
-    message.send()
-    return True
+    return message
 
 
 # --- Direct emails (to an address that is not a subscriber) -----------------------------------
@@ -1450,6 +1518,7 @@ def direct_emails_send(*, email_ids: Sequence[int]) -> dict[str, int]:
                     from_email=settings.DEFAULT_FROM_EMAIL,
                     to=[row.to_email],
                     connection=connection,
+                    headers={"Content-Language": row.language} if row.language else None,
                 )
                 if row.body_html:
                     message.attach_alternative(row.body_html, "text/html")
@@ -1517,10 +1586,11 @@ def subscriber_post_confirmation(*, subscriber_id: int, purpose: str) -> bool:
         return False
     try:
         if subscriber.kind == SubscriberKind.SMS:
-            if purpose == "confirm":
-                text = sms_code_text(sms_code(subscriber.public_id, subscriber.requested_at))
-            else:
-                text = sms_already_text()
+            with translation.override(subscriber.language):
+                if purpose == "confirm":
+                    text = sms_code_text(sms_code(subscriber.public_id, subscriber.requested_at))
+                else:
+                    text = sms_already_text()
             sms_send_text(subscriber.phone, text)
         else:
             transport_for(subscriber).send(notice_for_subscription(subscriber, purpose))

@@ -1,15 +1,22 @@
 """URLs of the notifier, mounted at the root: /subscribe/ (and its SMS code page),
-/subscriptions/<token>/…, Twilio's inbound webhook /sms/inbound/, and the staff pages under
-/console/notifications/."""
+/<language>/subscribe/ for each of the page's languages (`statuspage.languages`, English
+too), /subscriptions/<token>/…, Twilio's inbound webhook /sms/inbound/, and the staff pages
+under /console/notifications/."""
 
-from django.urls import path
+import re
+
+from django.urls import path, re_path
 
 from notifier import views
+from statuspage import languages
+
+_LANGUAGE = "|".join(re.escape(code) for code in languages.CODES)
 
 app_name = "notifier"
 
 urlpatterns = [
     path("subscribe/", views.subscribe, name="subscribe"),
+    re_path(rf"^(?P<language>{_LANGUAGE})/subscribe/$", views.subscribe, name="subscribe_in"),
     path("subscribe/confirm/<str:token>/", views.confirm, name="confirm"),
     path("subscribe/code/", views.confirm_code, name="confirm_code"),
     path("sms/inbound/", views.sms_inbound, name="sms_inbound"),

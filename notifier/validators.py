@@ -43,6 +43,8 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 WEBHOOK = "webhook"
 SLACK = "slack"
@@ -109,11 +111,11 @@ def address_allowed(address: str) -> bool:
 
 def refusal(host: str, address: str) -> str:
     """The message of a host refused for one of its addresses (at save, send or connect)."""
-    return (
-        f"The host “{host}” resolves to {address}, which is not a public address (a private, "
-        "loopback or link-local address, or another range that is not globally reachable); "
-        "Heliograph only sends to public addresses."
-    )
+    return _(
+        "The host “%(host)s” resolves to %(address)s, which is not a public address (a "
+        "private, loopback or link-local address, or another range that is not globally "
+        "reachable); Heliograph only sends to public addresses."
+    ) % {"host": host, "address": address}
 
 
 def check_host_addresses(host: str, port: int) -> None:
@@ -121,31 +123,37 @@ def check_host_addresses(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise ValidationError(f"The host “{host}” does not resolve.") from None
+        raise ValidationError(_("The host “%(host)s” does not resolve.") % {"host": host}) from None
     for info in infos:
         address = info[4][0]
         if not address_allowed(address):
             raise ValidationError(refusal(host, address))
 
 
+# Messages of the subscribe form too: translated into the language active when raised.
 _VENDOR_MESSAGES = {
-    SLACK: "A Slack incoming webhook URL starts with https://hooks.slack.com/services/.",
-    DISCORD: "A Discord webhook URL starts with https://discord.com/api/webhooks/.",
-    TEAMS: (
+    SLACK: gettext_lazy(
+        "A Slack incoming webhook URL starts with https://hooks.slack.com/services/."
+    ),
+    DISCORD: gettext_lazy("A Discord webhook URL starts with https://discord.com/api/webhooks/."),
+    TEAMS: gettext_lazy(
         "A Microsoft Teams workflow webhook URL is on a Microsoft workflow host "
         "(https://….logic.azure.com/workflows/… or "
         "https://….api.powerplatform.com/powerautomate/automations/direct/workflows/…)."
     ),
     TWILIO: "The Twilio API is at https://api.twilio.com (or another host under twilio.com).",
 }
-TEAMS_PATH_MESSAGE = (
+TEAMS_PATH_MESSAGE = gettext_lazy(
     "A Microsoft Teams workflow webhook URL ends with /workflows/<id>/triggers/manual/paths/"
     "invoke followed by its signature (copy it whole from the workflow's trigger)."
+)
+DISCORD_PATH_MESSAGE = gettext_lazy(
+    "A Discord webhook URL looks like https://discord.com/api/webhooks/<id>/<token>."
 )
 
 
 def _vendor_message(kind: str) -> str:
-    return _VENDOR_MESSAGES[kind]
+    return str(_VENDOR_MESSAGES[kind])
 
 
 def _vendor_host(kind: str, host: str) -> bool:
@@ -173,20 +181,22 @@ def check_target(url: str, *, kind: str) -> str:
     try:
         _url_validator(url)
     except ValidationError:
-        raise ValidationError(f"“{url}” is not a valid URL.") from None
+        raise ValidationError(_("“%(url)s” is not a valid URL.") % {"url": url}) from None
     if "\\" in url:
-        raise ValidationError(f"“{url}” is not a valid URL (it contains a backslash).")
+        raise ValidationError(
+            _("“%(url)s” is not a valid URL (it contains a backslash).") % {"url": url}
+        )
     parts = urlsplit(url)
     try:
         port = parts.port
     except ValueError:
-        raise ValidationError(f"“{url}” is not a valid URL (bad port).") from None
-    if kind == DISCORD and not DISCORD_PATH.match(parts.path):
         raise ValidationError(
-            "A Discord webhook URL looks like https://discord.com/api/webhooks/<id>/<token>."
-        )
+            _("“%(url)s” is not a valid URL (bad port).") % {"url": url}
+        ) from None
+    if kind == DISCORD and not DISCORD_PATH.match(parts.path):
+        raise ValidationError(str(DISCORD_PATH_MESSAGE))
     if kind == TEAMS and not TEAMS_PATH.match(parts.path):
-        raise ValidationError(TEAMS_PATH_MESSAGE)
+        raise ValidationError(str(TEAMS_PATH_MESSAGE))
     if _allow_private():
         return url
     host = parts.hostname or ""
@@ -194,15 +204,20 @@ def check_target(url: str, *, kind: str) -> str:
         if parts.scheme != "https" or not _vendor_host(kind, host) or parts.username is not None:
             raise ValidationError(_vendor_message(kind))
         if port not in (None, 443):
-            raise ValidationError(f"{_vendor_message(kind)} It uses the default port (443).")
+            raise ValidationError(
+                _("%(rule)s It uses the default port (443).") % {"rule": _vendor_message(kind)}
+            )
         return url
     if parts.scheme != "https":
-        raise ValidationError("Webhook URLs must use https.")
+        raise ValidationError(_("Webhook URLs must use https."))
     if port is not None and port not in allowed_ports():
         ports = ", ".join(str(p) for p in sorted(allowed_ports()))
         raise ValidationError(
-            f"Port {port} is not allowed: Heliograph sends to ports {ports} only (an "
-            "administrator can allow more with HELIOGRAPH_ALLOWED_TARGET_PORTS)."
+            _(
+                "Port %(port)s is not allowed: Heliograph sends to ports %(ports)s only (an "
+                "administrator can allow more with HELIOGRAPH_ALLOWED_TARGET_PORTS)."
+            )
+            % {"port": port, "ports": ports}
         )
     check_host_addresses(host, port or 443)
     return url
@@ -216,17 +231,21 @@ def normalize_phone(number: str, *, region: str = "") -> str:
     numbering plan; fixed lines that cannot take texts are refused where the plan says so."""
     text = (number or "").strip()
     if not text:
-        raise ValidationError("The phone number is required.")
+        raise ValidationError(_("The phone number is required."))
     if len(text) > 32:
-        raise ValidationError("That is not a phone number (too long).")
+        raise ValidationError(_("That is not a phone number (too long)."))
     try:
         parsed = phonenumbers.parse(text, (region or "").upper() or None)
     except phonenumbers.NumberParseException:
         raise ValidationError(
-            f"“{text}” is not a phone number: write it with its country code, e.g. +44 7700 900123."
+            _(
+                "“%(number)s” is not a phone number: write it with its country code, e.g. "
+                "+44 7700 900123."
+            )
+            % {"number": text}
         ) from None
     if not phonenumbers.is_possible_number(parsed) or not phonenumbers.is_valid_number(parsed):
-        raise ValidationError(f"“{text}” is not a valid phone number.")
+        raise ValidationError(_("“%(number)s” is not a valid phone number.") % {"number": text})
     kind = phonenumbers.number_type(parsed)
     if kind in (
         phonenumbers.PhoneNumberType.FIXED_LINE,
@@ -235,7 +254,10 @@ def normalize_phone(number: str, *, region: str = "") -> str:
         phonenumbers.PhoneNumberType.SHARED_COST,
         phonenumbers.PhoneNumberType.PAGER,
     ):
-        raise ValidationError(f"“{text}” cannot receive text messages (it is not a mobile number).")
+        raise ValidationError(
+            _("“%(number)s” cannot receive text messages (it is not a mobile number).")
+            % {"number": text}
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -253,7 +275,5 @@ def discord_webhook_parts(url: str) -> tuple[int, str]:
     """The (webhook id, token) of a Discord webhook URL that `check_target` accepted."""
     match = DISCORD_PATH.match(urlsplit(url.strip()).path)
     if not match:
-        raise ValidationError(
-            "A Discord webhook URL looks like https://discord.com/api/webhooks/<id>/<token>."
-        )
+        raise ValidationError(str(DISCORD_PATH_MESSAGE))
     return int(match["id"]), match["token"]

@@ -4,6 +4,11 @@ CSRF: /subscribe/ is its own page (the public status page is a cookie-less cache
 and only links to it), so its form uses Django's CSRF protection as usual. The one-click
 unsubscribe POST is csrf_exempt on purpose: RFC 8058 mail clients POST it without cookies,
 and the signed token in the URL is what authorises it.
+
+Languages (no LocaleMiddleware: each page activates its language itself, so only these pages
+vary by Accept-Language): /subscribe/ is in the visitor's language from `Accept-Language`
+(and says `Vary: Accept-Language`), /<code>/subscribe/ in that language; the pages of a
+subscription (SMS code, confirmed, manage, unsubscribe) in the subscriber's language.
 """
 
 from __future__ import annotations
@@ -17,7 +22,11 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -30,6 +39,7 @@ from notifier.integrations.sms.transport import sms_enabled
 from notifier.models import CHAT_KINDS, Channel, ChannelKind, DeliveryStatus, Medium, SubscriberKind
 from notifier.tokens import make_token
 from notifier.transports import TransportError
+from statuspage import languages
 from statuspage.services import Actor
 
 SENT_DAYS = 7  # the console's "sent per medium" covers this many days
@@ -57,100 +67,144 @@ def _no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _subscribe_page(request: HttpRequest, form: SubscribeForm, status: int = 200) -> HttpResponse:
-    return _no_store(
-        render(
-            request,
-            "notifier/subscribe.html",
-            {"form": form, "sms": sms_enabled(), "chat_kinds": CHAT_KINDS},
-            status=status,
-        )
+def _address(language: str, path: str) -> str:
+    """The address of a public page in `language`: English at the address without prefix
+    (as before languages), another language under its prefix."""
+    return languages.language_path(None if language == languages.DEFAULT else language, path)
+
+
+def _page(
+    request: HttpRequest, language: str, template: str, context: dict, status: int = 200
+) -> HttpResponse:
+    """A subscriber page rendered in `language` (never stored: `Cache-Control: no-store`)."""
+    with translation.override(language):
+        context = {
+            **context,
+            "language_code": language,
+            "home_url": _address(language, "/"),
+        }
+        return _no_store(render(request, template, context, status=status))
+
+
+def _subscribe_page(
+    request: HttpRequest, language: str, prefixed: bool, form: SubscribeForm, status: int = 200
+) -> HttpResponse:
+    action = languages.language_path(language if prefixed else None, "/subscribe/")
+    response = _page(
+        request,
+        language,
+        "notifier/subscribe.html",
+        {"form": form, "sms": sms_enabled(), "chat_kinds": CHAT_KINDS, "action": action},
+        status=status,
     )
+    return _negotiated(response, prefixed)
 
 
-def _sent_page(request: HttpRequest, kind: str) -> HttpResponse:
-    """What to do next: look in the inbox, in the channel, or type the texted code."""
+def _negotiated(response: HttpResponse, prefixed: bool) -> HttpResponse:
+    """/subscribe/ answers in the language of `Accept-Language`: say so to caches."""
+    if not prefixed:
+        patch_vary_headers(response, ["Accept-Language"])
+    return response
+
+
+def _sent_page(
+    request: HttpRequest, language: str, prefixed: bool, kind: str, chosen: str
+) -> HttpResponse:
+    """What to do next: look in the inbox, in the channel (in the page's language), or type
+    the texted code (in the language chosen for the messages, as the text is)."""
     if kind == SubscriberKind.SMS:
-        form = CodeForm(initial={"phone": request.POST.get("phone", "")})
-        return _no_store(render(request, "notifier/subscribe_code.html", {"form": form}))
-    return _no_store(
-        render(
+        form = CodeForm(initial={"phone": request.POST.get("phone", ""), "language": chosen})
+        return _negotiated(
+            _page(request, chosen, "notifier/subscribe_code.html", {"form": form}), prefixed
+        )
+    return _negotiated(
+        _page(
             request,
+            language,
             "notifier/subscribe_sent.html",
             {"kind": kind, "chat": kind in CHAT_KINDS, "medium": SubscriberKind(kind).label},
-        )
+        ),
+        prefixed,
     )
 
 
 @require_http_methods(["GET", "POST"])
-def subscribe(request: HttpRequest) -> HttpResponse:
+def subscribe(request: HttpRequest, language: str | None = None) -> HttpResponse:
+    """/subscribe/ (the language of Accept-Language) and /<code>/subscribe/. The language
+    of the messages defaults to the page's; the visitor may choose another."""
+    prefixed = language is not None
+    if language is None:
+        language = languages.language_from_accept(request.headers.get("Accept-Language"))
     if request.method == "GET":
-        return _subscribe_page(request, SubscribeForm(sms=sms_enabled()))
+        form = SubscribeForm(sms=sms_enabled(), initial={"language": language})
+        return _subscribe_page(request, language, prefixed, form)
     if _rate_limited(request):
-        response = render(
-            request,
-            "notifier/message.html",
-            {
-                "title": "Too many requests",
-                "message": (
-                    "Too many subscription requests from your address. "
-                    f"Please try again in {SUBSCRIBE_WINDOW // 60} minutes."
-                ),
-            },
-            status=429,
-        )
+        with translation.override(language):
+            context = {
+                "title": _("Too many requests"),
+                "message": _(
+                    "Too many subscription requests from your address. Please try again in "
+                    "%(minutes)d minutes."
+                )
+                % {"minutes": SUBSCRIBE_WINDOW // 60},
+            }
+        response = _page(request, language, "notifier/message.html", context, status=429)
         response["Retry-After"] = str(SUBSCRIBE_WINDOW)
-        return _no_store(response)
-    form = SubscribeForm(request.POST, sms=sms_enabled())
-    if form.is_valid():
-        kind = form.cleaned_data["kind"]
-        if form.cleaned_data.get("website"):
-            # A bot filled the honeypot: answer as if it worked, do nothing.
-            return _sent_page(request, kind)
-        try:
-            services.subscriber_subscribe(
-                email=form.cleaned_data.get("email") or "",
-                kind=kind,
-                url=form.cleaned_data.get("url") or "",
-                phone=form.cleaned_data.get("phone") or "",
-                **form.scope_kwargs(),
-            )
-        except ValidationError as exc:
-            form.add_service_errors(exc.message_dict)
-        else:
-            # The same answer whether or not the address was known.
-            return _sent_page(request, kind)
-    return _subscribe_page(request, form, status=400)
+        return _negotiated(response, prefixed)
+    form = SubscribeForm(request.POST, sms=sms_enabled(), initial={"language": language})
+    with translation.override(language):  # the service's and the form's errors
+        valid = form.is_valid()
+        if valid:
+            kind = form.cleaned_data["kind"]
+            chosen = form.cleaned_data.get("language") or language
+            if form.cleaned_data.get("website"):
+                # A bot filled the honeypot: answer as if it worked, do nothing.
+                return _sent_page(request, language, prefixed, kind, chosen)
+            try:
+                services.subscriber_subscribe(
+                    email=form.cleaned_data.get("email") or "",
+                    kind=kind,
+                    url=form.cleaned_data.get("url") or "",
+                    phone=form.cleaned_data.get("phone") or "",
+                    language=chosen,
+                    **form.scope_kwargs(),
+                )
+            except ValidationError as exc:
+                form.add_service_errors(exc.message_dict)
+            else:
+                # The same answer whether or not the address was known.
+                return _sent_page(request, language, prefixed, kind, chosen)
+    return _subscribe_page(request, language, prefixed, form, status=400)
 
 
 @require_http_methods(["POST"])
 def confirm_code(request: HttpRequest) -> HttpResponse:
-    """The code texted to a number, typed on the page `subscribe` showed."""
+    """The code texted to a number, typed on the page `subscribe` showed (in the language
+    chosen for the messages, which the form carries)."""
+    language = languages.language_normalize(request.POST.get("language")) or languages.DEFAULT
     form = CodeForm(request.POST)
-    if form.is_valid():
-        try:
-            subscriber = services.subscriber_confirm_code(
-                phone=form.cleaned_data["phone"], code=form.cleaned_data["code"]
-            )
-        except ValidationError as exc:
-            form.add_error("code", exc.message_dict["code"][0])
-        else:
-            return _confirmed(request, subscriber)
-    return _no_store(render(request, "notifier/subscribe_code.html", {"form": form}, status=400))
+    with translation.override(language):
+        if form.is_valid():
+            try:
+                subscriber = services.subscriber_confirm_code(
+                    phone=form.cleaned_data["phone"], code=form.cleaned_data["code"]
+                )
+            except ValidationError as exc:
+                form.add_error("code", exc.message_dict["code"][0])
+            else:
+                return _confirmed(request, subscriber)
+    return _page(request, language, "notifier/subscribe_code.html", {"form": form}, status=400)
 
 
 def _confirmed(request: HttpRequest, subscriber) -> HttpResponse:
-    return _no_store(
-        render(
-            request,
-            "notifier/message.html",
-            {
-                "title": "Subscription confirmed",
-                "message": f"{capfirst(subscriber.shown_as)} will receive {settings.SITE_NAME} status updates.",
-                "manage_token": make_token("manage", subscriber.public_id),
-            },
-        )
-    )
+    with translation.override(subscriber.language):
+        context = {
+            "title": _("Subscription confirmed"),
+            "message": _("%(who)s will receive %(site)s status updates.")
+            % {"who": capfirst(subscriber.shown_as), "site": settings.SITE_NAME},
+            "manage_token": make_token("manage", subscriber.public_id),
+        }
+    return _page(request, subscriber.language, "notifier/message.html", context)
 
 
 @csrf_exempt
@@ -168,37 +222,42 @@ def sms_inbound(request: HttpRequest) -> HttpResponse:
     if word in inbound.OPT_OUT:
         services.subscribers_opt_out_sms(phone=request.POST.get("From", ""))
     elif word in inbound.OPT_IN:
-        answer = f"To get {settings.SITE_NAME} status updates again: {settings.SITE_URL}/subscribe/"
+        language = selectors.sms_language(request.POST.get("From", ""))
+        with translation.override(language):
+            answer = _("To get %(site)s status updates again: %(url)s") % {
+                "site": settings.SITE_NAME,
+                "url": settings.SITE_URL + _address(language, "/subscribe/"),
+            }
     return HttpResponse(inbound.reply(answer), content_type="text/xml")
 
 
 _BAD_LINK = {
-    "confirm": (
+    "confirm": gettext_lazy(
         "The link is broken or has expired: confirmation links are valid for 24 hours, only "
         "the newest one works, and none after unsubscribing. You can subscribe again."
     ),
-    "manage": (
+    "manage": gettext_lazy(
         "The link is broken or has expired: links to manage a subscription are valid for 90 "
         "days, and every email we send carries a fresh one. Subscribe again with your "
         "address: if it is subscribed, we email it a new link."
     ),
-    "unsubscribe": "The link is broken. You can subscribe again, or unsubscribe from any email.",
+    "unsubscribe": gettext_lazy(
+        "The link is broken. You can subscribe again, or unsubscribe from any email."
+    ),
 }
 
 
 def _bad_link(request: HttpRequest, purpose: str) -> HttpResponse:
-    return _no_store(
-        render(
-            request,
-            "notifier/message.html",
-            {
-                "title": "This link is not valid",
-                "message": _BAD_LINK[purpose],
-                "subscribe_link": True,
-            },
-            status=404,
-        )
-    )
+    """A link that names no subscriber: in the visitor's language (Accept-Language)."""
+    language = languages.language_from_accept(request.headers.get("Accept-Language"))
+    with translation.override(language):
+        context = {
+            "title": _("This link is not valid"),
+            "message": str(_BAD_LINK[purpose]),
+            "subscribe_link": True,
+        }
+    response = _page(request, language, "notifier/message.html", context, status=404)
+    return _negotiated(response, prefixed=False)
 
 
 @require_http_methods(["GET"])
@@ -228,28 +287,33 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = selectors.subscriber_from_token("manage", token)
     if subscriber is None:
         return _bad_link(request, "manage")
+    language = subscriber.language
     if request.method == "POST":
         form = PreferencesForm(request.POST)
-        if form.is_valid():
-            try:
-                services.subscriber_update_preferences(subscriber=subscriber, **form.scope_kwargs())
-            except ValidationError as exc:
-                form.add_service_errors(exc.message_dict)
-            else:
-                messages.success(request, "Your preferences are saved.")
-                return redirect("notifier:manage", token=token)
+        with translation.override(language):
+            if form.is_valid():
+                chosen = form.cleaned_data.get("language") or None
+                try:
+                    subscriber = services.subscriber_update_preferences(
+                        subscriber=subscriber, language=chosen, **form.scope_kwargs()
+                    )
+                except ValidationError as exc:
+                    form.add_service_errors(exc.message_dict)
+                else:
+                    with translation.override(subscriber.language):
+                        messages.success(request, _("Your preferences are saved."))
+                    return redirect("notifier:manage", token=token)
     else:
-        form = PreferencesForm(initial=_initial_scope(subscriber))
-    return _no_store(
-        render(
-            request,
-            "notifier/manage.html",
-            {
-                "form": form,
-                "subscriber": subscriber,
-                "unsubscribe_token": make_token("unsubscribe", subscriber.public_id),
-            },
-        )
+        form = PreferencesForm(initial={**_initial_scope(subscriber), "language": language})
+    return _page(
+        request,
+        language,
+        "notifier/manage.html",
+        {
+            "form": form,
+            "subscriber": subscriber,
+            "unsubscribe_token": make_token("unsubscribe", subscriber.public_id),
+        },
     )
 
 
@@ -261,20 +325,18 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = selectors.subscriber_from_token("unsubscribe", token)
     if subscriber is None:
         return _bad_link(request, "unsubscribe")
+    language = subscriber.language
     if request.method == "POST":
         services.subscriber_unsubscribe(subscriber=subscriber)
-        return _no_store(
-            render(
-                request,
-                "notifier/message.html",
-                {
-                    "title": "Unsubscribed",
-                    "message": f"{capfirst(subscriber.shown_as)} will receive no more {settings.SITE_NAME} updates.",
-                    "subscribe_link": True,
-                },
-            )
-        )
-    return _no_store(render(request, "notifier/unsubscribe.html", {"subscriber": subscriber}))
+        with translation.override(language):
+            context = {
+                "title": _("Unsubscribed"),
+                "message": _("%(who)s will receive no more %(site)s updates.")
+                % {"who": capfirst(subscriber.shown_as), "site": settings.SITE_NAME},
+                "subscribe_link": True,
+            }
+        return _page(request, language, "notifier/message.html", context)
+    return _page(request, language, "notifier/unsubscribe.html", {"subscriber": subscriber})
 
 
 # --- Staff console ----------------------------------------------------------------------------
@@ -372,6 +434,7 @@ def _channel_form_view(request: HttpRequest, channel: Channel | None) -> HttpRes
                 "url": channel.url,
                 "token": channel.token,
                 "target": channel.target,
+                "language": channel.language,
                 "enabled": channel.enabled,
                 "staff_alerts": channel.staff_alerts,
                 **_initial_scope(channel),

@@ -16,6 +16,7 @@ from statuspage.api.schema import (
     COMPONENT_STATUS,
     DATE,
     IDS,
+    LANGUAGE_CODE,
     B,
     I,
     S,
@@ -174,6 +175,7 @@ SCHEMAS: dict[str, dict] = {
             "regions": IDS,
             "services": IDS,
             "component_changes": B,
+            "language": LANGUAGE_CODE,
             "state": {
                 "type": "string",
                 "enum": ["active", "unconfirmed", "unsubscribed", "quarantined"],
@@ -196,6 +198,7 @@ SCHEMAS: dict[str, dict] = {
             "enabled": B,
             "scope": S,
             "staff_alerts": B,
+            "language": LANGUAGE_CODE,
             "healthy": B,
             "last_success_at": _T,
             "last_error": _NS,

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from incidents.models import Impact, IncidentStatus
 from notifier.models import ChannelKind, Scope
+from statuspage import languages
 from statuspage.models import ComponentStatus
 
 S = {"type": "string"}
@@ -43,6 +44,15 @@ INCIDENT_STATUS = enum(IncidentStatus.values)
 IMPACT = enum(Impact.values)
 RECIPIENT_SCOPE = enum(Scope.values)
 CHANNEL_KIND = enum(ChannelKind.values)
+# A recipient's language: one of the codes (answers say the code); a request may also write
+# a tag that reads as one (`pt-BR`, `de-AT`).
+LANGUAGE_CODE = enum(languages.CODES)
+LANGUAGE = {
+    **S,
+    "description": "the language of the messages: "
+    + ", ".join(languages.CODES)
+    + " (default en; tags such as pt-BR or de-AT are read as the closest of them)",
+}
 STATUS_MAP = {
     "type": "object",
     "additionalProperties": COMPONENT_STATUS,

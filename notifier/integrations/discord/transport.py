@@ -20,6 +20,8 @@ import discord
 import requests
 from discord.http import Route
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from notifier import outgoing
 from notifier.messages import Link, Notice, message_links
@@ -56,22 +58,24 @@ def _session() -> requests.Session:
 
 def build_embed(notice: Notice, links: tuple[Link, ...] = ()) -> discord.Embed:
     """One embed; the recipient's links (`message_links`: the notice's own, then a
-    subscriber's manage and unsubscribe links) end its description, never cut."""
+    subscriber's manage and unsubscribe links) end its description, never cut. Its words are
+    in the active language (the transport makes it the notice's); Discord shows the
+    timestamp in the reader's own zone and language."""
     title = truncate(notice.headline, MAX_TITLE)
-    fields: list[tuple[str, str]] = [("Status", notice.status_label)]
+    fields: list[tuple[str, str, bool]] = [(_("Status"), notice.status_label, True)]
     if notice.impact:
-        fields.append(("Impact", notice.impact_label))
+        fields.append((_("Impact"), notice.impact_label, True))
     if notice.affected:
-        more = f"\n… [all components]({notice.url})"
-        fields.append(
-            ("Affected components", truncate(notice.affected_text(), MAX_FIELD_VALUE, suffix=more))
-        )
+        more = "\n… [" + _("all components") + f"]({notice.url})"
+        affected = truncate(notice.affected_text(), MAX_FIELD_VALUE, suffix=more)
+        fields.append((_("Affected components"), affected, False))
     footer = truncate(settings.SITE_NAME, MAX_FOOTER)
     tail = " · ".join(f"[{link.label}]({link.url})" for link in links)
     tail = f"\n\n{tail}" if tail else ""
-    used = len(title) + len(footer) + sum(len(n) + len(v) for n, v in fields)
+    used = len(title) + len(footer) + sum(len(n) + len(v) for n, v, _inline in fields)
     limit = min(MAX_DESCRIPTION, MAX_TOTAL - used) - len(tail)
-    description = truncate(notice.body, limit, suffix=f"… [Read the full update]({notice.url})")
+    more = "… [" + _("Read the full update") + f"]({notice.url})"
+    description = truncate(notice.body, limit, suffix=more)
     description += tail
     embed = discord.Embed(
         title=title,
@@ -80,8 +84,8 @@ def build_embed(notice: Notice, links: tuple[Link, ...] = ()) -> discord.Embed:
         colour=notice.colour,
         timestamp=notice.created_at,
     )
-    for name, value in fields:
-        embed.add_field(name=name, value=value, inline=name != "Affected components")
+    for name, value, inline in fields:
+        embed.add_field(name=name, value=value, inline=inline)
     embed.set_footer(text=footer)
     return embed
 
@@ -98,8 +102,10 @@ class DiscordTransport(Transport):
         Route.BASE = settings.HELIOGRAPH_DISCORD_API_URL.rstrip("/")
         webhook = discord.SyncWebhook.partial(webhook_id, token, session=_session())
         try:
+            with translation.override(notice.language):
+                embed = build_embed(notice, message_links(notice, self.recipient))
             message = webhook.send(
-                embed=build_embed(notice, message_links(notice, self.recipient)),
+                embed=embed,
                 username=truncate(settings.SITE_NAME, 80),
                 allowed_mentions=discord.AllowedMentions.none(),
                 wait=True,

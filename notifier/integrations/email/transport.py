@@ -2,7 +2,9 @@
 the embedded default writes files), HTML and plain text, one template per kind of event.
 
 Every message carries the subscriber's manage-preferences link and RFC 8058 one-click
-unsubscribe headers. Batches go over one connection (`send_batch`): the delivery loop
+unsubscribe headers. It is written in the notice's language (the subscriber's: templates
+rendered inside `translation.override`, dates with `locale_dates.when`) and says so in its
+`Content-Language` header. Batches go over one connection (`send_batch`): the delivery loop
 opens it once and sends message after message, so 10,000 subscribers cost one SMTP session
 per batch instead of one per address.
 """
@@ -18,6 +20,8 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.utils import DNS_NAME
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from notifier.messages import Notice
 from notifier.models import Subscriber
@@ -32,17 +36,16 @@ def subject_for(notice: Notice) -> str:
     """The Subject of a notice's email, always one line: the names in it are stored text, and
     rows written before `statuspage.text.clean_text` (v0.1 stored anything) may hold a
     newline or a control character, which would make every send a `BadHeaderError` retried
-    until dead. `one_line` makes them spaces, whatever the row holds."""
+    until dead. `one_line` makes them spaces, whatever the row holds. In the active
+    language."""
+    names = {"site": settings.SITE_NAME, "title": notice.title, "status": notice.status_label}
     if notice.kind == "maintenance":
-        prefix = "Maintenance"
+        subject = _("[%(site)s] Maintenance: %(title)s – %(status)s") % names
     elif notice.kind == "component_change":
-        prefix = "Status change"
+        subject = _("[%(site)s] Status change: %(title)s – %(status)s") % names
     else:
-        prefix = "Incident"
-    return truncate(
-        one_line(f"[{settings.SITE_NAME}] {prefix}: {notice.title} – {notice.status_label}"),
-        SUBJECT_LIMIT,
-    )
+        subject = _("[%(site)s] Incident: %(title)s – %(status)s") % names
+    return truncate(one_line(subject), SUBJECT_LIMIT)
 
 
 # Stand-ins rendered into the shared copy of a notice's email and replaced per subscriber.
@@ -88,7 +91,7 @@ class NoticeEmail(EmailMultiAlternatives):
 class NoticeEmailFactory:
     """Renders the templates and the MIME message of a notice once; `for_subscriber` then
     costs two signatures and a few replacements instead of a render and a MIME build (which
-    dominate the cost of a 10,000-address fan-out)."""
+    dominate the cost of a 10,000-address fan-out). One factory per notice, so per language."""
 
     def __init__(self, notice: Notice) -> None:
         self.notice = notice
@@ -99,9 +102,10 @@ class NoticeEmailFactory:
             "manage_url": _MANAGE,
             "unsubscribe_url": _UNSUBSCRIBE,
         }
-        self.subject = subject_for(notice)
-        self.text = render_to_string(f"emails/{notice.kind}.txt", context)
-        self.html = render_to_string(f"emails/{notice.kind}.html", context)
+        with translation.override(notice.language):
+            self.subject = subject_for(notice)
+            self.text = render_to_string(f"emails/{notice.kind}.txt", context)
+            self.html = render_to_string(f"emails/{notice.kind}.html", context)
         shared = self._message(_TO, _MANAGE, _UNSUBSCRIBE, self.text, self.html)
         shared.extra_headers["Message-ID"] = _MESSAGE_ID
         data = shared.message().as_bytes()
@@ -130,6 +134,7 @@ class NoticeEmailFactory:
                 "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 "X-Heliograph-Event": self.notice.event_key,
+                "Content-Language": self.notice.language,
             },
         )
         message.attach_alternative(html, "text/html")
@@ -153,16 +158,18 @@ class NoticeEmailFactory:
         return message
 
 
-_factories: dict[str, NoticeEmailFactory] = {}
+_factories: dict[tuple[str, str], NoticeEmailFactory] = {}
 
 
 def build_message(notice: Notice, subscriber: Subscriber) -> NoticeEmail:
-    """The email of one notice for one subscriber (template `emails/<kind>.{txt,html}`)."""
-    factory = _factories.get(notice.event_key)
+    """The email of one notice for one subscriber (template `emails/<kind>.{txt,html}`), in
+    the notice's language (the delivery loop builds each subscriber's notice in theirs)."""
+    key = (notice.event_key, notice.language)
+    factory = _factories.get(key)
     if factory is None or factory.notice is not notice:
         if len(_factories) > 64:
             _factories.clear()
-        factory = _factories[notice.event_key] = NoticeEmailFactory(notice)
+        factory = _factories[key] = NoticeEmailFactory(notice)
     return factory.for_subscriber(subscriber)
 
 

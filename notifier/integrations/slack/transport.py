@@ -25,6 +25,8 @@ from urllib.error import URLError
 from urllib.request import Request
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient, WebhookResponse
@@ -43,6 +45,7 @@ from notifier.transports import (
     unreachable,
 )
 from notifier.validators import SLACK
+from statuspage.templatetags.locale_dates import when
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -94,7 +97,7 @@ def to_mrkdwn(markdown: str) -> str:
 
 
 def _section(text: str, url: str) -> dict:
-    more = f"… <{url}|Read the full update>"
+    more = f"… <{url}|{_escape(_('Read the full update'))}>"
     if len(text) > MAX_SECTION:
         text = truncate(text, MAX_SECTION, suffix=more)
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
@@ -108,7 +111,8 @@ def build_blocks(notice: Notice, links: tuple[Link, ...] = ()) -> list[dict]:
     """Block Kit blocks: header, status/impact fields, affected components, the update text,
     the notice's own links (e.g. "Confirm subscription"), and a context line with the link to
     the page and the recipient's links (`message_links`: a subscriber's manage and
-    unsubscribe links); never more than 50 blocks or 3000 characters per section."""
+    unsubscribe links); never more than 50 blocks or 3000 characters per section. Its words
+    and the date are in the active language (the transport makes it the notice's)."""
     own, personal = links[: len(notice.actions)], links[len(notice.actions) :]
     blocks: list[dict] = [
         {
@@ -116,23 +120,29 @@ def build_blocks(notice: Notice, links: tuple[Link, ...] = ()) -> list[dict]:
             "text": {"type": "plain_text", "text": truncate(notice.headline, MAX_HEADER)},
         }
     ]
-    fields = [{"type": "mrkdwn", "text": f"*Status*\n{notice.status_label}"}]
+    fields = [{"type": "mrkdwn", "text": f"*{_('Status')}*\n{notice.status_label}"}]
     if notice.impact:
-        fields.append({"type": "mrkdwn", "text": f"*Impact*\n{notice.impact_label}"})
+        fields.append({"type": "mrkdwn", "text": f"*{_('Impact')}*\n{notice.impact_label}"})
     blocks.append({"type": "section", "fields": fields})
     if notice.affected:
         lines = "\n".join(f"• {_escape(c.describe())}" for c in notice.affected)
-        blocks.append(_section(f"*Affected components*\n{lines}", notice.url))
+        blocks.append(_section(f"*{_('Affected components')}*\n{lines}", notice.url))
     if notice.body:
         blocks.append(_section(to_mrkdwn(notice.body), notice.url))
     if own:
         text = " · ".join(f"*<{link.url}|{_escape(link.label)}>*" for link in own)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
-    view = Link(f"View on {settings.SITE_NAME}", notice.url)
+    view = Link(_("View on %(site)s") % {"site": settings.SITE_NAME}, notice.url)
+    posted = _("Posted %(when)s UTC") % {"when": when(notice.created_at)}
     blocks.append(
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": _mrkdwn_links([view, *personal])}],
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"{_escape(posted)} · {_mrkdwn_links([view, *personal])}",
+                }
+            ],
         }
     )
     return blocks[:MAX_BLOCKS]
@@ -143,11 +153,12 @@ def build_text(notice: Notice) -> str:
     carries the notice's own links (a confirmation's link works from the notification)."""
     parts = [notice.headline]
     if notice.affected:
-        parts.append("Affected: " + "; ".join(c.describe() for c in notice.affected))
+        affected = "; ".join(c.describe() for c in notice.affected)
+        parts.append(_("Affected: %(components)s") % {"components": affected})
     parts.append(notice.body)
     parts.extend(f"{link.label}: {link.url}" for link in notice.actions)
     text = "\n".join(p for p in parts if p)
-    suffix = f"… Full update: {notice.url}"
+    suffix = "… " + _("Full update: %(url)s") % {"url": notice.url}
     if len(text) + len(notice.url) + 1 > MAX_TEXT:
         return truncate(text, MAX_TEXT, suffix=suffix)
     return f"{text}\n{notice.url}"
@@ -209,8 +220,9 @@ class SlackTransport(Transport):
         """Post the notice. With a bot token, `thread_ts` makes it a reply in a thread; the
         result's `detail` is the new message's ts."""
         recipient = self.recipient
-        links = message_links(notice, recipient)
-        text, blocks = build_text(notice), build_blocks(notice, links)
+        with translation.override(notice.language):
+            links = message_links(notice, recipient)
+            text, blocks = build_text(notice), build_blocks(notice, links)
         if recipient.slack_token:
             return self._post_with_bot(text, blocks, thread_ts)
         url = check_target_now(recipient.url, kind=SLACK)

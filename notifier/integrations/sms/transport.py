@@ -29,6 +29,9 @@ import threading
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -43,7 +46,8 @@ from notifier.validators import TWILIO, check_target
 TIMEOUT = 30.0
 PERMANENT_CODES = {21211, 21214, 21217, 21610, 21612, 21614}
 RATE_LIMIT_CODES = {20429, 14107}
-OPT_OUT = "Reply STOP to end"
+# STOP is the carriers' keyword in every language: translations keep it as it is.
+OPT_OUT = gettext_lazy("Reply STOP to end")
 
 _local = threading.local()
 
@@ -126,7 +130,8 @@ def send_text(phone: str, text: str) -> SendResult:
 
 def build_text(notice: Notice, *, segments: int | None = None) -> str:
     """The text of a notice: `[Status] Title: update… <link> Reply STOP to end`, within
-    `segments` segments (`HELIOGRAPH_SMS_MAX_SEGMENTS`)."""
+    `segments` segments (`HELIOGRAPH_SMS_MAX_SEGMENTS`), in the active language (the
+    transport makes it the notice's)."""
     url = notice.url.split("#", 1)[0]
     return compose(
         head=notice.headline,
@@ -137,18 +142,22 @@ def build_text(notice: Notice, *, segments: int | None = None) -> str:
 
 
 def code_text(code: str) -> str:
-    """The opt-in text: the code first (phones offer to copy it from the notification)."""
+    """The opt-in text, in the active language: the code first (phones offer to copy it
+    from the notification)."""
     return compose(
-        head=f"{code} is your {settings.SITE_NAME} code for SMS status updates",
+        head=_("%(code)s is your %(site)s code for SMS status updates")
+        % {"code": code, "site": settings.SITE_NAME},
         body="",
-        tail=f"It expires in 24 hours. {OPT_OUT}.",
+        tail=_("It expires in 24 hours.") + f" {OPT_OUT}.",
         segments=1,
     )
 
 
 def already_text() -> str:
+    """The answer to a number that asked again, in the active language."""
     return compose(
-        head=f"This number already receives {settings.SITE_NAME} status updates",
+        head=_("This number already receives %(site)s status updates")
+        % {"site": settings.SITE_NAME},
         body="",
         tail=f"{OPT_OUT}.",
         segments=1,
@@ -183,4 +192,6 @@ class SmsTransport(Transport):
                 f"per-number limit): sending in {wait:.0f} s",
                 retry_after=wait,
             )
-        return send_text(phone, build_text(notice))
+        with translation.override(notice.language):
+            text = build_text(notice)
+        return send_text(phone, text)

@@ -21,6 +21,8 @@ import threading
 
 import requests
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from notifier import outgoing
 from notifier.messages import Link, Notice, message_links
@@ -36,6 +38,7 @@ from notifier.transports import (
     unreachable,
 )
 from notifier.validators import TEAMS
+from statuspage.templatetags.locale_dates import when
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.4"
@@ -74,15 +77,15 @@ def _colour(status: str) -> str:
 
 
 def build_card(notice: Notice, recipient) -> dict:
-    """The Adaptive Card (version 1.4) of a notice for one recipient."""
-    facts = [{"title": "Status", "value": notice.status_label}]
+    """The Adaptive Card (version 1.4) of a notice for one recipient, in the active language
+    (the transport makes it the notice's): words, and dates as the language writes them."""
+    facts = [{"title": _("Status"), "value": notice.status_label}]
     if notice.impact:
-        facts.append({"title": "Impact", "value": notice.impact_label})
+        facts.append({"title": _("Impact"), "value": notice.impact_label})
     if notice.scheduled_for and notice.scheduled_until:
-        window = (
-            f"{notice.scheduled_for:%Y-%m-%d %H:%M} – {notice.scheduled_until:%Y-%m-%d %H:%M} UTC"
-        )
-        facts.append({"title": "Window", "value": window})
+        window = f"{when(notice.scheduled_for)} – {when(notice.scheduled_until)} UTC"
+        facts.append({"title": _("Window"), "value": window})
+    facts.append({"title": _("Posted"), "value": f"{when(notice.created_at)} UTC"})
     body: list[dict] = [
         {
             "type": "TextBlock",
@@ -106,13 +109,19 @@ def build_card(notice: Notice, recipient) -> dict:
         affected = notice.affected[:MAX_FACTS]
         rows = [{"title": truncate(c.name, MAX_FACT), "value": _change(c)} for c in affected]
         if len(notice.affected) > MAX_FACTS:
-            rows.append({"title": "…", "value": f"{len(notice.affected) - MAX_FACTS} more"})
+            hidden = len(notice.affected) - MAX_FACTS
+            rows.append({"title": "…", "value": _("%(count)d more") % {"count": hidden}})
         body.append(
-            {"type": "TextBlock", "text": "Affected components", "weight": "Bolder", "wrap": True}
+            {
+                "type": "TextBlock",
+                "text": _("Affected components"),
+                "weight": "Bolder",
+                "wrap": True,
+            }
         )
         body.append({"type": "FactSet", "facts": rows})
     if notice.body:
-        more = f"… [Read the full update]({notice.url})"
+        more = "… [" + _("Read the full update") + f"]({notice.url})"
         body.append(
             {
                 "type": "TextBlock",
@@ -124,7 +133,7 @@ def build_card(notice: Notice, recipient) -> dict:
     # subscriber's manage and unsubscribe links.
     links = message_links(notice, recipient)
     own, personal = links[: len(notice.actions)], links[len(notice.actions) :]
-    view = Link(f"View on {settings.SITE_NAME}", notice.url)
+    view = Link(_("View on %(site)s") % {"site": settings.SITE_NAME}, notice.url)
     actions = [
         {"type": "Action.OpenUrl", "title": link.label, "url": link.url}
         for link in (*own, view, *personal)
@@ -164,7 +173,8 @@ def build_body(notice: Notice, recipient) -> bytes:
 class TeamsTransport(Transport):
     def send(self, notice: Notice) -> SendResult:
         url = check_target_now(self.recipient.url, kind=TEAMS)
-        body = build_body(notice, self.recipient)
+        with translation.override(notice.language):
+            body = build_body(notice, self.recipient)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": f"{settings.SITE_NAME} (Heliograph)",

@@ -2666,6 +2666,7 @@ class SubscribersResource:
         region_ids: Sequence[str] | None = None,
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
+        language: str | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Subscriber:
@@ -2679,6 +2680,7 @@ class SubscribersResource:
         phone_number: sms: E.164 (+4915112345678), or national with phone_country
         phone_country: ISO country code of a national phone_number (DE)
         region_ids: region slugs
+        language: the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them)
         """
         return self._t._call(
             OPERATIONS["subscribers_post"],
@@ -2695,6 +2697,7 @@ class SubscribersResource:
                 "region_ids": region_ids,
                 "service_ids": service_ids,
                 "component_changes": component_changes,
+                "language": language,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
@@ -2722,9 +2725,10 @@ class SubscribersResource:
         region_ids: Sequence[str] | None = None,
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
+        language: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Subscriber:
-        """Change what a subscriber hears about.
+        """Change what a subscriber hears about, and in which language.
 
         `PATCH /v1/pages/{page_id}/subscribers/{subscriber_id}` (scope `subscribers`, operation `subscriber_patch`).
 
@@ -2734,6 +2738,7 @@ class SubscribersResource:
         phone_number: sms: E.164 (+4915112345678), or national with phone_country
         phone_country: ISO country code of a national phone_number (DE)
         region_ids: region slugs
+        language: the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them)
         """
         return self._t._call(
             OPERATIONS["subscriber_patch"],
@@ -2750,6 +2755,7 @@ class SubscribersResource:
                 "region_ids": region_ids,
                 "service_ids": service_ids,
                 "component_changes": component_changes,
+                "language": language,
             },
             extra_fields=extra_fields,
         )
@@ -2807,6 +2813,7 @@ class AsyncSubscribersResource:
         region_ids: Sequence[str] | None = None,
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
+        language: str | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Subscriber:
@@ -2820,6 +2827,7 @@ class AsyncSubscribersResource:
         phone_number: sms: E.164 (+4915112345678), or national with phone_country
         phone_country: ISO country code of a national phone_number (DE)
         region_ids: region slugs
+        language: the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them)
         """
         return await self._t._call(
             OPERATIONS["subscribers_post"],
@@ -2836,6 +2844,7 @@ class AsyncSubscribersResource:
                 "region_ids": region_ids,
                 "service_ids": service_ids,
                 "component_changes": component_changes,
+                "language": language,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
@@ -2863,9 +2872,10 @@ class AsyncSubscribersResource:
         region_ids: Sequence[str] | None = None,
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
+        language: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Subscriber:
-        """Change what a subscriber hears about.
+        """Change what a subscriber hears about, and in which language.
 
         `PATCH /v1/pages/{page_id}/subscribers/{subscriber_id}` (scope `subscribers`, operation `subscriber_patch`).
 
@@ -2875,6 +2885,7 @@ class AsyncSubscribersResource:
         phone_number: sms: E.164 (+4915112345678), or national with phone_country
         phone_country: ISO country code of a national phone_number (DE)
         region_ids: region slugs
+        language: the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them)
         """
         return await self._t._call(
             OPERATIONS["subscriber_patch"],
@@ -2891,6 +2902,7 @@ class AsyncSubscribersResource:
                 "region_ids": region_ids,
                 "service_ids": service_ids,
                 "component_changes": component_changes,
+                "language": language,
             },
             extra_fields=extra_fields,
         )
@@ -2938,6 +2950,7 @@ class ChannelsResource:
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
         staff_alerts: bool | None = None,
+        language: str | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Channel:
@@ -2948,6 +2961,7 @@ class ChannelsResource:
         token: Slack bot token (with target)
         target: Slack channel id
         staff_alerts: Also post staff alerts (Slack and Discord only)
+        language: the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them)
         """
         return self._t._call(
             OPERATIONS["channels_post"],
@@ -2965,6 +2979,7 @@ class ChannelsResource:
                 "service_ids": service_ids,
                 "component_changes": component_changes,
                 "staff_alerts": staff_alerts,
+                "language": language,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
@@ -3013,6 +3028,7 @@ class ChannelsResource:
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
         staff_alerts: bool | None = None,
+        language: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Channel:
         """Change a channel (clears its broken state).
@@ -3022,6 +3038,7 @@ class ChannelsResource:
         token: Slack bot token (with target)
         target: Slack channel id
         staff_alerts: Also post staff alerts (Slack and Discord only)
+        language: the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them)
         """
         return self._t._call(
             OPERATIONS["channel_patch"],
@@ -3039,6 +3056,7 @@ class ChannelsResource:
                 "service_ids": service_ids,
                 "component_changes": component_changes,
                 "staff_alerts": staff_alerts,
+                "language": language,
             },
             extra_fields=extra_fields,
         )
@@ -3086,6 +3104,7 @@ class AsyncChannelsResource:
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
         staff_alerts: bool | None = None,
+        language: str | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Channel:
@@ -3096,6 +3115,7 @@ class AsyncChannelsResource:
         token: Slack bot token (with target)
         target: Slack channel id
         staff_alerts: Also post staff alerts (Slack and Discord only)
+        language: the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them)
         """
         return await self._t._call(
             OPERATIONS["channels_post"],
@@ -3113,6 +3133,7 @@ class AsyncChannelsResource:
                 "service_ids": service_ids,
                 "component_changes": component_changes,
                 "staff_alerts": staff_alerts,
+                "language": language,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
@@ -3161,6 +3182,7 @@ class AsyncChannelsResource:
         service_ids: Sequence[str] | None = None,
         component_changes: bool | None = None,
         staff_alerts: bool | None = None,
+        language: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Channel:
         """Change a channel (clears its broken state).
@@ -3170,6 +3192,7 @@ class AsyncChannelsResource:
         token: Slack bot token (with target)
         target: Slack channel id
         staff_alerts: Also post staff alerts (Slack and Discord only)
+        language: the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them)
         """
         return await self._t._call(
             OPERATIONS["channel_patch"],
@@ -3187,6 +3210,7 @@ class AsyncChannelsResource:
                 "service_ids": service_ids,
                 "component_changes": component_changes,
                 "staff_alerts": staff_alerts,
+                "language": language,
             },
             extra_fields=extra_fields,
         )

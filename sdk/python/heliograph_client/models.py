@@ -174,6 +174,7 @@ class Subscriber(TypedDict, total=False):
     regions: list[str]
     services: list[str]
     component_changes: bool
+    language: Literal["en", "de", "fr", "es", "pt-br", "ja"]
     state: Literal["active", "unconfirmed", "unsubscribed", "quarantined"]
     created_at: str | None
     confirmed_at: str | None
@@ -194,6 +195,7 @@ class Channel(TypedDict, total=False):
     enabled: bool
     scope: str
     staff_alerts: bool
+    language: Literal["en", "de", "fr", "es", "pt-br", "ja"]
     healthy: bool
     last_success_at: str | None
     last_error: str | None

@@ -827,7 +827,7 @@ export class SubscribersResource {
   }
 
   /**
-   * Change what a subscriber hears about
+   * Change what a subscriber hears about, and in which language
    *
    * `PATCH /v1/pages/{page_id}/subscribers/{subscriber_id}` (scope `subscribers`, operation `subscriber_patch`).
    */

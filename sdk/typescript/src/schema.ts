@@ -466,7 +466,7 @@ export interface paths {
         delete: operations["subscriber_delete"];
         options?: never;
         head?: never;
-        /** Change what a subscriber hears about */
+        /** Change what a subscriber hears about, and in which language */
         patch: operations["subscriber_patch"];
         trace?: never;
     };
@@ -1207,6 +1207,8 @@ export interface components {
             services?: string[];
             component_changes?: boolean;
             /** @enum {string} */
+            language?: "en" | "de" | "fr" | "es" | "pt-br" | "ja";
+            /** @enum {string} */
             state?: "active" | "unconfirmed" | "unsubscribed" | "quarantined";
             /** Format: date-time */
             created_at?: string | null;
@@ -1229,6 +1231,8 @@ export interface components {
             enabled?: boolean;
             scope?: string;
             staff_alerts?: boolean;
+            /** @enum {string} */
+            language?: "en" | "de" | "fr" | "es" | "pt-br" | "ja";
             healthy?: boolean;
             /** Format: date-time */
             last_success_at?: string | null;
@@ -6361,6 +6365,8 @@ export interface operations {
                         region_ids?: string[];
                         service_ids?: string[];
                         component_changes?: boolean;
+                        /** @description the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them) */
+                        language?: string;
                     };
                 };
                 "application/x-www-form-urlencoded": {
@@ -6386,6 +6392,8 @@ export interface operations {
                         region_ids?: string[];
                         service_ids?: string[];
                         component_changes?: boolean;
+                        /** @description the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them) */
+                        language?: string;
                     };
                 };
             };
@@ -6697,6 +6705,8 @@ export interface operations {
                         region_ids?: string[];
                         service_ids?: string[];
                         component_changes?: boolean;
+                        /** @description the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them) */
+                        language?: string;
                     };
                 };
                 "application/x-www-form-urlencoded": {
@@ -6722,6 +6732,8 @@ export interface operations {
                         region_ids?: string[];
                         service_ids?: string[];
                         component_changes?: boolean;
+                        /** @description the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them) */
+                        language?: string;
                     };
                 };
             };
@@ -6942,6 +6954,8 @@ export interface operations {
                         component_changes?: boolean;
                         /** @description Also post staff alerts (Slack and Discord only) */
                         staff_alerts?: boolean;
+                        /** @description the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them) */
+                        language?: string;
                     };
                 };
                 "application/x-www-form-urlencoded": {
@@ -6963,6 +6977,8 @@ export interface operations {
                         component_changes?: boolean;
                         /** @description Also post staff alerts (Slack and Discord only) */
                         staff_alerts?: boolean;
+                        /** @description the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them) */
+                        language?: string;
                     };
                 };
             };
@@ -7368,6 +7384,8 @@ export interface operations {
                         component_changes?: boolean;
                         /** @description Also post staff alerts (Slack and Discord only) */
                         staff_alerts?: boolean;
+                        /** @description the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them) */
+                        language?: string;
                     };
                 };
                 "application/x-www-form-urlencoded": {
@@ -7389,6 +7407,8 @@ export interface operations {
                         component_changes?: boolean;
                         /** @description Also post staff alerts (Slack and Discord only) */
                         staff_alerts?: boolean;
+                        /** @description the language of the messages: en, de, fr, es, pt-br, ja (default en; tags such as pt-BR or de-AT are read as the closest of them) */
+                        language?: string;
                     };
                 };
             };

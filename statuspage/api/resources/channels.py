@@ -1,5 +1,6 @@
 """Channels: Slack, Discord, Microsoft Teams and webhook destinations with their health (scope `subscribers`
-for writes). A channel's URL carries its secret, so only its host is shown."""
+for writes). A channel's URL carries its secret, so only its host is shown. `language` is
+the language of its messages (English when not given)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from statuspage.api.framework import (
 )
 from statuspage.api.lookups import recipient_scope
 from statuspage.api.models import ApiScope
-from statuspage.api.schema import CHANNEL_KIND, IDS, PAGED, RECIPIENT_SCOPE, B, S
+from statuspage.api.schema import CHANNEL_KIND, IDS, LANGUAGE, PAGED, RECIPIENT_SCOPE, B, S
 
 
 def _masked(url: str) -> str | None:
@@ -49,6 +50,7 @@ def channel_dict(channel: Channel) -> dict:
         "services": [s.public_id for s in channel.services.all()],
         "component_changes": channel.component_changes,
         "staff_alerts": channel.staff_alerts,
+        "language": channel.language,
         "healthy": channel.is_active
         and (
             channel.last_error_at is None
@@ -91,6 +93,7 @@ def channel_post(call: Call) -> dict:
             enabled=call.bool("enabled"),
             component_changes=call.bool("component_changes"),
             staff_alerts=call.bool("staff_alerts"),
+            language=call.str("language", max_length=16),
         ),
     )
     return channel_dict(channel)
@@ -124,6 +127,7 @@ def channel_patch(call: Call, channel_id: str) -> dict:
             channel.component_changes if component_changes is None else component_changes
         ),
         staff_alerts=channel.staff_alerts if staff_alerts is None else staff_alerts,
+        language=call.str("language", max_length=16) if call.has("language") else None,
         **scope,
     )
     return channel_dict(channel)
@@ -162,6 +166,7 @@ CHANNEL_FIELDS = {
     "service_ids": IDS,
     "component_changes": B,
     "staff_alerts": {**B, "description": "Also post staff alerts (Slack and Discord only)"},
+    "language": LANGUAGE,
 }
 
 ROUTES = [

@@ -10,7 +10,11 @@ Writes go through notifier.services: `skip_confirmation_notification` adds a con
 subscriber (subscriber_add_confirmed); otherwise it gets the double opt-in message
 (subscriber_subscribe). Changes and unsubscribes are audited as the token. A chat
 subscriber's endpoint is shown as its host only: the URL is what lets anyone post into the
-channel."""
+channel.
+
+`language` is the language of the subscriber's messages (one of `statuspage.languages`;
+`pt-BR`, `de-AT` are read as `pt-br`, `de`; English when not given): the service checks it
+and a language the page does not speak is a 422 naming the field and listing the codes."""
 
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ from statuspage.api.framework import (
 )
 from statuspage.api.lookups import recipient_scope
 from statuspage.api.models import ApiScope
-from statuspage.api.schema import IDS, PAGED, RECIPIENT_SCOPE, B, S, enum
+from statuspage.api.schema import IDS, LANGUAGE, PAGED, RECIPIENT_SCOPE, B, S, enum
 
 
 def _endpoint(subscriber: Subscriber) -> str | None:
@@ -67,6 +71,7 @@ def subscriber_dict(subscriber: Subscriber) -> dict:
         "regions": [r.slug for r in subscriber.regions.all()],
         "services": [s.public_id for s in subscriber.services.all()],
         "component_changes": subscriber.component_changes,
+        "language": subscriber.language,
         "state": (
             "unsubscribed"
             if subscriber.unsubscribed_at
@@ -148,6 +153,7 @@ def subscriber_post(call: Call) -> dict:
         "phone_country": call.str("phone_country", max_length=2) or "",
         "component_changes": call.bool("component_changes") or False,
         "actor": call.actor,
+        **({"language": call.str("language", max_length=16)} if call.has("language") else {}),
         **recipient_scope(call),
     }
     try:
@@ -168,6 +174,7 @@ def subscriber_patch(call: Call, subscriber_id: str) -> dict:
     subscriber = subscriber_update_preferences(
         actor=call.actor,
         subscriber=subscriber,
+        language=call.str("language", max_length=16) if call.has("language") else None,
         component_changes=(
             subscriber.component_changes if component_changes is None else component_changes
         ),
@@ -202,6 +209,7 @@ SUBSCRIBER_FIELDS = {
     "region_ids": {**IDS, "description": "region slugs"},
     "service_ids": IDS,
     "component_changes": B,
+    "language": LANGUAGE,
 }
 
 ROUTES = [
@@ -240,7 +248,7 @@ ROUTES = [
         patch(
             subscriber_patch,
             ApiScope.SUBSCRIBERS,
-            "Change what a subscriber hears about",
+            "Change what a subscriber hears about, and in which language",
             envelope="subscriber",
             fields=SUBSCRIBER_FIELDS,
             response="subscriber",
