@@ -32,22 +32,43 @@ NAMES: dict[str, str] = dict(LANGUAGES)
 # How each language writes a date and time (Django's `date` format characters; month and day
 # names come from Django's own catalogues). The zone is always written after the time.
 DATE_FORMATS: dict[str, dict[str, str]] = {
-    "en": {"datetime": "j M Y, H:i", "short": "j M, H:i", "date": "j M Y", "month": "F Y"},
-    "de": {"datetime": "j. F Y, H:i", "short": "j. M, H:i", "date": "j. F Y", "month": "F Y"},
-    "fr": {"datetime": "j F Y, H:i", "short": "j F, H:i", "date": "j F Y", "month": "F Y"},
+    "en": {
+        "day": "j M",
+        "datetime": "j M Y, H:i",
+        "short": "j M, H:i",
+        "date": "j M Y",
+        "month": "F Y",
+    },
+    "de": {
+        "day": "j. M",
+        "datetime": "j. F Y, H:i",
+        "short": "j. M, H:i",
+        "date": "j. F Y",
+        "month": "F Y",
+    },
+    "fr": {
+        "day": "j F",
+        "datetime": "j F Y, H:i",
+        "short": "j F, H:i",
+        "date": "j F Y",
+        "month": "F Y",
+    },
     "es": {
+        "day": "j M",
         "datetime": "j \\d\\e F \\d\\e Y, H:i",
         "short": "j \\d\\e F, H:i",
         "date": "j \\d\\e F \\d\\e Y",
         "month": "F \\d\\e Y",
     },
     "pt-br": {
+        "day": "j M",
         "datetime": "j \\d\\e F \\d\\e Y, H:i",
         "short": "j \\d\\e F, H:i",
         "date": "j \\d\\e F \\d\\e Y",
         "month": "F \\d\\e Y",
     },
     "ja": {
+        "day": "n月j日",
         "datetime": "Y年n月j日 H:i",
         "short": "n月j日 H:i",
         "date": "Y年n月j日",

@@ -126,7 +126,8 @@ def test_only_changed_incident_pages_are_rendered(catalogue, actor):
         snapshot_publish()
     finally:
         stop()
-    assert names.count("public/incident.html") == 1  # only "Second"
+    # Only "Second", once per rendering (English without prefix, then each language).
+    assert names.count("public/incident.html") == len(snapshot.RENDERINGS)
     after = read_manifest()["documents"]
     assert after[f"/incidents/{first.public_id}"] == before[f"/incidents/{first.public_id}"]
     assert after[f"/incidents/{second.public_id}"] != before[f"/incidents/{second.public_id}"]
@@ -137,9 +138,10 @@ def test_only_changed_incident_pages_are_rendered(catalogue, actor):
     names, stop = rendered_templates()
     try:
         snapshot_publish()
-        assert names.count("public/incident.html") == 1
+        assert names.count("public/incident.html") == len(snapshot.RENDERINGS)
         snapshot_publish(full=True)
-        assert names.count("public/incident.html") == 3  # a full refresh renders all
+        # A full refresh renders all (both incidents, in every rendering).
+        assert names.count("public/incident.html") == 3 * len(snapshot.RENDERINGS)
     finally:
         stop()
 
@@ -261,8 +263,9 @@ def test_command_and_beat_task_publish(catalogue, snapshot_dir):
     call_command("snapshot_publish", "--full", stdout=out)
     # 12 pages, feeds and JSON documents, snapshot.json, badge.svg, embed.html,
     # maintenance.ics, and a badge and a maintenance calendar for each of the catalogue's 4
-    # components and groups.
-    assert "Published 24 documents" in out.getvalue()
+    # components and groups: 24; and the page, history and embed.html in the 6 languages under
+    # their prefix: 18 more.
+    assert "Published 42 documents" in out.getvalue()
     first = read_manifest()["generated_at"]
     snapshot_refresh()
     assert read_manifest()["generated_at"] > first

@@ -20,6 +20,7 @@ from test_snapshot import database_unreachable
 
 from incidents.models import Incident, IncidentUpdate
 from incidents.services import incident_declare
+from statuspage.public import snapshot
 from statuspage.public.snapshot import read_state, snapshot_publish, snapshot_publish_safely
 
 BROKEN = "{% if %}"  # a template a bad deploy left behind: TemplateSyntaxError at render
@@ -137,7 +138,12 @@ def test_a_document_that_fails_keeps_its_last_version_and_is_on_the_dashboard_un
     assert history["ETag"] != history_before["ETag"]
     assert client.get(f"/incidents/{second.public_id}").status_code == 404
     state = read_state()
-    assert set(state["documents"]) == {"/history", f"/incidents/{second.public_id}"}
+    # The broken templates fail in every rendering (English without prefix, each language).
+    assert set(state["documents"]) == {
+        lang.path(page)
+        for lang in snapshot.RENDERINGS
+        for page in ("/history", f"/incidents/{second.public_id}")
+    }
     assert "TemplateSyntaxError" in state["documents"]["/history"]["error"]
     assert "last_failure_at" not in state  # the publish itself succeeded
     since = state["documents"]["/history"]["since"]

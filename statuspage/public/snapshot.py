@@ -57,7 +57,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import feedgenerator, timezone
+from django.utils import dateformat, feedgenerator, timezone, translation
+from django.utils.translation import gettext
 
 from incidents import selectors
 from incidents.documents import (
@@ -68,7 +69,7 @@ from incidents.documents import (
     status_dict,
 )
 from incidents.models import Incident, IncidentKind, IncidentStatus
-from statuspage import hooks, queues
+from statuspage import hooks, languages, queues
 from statuspage.metrics.selectors import metrics_for_page
 from statuspage.models import ComponentStatus
 from statuspage.public import calendars, services, targets, tree, uptime
@@ -634,38 +635,87 @@ class _Inputs:
     def feed_items(self) -> list:
         return list(incidents_for_json(selectors.incidents_recent(limit=50)))
 
+    @cached_property
+    def page_data(self) -> _PageData:
+        return _PageData(self)
+
+
+@dataclass(frozen=True)
+class _Language:
+    """One rendering of the public pages: `code` is the language, `prefixed` whether the
+    pages live under its prefix (`/de/…`, `/en/…`) or at the addresses without one (English,
+    the pages that follow Accept-Language). Their links keep the reader in the same set."""
+
+    code: str
+    prefixed: bool
+
+    @property
+    def lp(self) -> str:
+        return languages.language_prefix(self.code) if self.prefixed else ""
+
+    def path(self, page_path: str) -> str:
+        return languages.language_path(self.code if self.prefixed else None, page_path)
+
+    def context(self, page_path: str) -> dict:
+        return {"language_code": self.code, "lp": self.lp, "page_path": page_path}
+
+
+# Every public HTML page is rendered at its address without prefix (English) and once per
+# language under its prefix (statuspage/languages.py).
+RENDERINGS = [_Language(languages.DEFAULT, prefixed=False)] + [
+    _Language(code, prefixed=True) for code in languages.CODES
+]
+
+
+def _localized(
+    page_path: str, render: Callable[[_Language], tuple[bytes, str]]
+) -> dict[str, Callable[[], tuple[bytes, str]]]:
+    """The renderers of one HTML page in every rendering, by address."""
+    return {lang.path(page_path): (lambda lang=lang: render(lang)) for lang in RENDERINGS}
+
 
 def _recent_json(kind: str) -> list:
     return incidents_list(list(incidents_for_json(selectors.incidents_recent(kind=kind, limit=50))))
 
 
-def _page(i: _Inputs) -> tuple[bytes, str]:
-    series = uptime.component_uptime(components=i.components, now=i.now)
-    # As in the status-page JSON: `showcase` puts a component's uptime on the page, and
-    # `only_show_if_degraded` hides it from the matrix while it is operational.
-    showcased = [c for c in i.components if c.showcase]
-    matrix = component_matrix(
-        components=[
-            c for c in i.components if c.status != "operational" or not c.only_show_if_degraded
-        ],
-        regions=i.regions,
-    )
-    # On a phone the matrix leads with what is broken: rows (and groups) where every
-    # component is operational fold behind "show all services".
-    affected_services = {
-        row.service.pk
-        for row in matrix.rows
-        if any(c is not None and c.status != "operational" for c in row.cells)
-        or (row.global_component is not None and row.global_component.status != "operational")
-    }
-    affected_groups = {
-        row.service.group_id for row in matrix.rows if row.service.pk in affected_services
-    }
-    day_incidents = _incidents_by_component_day(showcased, now=i.now)
+class _PageData:
+    """What the page is rendered from in every language, computed once per publish."""
+
+    def __init__(self, i: _Inputs) -> None:
+        self.series = uptime.component_uptime(components=i.components, now=i.now)
+        # As in the status-page JSON: `showcase` puts a component's uptime on the page, and
+        # `only_show_if_degraded` hides it from the matrix while it is operational.
+        self.showcased = [c for c in i.components if c.showcase]
+        self.matrix = component_matrix(
+            components=[
+                c for c in i.components if c.status != "operational" or not c.only_show_if_degraded
+            ],
+            regions=i.regions,
+        )
+        # On a phone the matrix leads with what is broken: rows (and groups) where every
+        # component is operational fold behind "show all services".
+        self.affected_services = {
+            row.service.pk
+            for row in self.matrix.rows
+            if any(c is not None and c.status != "operational" for c in row.cells)
+            or (row.global_component is not None and row.global_component.status != "operational")
+        }
+        self.affected_groups = {
+            row.service.group_id
+            for row in self.matrix.rows
+            if row.service.pk in self.affected_services
+        }
+        self.day_incidents = _incidents_by_component_day(self.showcased, now=i.now)
+        self.metrics = metrics_for_page(now=i.now)
+
+
+def _page(i: _Inputs, lang: _Language) -> tuple[bytes, str]:
+    data = i.page_data
     return _html(
         "public/index.html",
         {
             **i.common,
+            **lang.context("/"),
             "overall": i.overall,
             "overall_icon": OVERALL_ICON[i.overall.indicator],
             "status_sentence": status_sentence(
@@ -673,31 +723,38 @@ def _page(i: _Inputs) -> tuple[bytes, str]:
                 open_incident_impacts=[x.impact for x in i.open_incidents],
                 maintenance_in_progress=bool(i.active),
             ),
-            "matrix": matrix,
-            "affected_services": affected_services,
-            "affected_groups": affected_groups,
-            "services_total": len(matrix.rows),
-            "services_affected": len(affected_services),
+            "matrix": data.matrix,
+            "affected_services": data.affected_services,
+            "affected_groups": data.affected_groups,
+            "services_total": len(data.matrix.rows),
+            "services_affected": len(data.affected_services),
             "open_incidents": [_incident_summary(x) for x in i.open_incidents],
             "active_maintenances": [_incident_summary(x) for x in i.active],
             "upcoming_maintenances": [_incident_summary(x) for x in i.upcoming],
-            "uptime_services": _uptime_rows(showcased, series, day_incidents, by="service"),
-            "uptime_regions": _uptime_rows(showcased, series, day_incidents, by="region"),
-            "uptime_formula": uptime.FORMULA,
+            "uptime_services": _uptime_rows(
+                data.showcased, data.series, data.day_incidents, by="service", lp=lang.lp
+            ),
+            "uptime_regions": _uptime_rows(
+                data.showcased, data.series, data.day_incidents, by="region", lp=lang.lp
+            ),
+            "uptime_formula": gettext(uptime.FORMULA),
             "uptime_days": uptime.DAYS,
             "phone_days": PHONE_DAYS,
             "recent": [x for x in i.everything if not x.is_open][:RECENT_ON_PAGE],
-            "metrics": metrics_for_page(now=i.now),
+            "metrics": data.metrics,
         },
+        lang=lang,
     )
 
 
-def _history(i: _Inputs) -> tuple[bytes, str]:
+def _history(i: _Inputs, lang: _Language) -> tuple[bytes, str]:
     months = [
         {"month": month, "incidents": list(items)}
         for month, items in groupby(i.everything, key=lambda x: x.created_at.date().replace(day=1))
     ]
-    return _html("public/history.html", {**i.common, "months": months})
+    return _html(
+        "public/history.html", {**i.common, **lang.context("/history"), "months": months}, lang=lang
+    )
 
 
 def _renderers(i: _Inputs) -> dict[str, Callable[[], tuple[bytes, str]]]:
@@ -729,8 +786,8 @@ def _renderers(i: _Inputs) -> dict[str, Callable[[], tuple[bytes, str]]]:
         "/api/v2/scheduled-maintenances/active.json": lambda: _json(
             {"page": i.page, "scheduled_maintenances": i.active_json}
         ),
-        "/": lambda: _page(i),
-        "/history": lambda: _history(i),
+        **_localized("/", lambda lang: _page(i, lang)),
+        **_localized("/history", lambda lang: _history(i, lang)),
         "/history.atom": lambda: (_feed(feedgenerator.Atom1Feed, i.feed_items), ATOM),
         "/history.rss": lambda: (_feed(feedgenerator.Rss201rev2Feed, i.feed_items), RSS),
         "/snapshot.json": lambda: _json(
@@ -739,7 +796,7 @@ def _renderers(i: _Inputs) -> dict[str, Callable[[], tuple[bytes, str]]]:
         "/badge.svg": lambda: _badge(
             "status", i.overall.description, BADGE_COLOR[i.overall.indicator]
         ),
-        "/embed.html": lambda: _embed(i),
+        **_localized("/embed.html", lambda lang: _embed(i, lang)),
         calendars.calendar_path(): lambda: (
             calendars.render_calendar(
                 i.calendar_maintenances, name=f"{settings.SITE_NAME} maintenance"
@@ -797,18 +854,20 @@ def _component_calendars(i: _Inputs) -> dict[str, Callable[[], tuple[bytes, str]
     return {calendars.calendar_path(c["id"]): lambda c=c: render(c) for c in i.components_json}
 
 
-def _embed(i: _Inputs) -> tuple[bytes, str]:
+def _embed(i: _Inputs, lang: _Language) -> tuple[bytes, str]:
     """The status widget other sites may frame: the overall status, what is open now, a
     link to the page."""
     return _html(
         "public/embed.html",
         {
             **i.common,
+            **lang.context("/embed.html"),
             "overall": i.overall,
             "overall_icon": OVERALL_ICON[i.overall.indicator],
             "open_incidents": i.open_incidents,
             "active_maintenances": i.active,
         },
+        lang=lang,
     )
 
 
@@ -866,16 +925,21 @@ def _render_all_in_transaction(
 
     versions = selectors.incident_versions()
     old_versions = (previous or {}).get("incidents", {})
+    paths = {
+        public_id: [lang.path(f"/incidents/{public_id}") for lang in RENDERINGS]
+        for public_id in versions
+    }
     changed = [
         public_id
         for public_id, version in versions.items()
         if full
         or old_versions.get(public_id) != version
-        or f"/incidents/{public_id}" not in old_docs
+        or any(path not in old_docs for path in paths[public_id])
     ]
     for public_id in versions:
         if public_id not in changed:
-            docs[f"/incidents/{public_id}"] = (old_docs[f"/incidents/{public_id}"], HTML)
+            for path in paths[public_id]:
+                docs[path] = (old_docs[path], HTML)
     for start in range(0, len(changed), 200):
         batch = incidents_for_json(
             Incident.objects.filter(public_id__in=changed[start : start + 200]).select_related(
@@ -883,23 +947,31 @@ def _render_all_in_transaction(
             )
         )
         for incident in batch:
-            rendered = _attempt(
-                f"/incidents/{incident.public_id}",
-                lambda incident=incident: _html(
-                    "public/incident.html", {**inputs.common, **_incident_page(incident)}
-                ),
-                docs=docs,
-                failures=failures,
-                old_docs=old_docs,
-            )
-            if not rendered:
-                # Not recorded as rendered at this version: the next publish tries it again.
-                versions.pop(incident.public_id, None)
+            page = _incident_page(incident)
+            for lang in RENDERINGS:
+                page_path = f"/incidents/{incident.public_id}"
+                rendered = _attempt(
+                    lang.path(page_path),
+                    lambda lang=lang, page=page, page_path=page_path: _html(
+                        "public/incident.html",
+                        {**inputs.common, **lang.context(page_path), **page},
+                        lang=lang,
+                    ),
+                    docs=docs,
+                    failures=failures,
+                    old_docs=old_docs,
+                )
+                if not rendered:
+                    # Not recorded as rendered at this version: the next publish tries again.
+                    versions.pop(incident.public_id, None)
     return docs, versions, failures
 
 
-def _html(template: str, context: dict) -> tuple[bytes, str]:
-    return render_to_string(template, context).encode(), HTML
+def _html(template: str, context: dict, *, lang: _Language) -> tuple[bytes, str]:
+    """Render an HTML page in `lang`'s language: its words, dates and the staff's
+    translations of update texts."""
+    with translation.override(lang.code):
+        return render_to_string(template, context).encode(), HTML
 
 
 # Short class names for the day bars: ~900 of them are on the page, so bytes count.
@@ -951,41 +1023,55 @@ def _worst_incident(incidents: list) -> object:
     )
 
 
-def _bars(series, incidents: dict[date, list]) -> list[dict]:
+def _bars(series, incidents: dict[date, list], *, lp: str = "") -> list[dict]:
     """One bar per day: its colour (the worst status seen), the figures it says when focused
-    or hovered, and a link to the worst incident of that day when there was one. A day with
-    something to say (downtime, a degradation) can be focused even without an incident."""
+    or hovered (in the language active while the page renders), and a link to the worst
+    incident of that day when there was one. A day with something to say (downtime, a
+    degradation) can be focused even without an incident."""
     bars = []
+    day_format = languages.DATE_FORMATS.get(
+        languages.language_normalize(translation.get_language()) or languages.DEFAULT,
+        languages.DATE_FORMATS[languages.DEFAULT],
+    )["day"]
+    no_data = gettext("no data")
     for day in series.days:
         # Short ("3 Oct: 100%"): ~900 of them are on the page, and the bytes count.
-        label = f"{day.day:%-d %b}"
+        label = dateformat.format(day.day, day_format)
         if not day.has_data:
-            bars.append({"cls": "nd", "tip": f"{label}: no data"})
+            bars.append({"cls": "nd", "tip": f"{label}: {no_data}"})
             continue
         percent = "100" if day.percent == "100.00" else day.percent
         tip = f"{label}: {percent}%"
         if day.major_us:
-            tip += f", major outage {format_duration(day.major_us)}"
+            tip += ", " + gettext("major outage %(duration)s") % {
+                "duration": format_duration(day.major_us)
+            }
         if day.partial_us:
-            tip += f", partial outage {format_duration(day.partial_us)}"
+            tip += ", " + gettext("partial outage %(duration)s") % {
+                "duration": format_duration(day.partial_us)
+            }
         if day.worst == "degraded_performance" and not (day.major_us or day.partial_us):
-            tip += ", degraded performance"
+            tip += ", " + gettext("degraded performance")
         if day.worst == "under_maintenance" and not (day.major_us or day.partial_us):
-            tip += ", maintenance"
+            tip += ", " + gettext("maintenance")
         bar = {"cls": BAR_CLASS[day.worst], "tip": tip}
         on_day = incidents.get(day.day)
         if on_day:
             worst = _worst_incident(on_day)
             more = len(on_day) - 1
-            bar["tip"] = f"{tip}. {worst.name}" + (f" (+{more} more)" if more else "")
-            bar["href"] = f"/incidents/{worst.public_id}"
+            bar["tip"] = f"{tip}. {worst.name}" + (
+                " " + gettext("(+%(count)d more)") % {"count": more} if more else ""
+            )
+            bar["href"] = f"{lp}/incidents/{worst.public_id}"
         elif day.worst != "operational":
             bar["focus"] = True
         bars.append(bar)
     return bars
 
 
-def _uptime_rows(components, series: dict, day_incidents: dict, *, by: str) -> list[dict]:
+def _uptime_rows(
+    components, series: dict, day_incidents: dict, *, by: str, lp: str = ""
+) -> list[dict]:
     """One row per service (over its components) or per region (over its components), with
     its 90-day figure and the figure of the last 30 days (what a phone shows)."""
     groups: dict[int, dict] = {}
@@ -1008,7 +1094,7 @@ def _uptime_rows(components, series: dict, day_incidents: dict, *, by: str) -> l
                 "label": group["obj"].name,
                 "percent": _percent2(total),
                 "percent_phone": _percent2(recent),
-                "bars": _bars(total, group["incidents"]),
+                "bars": _bars(total, group["incidents"], lp=lp),
                 "position": group["obj"].position,
             }
         )

@@ -42,13 +42,15 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.db.models import Min
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_noop as N_
 
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.status import worse_status
 
 DAYS = 90
 PARTIAL_OUTAGE_WEIGHT = Decimal("0.3")
-FORMULA = (
+FORMULA = N_(
     "Uptime = 1 − downtime ÷ observed time, per UTC day. A major outage counts as fully "
     "down, a partial outage as 30% down; degraded performance and maintenance count as up. "
     "Days before a component existed have no data. Service and region figures add up the "
@@ -258,10 +260,10 @@ def format_duration(microseconds: int | Decimal) -> str:
     """A short human duration: "3h 12m", "45m", "under 1m"."""
     minutes = int(Decimal(microseconds) / Decimal(60_000_000))
     if minutes < 1:
-        return "under 1m"
+        return gettext("under 1m")
     hours, minutes = divmod(minutes, 60)
     if hours and minutes:
-        return f"{hours}h {minutes}m"
+        return gettext("%(hours)dh %(minutes)dm") % {"hours": hours, "minutes": minutes}
     if hours:
-        return f"{hours}h"
-    return f"{minutes}m"
+        return gettext("%(hours)dh") % {"hours": hours}
+    return gettext("%(minutes)dm") % {"minutes": minutes}

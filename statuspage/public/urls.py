@@ -2,9 +2,16 @@
 badges, the maintenance calendars and the embeddable widget, all served from the snapshot;
 and /hello, the benchmark baseline."""
 
-from django.urls import path
+import re
 
+from django.urls import path, re_path
+
+from statuspage import languages
 from statuspage.public import views
+
+# `/de/`, `/de/history`, `/de/incidents/<id>`, `/de/embed.html`: the pages in one language
+# (statuspage/languages.py); `/en/…` too, for a visitor who chose English.
+_LANGUAGE = "|".join(re.escape(code) for code in languages.CODES)
 
 DOCUMENTS = [
     "/",
@@ -48,5 +55,12 @@ urlpatterns = [
     *(
         path(doc.removeprefix("/"), views.document, {"path": doc}, name=_name(doc))
         for doc in DOCUMENTS[1:4] + DOCUMENTS[5:]
+    ),
+    re_path(rf"^(?P<language>{_LANGUAGE})/$", views.localized, {"page": "/"}),
+    re_path(rf"^(?P<language>{_LANGUAGE})/history$", views.localized, {"page": "/history"}),
+    re_path(rf"^(?P<language>{_LANGUAGE})/embed\.html$", views.localized, {"page": "/embed.html"}),
+    re_path(
+        rf"^(?P<language>{_LANGUAGE})/incidents/(?P<public_id>[-a-zA-Z0-9_]+)$",
+        views.localized_incident,
     ),
 ]

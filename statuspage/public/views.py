@@ -11,11 +11,13 @@ import threading
 import time
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_http_date_safe
 from django.views.decorators.http import require_safe
 
+from statuspage import languages
 from statuspage.public import replication, snapshot
 
 NO_SNAPSHOT_RETRY = 30.0  # seconds between attempts to build a missing snapshot, per process
@@ -137,12 +139,47 @@ def serve(request: HttpRequest, path: str) -> HttpResponse:
 # The one page other sites may frame (docs/security.md): every other response keeps
 # `X-Frame-Options: DENY` and `frame-ancestors 'none'`.
 FRAMEABLE = "/embed.html"
+FRAMEABLE_PATHS = {FRAMEABLE} | {languages.language_path(c, FRAMEABLE) for c in languages.CODES}
+
+
+# The pages whose address without prefix follows the visitor's Accept-Language.
+NEGOTIATED = {"/", "/history"}
+
+
+def _negotiated(request: HttpRequest, path: str) -> HttpResponse:
+    """A page at its address without prefix: English is served there; a visitor whose
+    browser prefers another of the page's languages is sent to that language's address
+    (statuspage/languages.py). Either way the answer varies by Accept-Language."""
+    language = languages.language_from_accept(request.META.get("HTTP_ACCEPT_LANGUAGE"))
+    if language != languages.DEFAULT:
+        response = HttpResponseRedirect(languages.language_path(language, path))
+        query = request.META.get("QUERY_STRING")
+        if query:
+            response["Location"] += "?" + query
+        response["Cache-Control"] = "public, max-age=60"
+    else:
+        response = serve(request, path)
+    patch_vary_headers(response, ("Accept-Language",))
+    return response
+
+
+@require_safe
+def localized(request: HttpRequest, *, language: str, page: str) -> HttpResponse:
+    """A page in one language, at its prefix (`/de/history`)."""
+    return document(request, path=languages.language_path(language, page))
+
+
+@require_safe
+def localized_incident(request: HttpRequest, *, language: str, public_id: str) -> HttpResponse:
+    return serve(request, languages.language_path(language, f"/incidents/{public_id}"))
 
 
 @require_safe
 def document(request: HttpRequest, *, path: str) -> HttpResponse:
+    if path in NEGOTIATED:
+        return _negotiated(request, path)
     response = serve(request, path)
-    if path == FRAMEABLE:
+    if path in FRAMEABLE_PATHS:
         response.xframe_options_exempt = True  # XFrameOptionsMiddleware leaves it out
         # What django-csp's `csp_replace` decorator sets: its middleware then sends the
         # project's policy with only this directive replaced.
@@ -152,7 +189,7 @@ def document(request: HttpRequest, *, path: str) -> HttpResponse:
 
 @require_safe
 def incident(request: HttpRequest, public_id: str) -> HttpResponse:
-    return serve(request, f"/incidents/{public_id}")
+    return _negotiated(request, f"/incidents/{public_id}")
 
 
 @require_safe
