@@ -93,3 +93,29 @@ def test_with_the_app_stopped_the_page_is_still_served(stack):
         assert response.status_code == 200, path
     assert "Runs not starting" in get(nginx, "/").text
     assert get(nginx, "/console/").status_code == 502  # only the app's own pages are gone
+
+
+def test_it_serves_each_language_and_sends_the_unprefixed_page_to_the_browsers_language(stack):
+    nginx, app, site = stack
+    app.stop()  # all of it from the tree
+    german = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
+    for path in ("/", "/history"):
+        redirect = get(nginx, path, **german)
+        assert redirect.status_code == 302, path
+        assert redirect.headers["Location"].endswith("/de" + (path if path != "/" else "/"))
+        assert "Accept-Language" in redirect.headers["Vary"]
+        english = get(nginx, path, **{"Accept-Language": "en-GB,de;q=0.5"})
+        assert english.status_code == 200 and "Accept-Language" in english.headers["Vary"]
+    page = get(nginx, "/de/")
+    assert page.status_code == 200
+    assert page.content == (site / "de" / "index.html").read_bytes()
+    assert '<html lang="de">' in page.text
+    assert (
+        get(nginx, "/ja/history").content == (site / "ja" / "history" / "index.html").read_bytes()
+    )
+    # English under its prefix stays English, whatever the browser prefers.
+    assert get(nginx, "/en/", **german).status_code == 200
+    embed = get(nginx, "/fr/embed.html")
+    assert (
+        embed.status_code == 200 and "frame-ancestors *" in embed.headers["Content-Security-Policy"]
+    )
