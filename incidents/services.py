@@ -818,6 +818,7 @@ def incident_change(
     deliver_notifications: bool = True,
     scheduled_for: datetime | None = None,
     scheduled_until: datetime | None = None,
+    translations: Translations | None = None,
 ) -> Incident:
     """Edit an incident (name, impact, affected components, a maintenance's window:
     `incident_edit`) and, when a status, a body or component statuses are given, add a
@@ -844,6 +845,7 @@ def incident_change(
             actor=actor,
             component_statuses=component_statuses or None,
             deliver_notifications=deliver_notifications,
+            translations=translations,
         )
     return incident
 

@@ -80,6 +80,7 @@ SCHEMAS: dict[str, dict] = {
             "deliver_notifications": B,
             "custom_tweet": _NS,
             "tweet_id": _NS,
+            "translations": {"type": "object", "additionalProperties": S},
         },
     },
     "incident": {

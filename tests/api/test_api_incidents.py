@@ -456,3 +456,53 @@ def test_a_window_already_begun_is_scheduled_and_started_in_one_call(api, catalo
     assert Component.objects.get(public_id=api_global).status == "operational"
     actions = set(AuditEntry.objects.values_list("action", flat=True))
     assert {"maintenance.schedule", "incident.update"} <= actions
+
+
+def test_it_takes_staff_translations_of_an_update(api, catalogue):
+    incident = declare(api, catalogue, translations={"de": "Wir untersuchen das."})
+    update = IncidentUpdate.objects.get(public_id=incident["incident_updates"][0]["id"])
+    assert list(update.translations.values_list("language", "body")) == [
+        ("de", "Wir untersuchen das.")
+    ]
+    # A new update through PATCH carries its own translations.
+    response = api(
+        "PATCH",
+        f"incidents/{incident['id']}",
+        json_body={
+            "incident": {
+                "status": "identified",
+                "body": "Found.",
+                "translations": {"ja": "原因を特定しました。"},
+            }
+        },
+    )
+    assert response.status_code == 200, response.content
+    newest = Incident.objects.get(public_id=incident["id"]).updates.order_by("-id").first()
+    assert newest.translations.get().body == "原因を特定しました。"
+    # Correcting: replace German, add French; the answer lists them.
+    response = api(
+        "PATCH",
+        f"incidents/{incident['id']}/incident_updates/{update.public_id}",
+        json_body={
+            "incident_update": {"translations": {"de": "Wir prüfen das.", "fr": "Nous enquêtons."}}
+        },
+    )
+    assert response.status_code == 200
+    assert response.json()["translations"] == {"de": "Wir prüfen das.", "fr": "Nous enquêtons."}
+
+
+def test_it_refuses_a_translation_into_a_language_the_page_does_not_speak(api, catalogue):
+    response = api(
+        "POST",
+        "incidents.json",
+        json_body={"incident": {"name": "x", "body": "y", "translations": {"xx": "?"}}},
+    )
+    assert response.status_code == 422
+    assert "'xx' is not one of the page's languages" in response.content.decode()
+    assert not Incident.objects.exists()
+    bad = api(
+        "POST",
+        "incidents.json",
+        json_body={"incident": {"name": "x", "body": "y", "translations": ["de"]}},
+    )
+    assert bad.status_code == 422 and "translations" in bad.content.decode()

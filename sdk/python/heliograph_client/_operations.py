@@ -894,6 +894,7 @@ class IncidentsResource:
         scheduled_until: str | datetime | None = None,
         scheduled_auto_in_progress: bool | None = None,
         scheduled_auto_completed: bool | None = None,
+        translations: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Incident:
@@ -902,6 +903,7 @@ class IncidentsResource:
         `POST /v1/pages/{page_id}/incidents` (scope `incidents`, operation `incidents_post`).
 
         components: component id → component status
+        translations: The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation.
         """
         return self._t._call(
             OPERATIONS["incidents_post"],
@@ -918,6 +920,7 @@ class IncidentsResource:
                 "scheduled_until": scheduled_until,
                 "scheduled_auto_in_progress": scheduled_auto_in_progress,
                 "scheduled_auto_completed": scheduled_auto_completed,
+                "translations": translations,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
@@ -1024,6 +1027,7 @@ class IncidentsResource:
         scheduled_until: str | datetime | None = None,
         scheduled_auto_in_progress: bool | None = None,
         scheduled_auto_completed: bool | None = None,
+        translations: Mapping[str, str] | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Incident:
         """Update an incident; a new status, body or component statuses add a timeline update.
@@ -1031,6 +1035,7 @@ class IncidentsResource:
         `PATCH /v1/pages/{page_id}/incidents/{incident_id}` (scope `incidents`, operation `incident_patch`).
 
         components: component id → component status
+        translations: The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation.
         """
         return self._t._call(
             OPERATIONS["incident_patch"],
@@ -1047,6 +1052,7 @@ class IncidentsResource:
                 "scheduled_until": scheduled_until,
                 "scheduled_auto_in_progress": scheduled_auto_in_progress,
                 "scheduled_auto_completed": scheduled_auto_completed,
+                "translations": translations,
             },
             extra_fields=extra_fields,
         )
@@ -1065,16 +1071,23 @@ class IncidentsResource:
         *,
         body: str | None = None,
         deliver_notifications: bool | None = None,
+        translations: Mapping[str, str] | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> IncidentUpdate:
         """Correct an incident update (it is not sent again).
 
         `PATCH /v1/pages/{page_id}/incidents/{incident_id}/incident_updates/{update_id}` (scope `incidents`, operation `incident_update_patch`).
+
+        translations: The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation.
         """
         return self._t._call(
             OPERATIONS["incident_update_patch"],
             {"incident_id": incident_id, "update_id": update_id},
-            fields={"body": body, "deliver_notifications": deliver_notifications},
+            fields={
+                "body": body,
+                "deliver_notifications": deliver_notifications,
+                "translations": translations,
+            },
             extra_fields=extra_fields,
         )
 
@@ -1232,6 +1245,7 @@ class AsyncIncidentsResource:
         scheduled_until: str | datetime | None = None,
         scheduled_auto_in_progress: bool | None = None,
         scheduled_auto_completed: bool | None = None,
+        translations: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Incident:
@@ -1240,6 +1254,7 @@ class AsyncIncidentsResource:
         `POST /v1/pages/{page_id}/incidents` (scope `incidents`, operation `incidents_post`).
 
         components: component id → component status
+        translations: The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation.
         """
         return await self._t._call(
             OPERATIONS["incidents_post"],
@@ -1256,6 +1271,7 @@ class AsyncIncidentsResource:
                 "scheduled_until": scheduled_until,
                 "scheduled_auto_in_progress": scheduled_auto_in_progress,
                 "scheduled_auto_completed": scheduled_auto_completed,
+                "translations": translations,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
@@ -1362,6 +1378,7 @@ class AsyncIncidentsResource:
         scheduled_until: str | datetime | None = None,
         scheduled_auto_in_progress: bool | None = None,
         scheduled_auto_completed: bool | None = None,
+        translations: Mapping[str, str] | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Incident:
         """Update an incident; a new status, body or component statuses add a timeline update.
@@ -1369,6 +1386,7 @@ class AsyncIncidentsResource:
         `PATCH /v1/pages/{page_id}/incidents/{incident_id}` (scope `incidents`, operation `incident_patch`).
 
         components: component id → component status
+        translations: The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation.
         """
         return await self._t._call(
             OPERATIONS["incident_patch"],
@@ -1385,6 +1403,7 @@ class AsyncIncidentsResource:
                 "scheduled_until": scheduled_until,
                 "scheduled_auto_in_progress": scheduled_auto_in_progress,
                 "scheduled_auto_completed": scheduled_auto_completed,
+                "translations": translations,
             },
             extra_fields=extra_fields,
         )
@@ -1403,16 +1422,23 @@ class AsyncIncidentsResource:
         *,
         body: str | None = None,
         deliver_notifications: bool | None = None,
+        translations: Mapping[str, str] | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> IncidentUpdate:
         """Correct an incident update (it is not sent again).
 
         `PATCH /v1/pages/{page_id}/incidents/{incident_id}/incident_updates/{update_id}` (scope `incidents`, operation `incident_update_patch`).
+
+        translations: The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation.
         """
         return await self._t._call(
             OPERATIONS["incident_update_patch"],
             {"incident_id": incident_id, "update_id": update_id},
-            fields={"body": body, "deliver_notifications": deliver_notifications},
+            fields={
+                "body": body,
+                "deliver_notifications": deliver_notifications,
+                "translations": translations,
+            },
             extra_fields=extra_fields,
         )
 
@@ -1519,6 +1545,7 @@ class ScheduledMaintenancesResource:
         deliver_notifications: bool | None = None,
         scheduled_auto_in_progress: bool | None = None,
         scheduled_auto_completed: bool | None = None,
+        translations: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Incident:
@@ -1527,6 +1554,7 @@ class ScheduledMaintenancesResource:
         `POST /v1/pages/{page_id}/scheduled-maintenances` (scope `incidents`, operation `maintenances_post`).
 
         components: component id → component status
+        translations: The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation.
         """
         return self._t._call(
             OPERATIONS["maintenances_post"],
@@ -1543,6 +1571,7 @@ class ScheduledMaintenancesResource:
                 "scheduled_until": scheduled_until,
                 "scheduled_auto_in_progress": scheduled_auto_in_progress,
                 "scheduled_auto_completed": scheduled_auto_completed,
+                "translations": translations,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
@@ -1591,6 +1620,7 @@ class ScheduledMaintenancesResource:
         scheduled_until: str | datetime | None = None,
         scheduled_auto_in_progress: bool | None = None,
         scheduled_auto_completed: bool | None = None,
+        translations: Mapping[str, str] | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Incident:
         """Move a maintenance on (in_progress, verifying, completed) or edit it.
@@ -1598,6 +1628,7 @@ class ScheduledMaintenancesResource:
         `PATCH /v1/pages/{page_id}/scheduled-maintenances/{maintenance_id}` (scope `incidents`, operation `maintenance_patch`).
 
         components: component id → component status
+        translations: The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation.
         """
         return self._t._call(
             OPERATIONS["maintenance_patch"],
@@ -1614,6 +1645,7 @@ class ScheduledMaintenancesResource:
                 "scheduled_until": scheduled_until,
                 "scheduled_auto_in_progress": scheduled_auto_in_progress,
                 "scheduled_auto_completed": scheduled_auto_completed,
+                "translations": translations,
             },
             extra_fields=extra_fields,
         )
@@ -1681,6 +1713,7 @@ class AsyncScheduledMaintenancesResource:
         deliver_notifications: bool | None = None,
         scheduled_auto_in_progress: bool | None = None,
         scheduled_auto_completed: bool | None = None,
+        translations: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Incident:
@@ -1689,6 +1722,7 @@ class AsyncScheduledMaintenancesResource:
         `POST /v1/pages/{page_id}/scheduled-maintenances` (scope `incidents`, operation `maintenances_post`).
 
         components: component id → component status
+        translations: The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation.
         """
         return await self._t._call(
             OPERATIONS["maintenances_post"],
@@ -1705,6 +1739,7 @@ class AsyncScheduledMaintenancesResource:
                 "scheduled_until": scheduled_until,
                 "scheduled_auto_in_progress": scheduled_auto_in_progress,
                 "scheduled_auto_completed": scheduled_auto_completed,
+                "translations": translations,
             },
             extra_fields=extra_fields,
             idempotency_key=idempotency_key,
@@ -1755,6 +1790,7 @@ class AsyncScheduledMaintenancesResource:
         scheduled_until: str | datetime | None = None,
         scheduled_auto_in_progress: bool | None = None,
         scheduled_auto_completed: bool | None = None,
+        translations: Mapping[str, str] | None = None,
         extra_fields: Mapping[str, Any] | None = None,
     ) -> Incident:
         """Move a maintenance on (in_progress, verifying, completed) or edit it.
@@ -1762,6 +1798,7 @@ class AsyncScheduledMaintenancesResource:
         `PATCH /v1/pages/{page_id}/scheduled-maintenances/{maintenance_id}` (scope `incidents`, operation `maintenance_patch`).
 
         components: component id → component status
+        translations: The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation.
         """
         return await self._t._call(
             OPERATIONS["maintenance_patch"],
@@ -1778,6 +1815,7 @@ class AsyncScheduledMaintenancesResource:
                 "scheduled_until": scheduled_until,
                 "scheduled_auto_in_progress": scheduled_auto_in_progress,
                 "scheduled_auto_completed": scheduled_auto_completed,
+                "translations": translations,
             },
             extra_fields=extra_fields,
         )

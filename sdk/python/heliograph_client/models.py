@@ -81,6 +81,7 @@ class IncidentUpdate(TypedDict, total=False):
     deliver_notifications: bool
     custom_tweet: str | None
     tweet_id: str | None
+    translations: dict[str, str]
 
 
 class Incident(TypedDict, total=False):

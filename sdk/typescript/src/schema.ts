@@ -1120,6 +1120,9 @@ export interface components {
             deliver_notifications?: boolean;
             custom_tweet?: string | null;
             tweet_id?: string | null;
+            translations?: {
+                [key: string]: string;
+            };
         };
         incident: {
             id?: string;
@@ -1837,6 +1840,10 @@ export interface operations {
                         scheduled_until?: string;
                         scheduled_auto_in_progress?: boolean;
                         scheduled_auto_completed?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
                 "application/x-www-form-urlencoded": {
@@ -1859,6 +1866,10 @@ export interface operations {
                         scheduled_until?: string;
                         scheduled_auto_in_progress?: boolean;
                         scheduled_auto_completed?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
             };
@@ -2470,6 +2481,10 @@ export interface operations {
                         scheduled_until?: string;
                         scheduled_auto_in_progress?: boolean;
                         scheduled_auto_completed?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
                 "application/x-www-form-urlencoded": {
@@ -2492,6 +2507,10 @@ export interface operations {
                         scheduled_until?: string;
                         scheduled_auto_in_progress?: boolean;
                         scheduled_auto_completed?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
             };
@@ -2705,6 +2724,10 @@ export interface operations {
                         scheduled_until?: string;
                         scheduled_auto_in_progress?: boolean;
                         scheduled_auto_completed?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
                 "application/x-www-form-urlencoded": {
@@ -2727,6 +2750,10 @@ export interface operations {
                         scheduled_until?: string;
                         scheduled_auto_in_progress?: boolean;
                         scheduled_auto_completed?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
             };
@@ -2832,12 +2859,20 @@ export interface operations {
                     incident_update?: {
                         body?: string;
                         deliver_notifications?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
                 "application/x-www-form-urlencoded": {
                     incident_update?: {
                         body?: string;
                         deliver_notifications?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
             };
@@ -2943,12 +2978,20 @@ export interface operations {
                     incident_update?: {
                         body?: string;
                         deliver_notifications?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
                 "application/x-www-form-urlencoded": {
                     incident_update?: {
                         body?: string;
                         deliver_notifications?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
             };
@@ -3379,6 +3422,10 @@ export interface operations {
                         scheduled_until: string;
                         scheduled_auto_in_progress?: boolean;
                         scheduled_auto_completed?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
                 "application/x-www-form-urlencoded": {
@@ -3401,6 +3448,10 @@ export interface operations {
                         scheduled_until: string;
                         scheduled_auto_in_progress?: boolean;
                         scheduled_auto_completed?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
             };
@@ -3616,6 +3667,10 @@ export interface operations {
                         scheduled_until?: string;
                         scheduled_auto_in_progress?: boolean;
                         scheduled_auto_completed?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
                 "application/x-www-form-urlencoded": {
@@ -3638,6 +3693,10 @@ export interface operations {
                         scheduled_until?: string;
                         scheduled_auto_in_progress?: boolean;
                         scheduled_auto_completed?: boolean;
+                        /** @description The update's text translated by staff, by language (de, fr, es, pt-br, ja, en): shown to that language's readers and sent to its subscribers. An empty text removes a translation. */
+                        translations?: {
+                            [key: string]: string;
+                        };
                     };
                 };
             };

@@ -179,7 +179,7 @@ def incident_create(call: Call, *, maintenance: bool = False) -> dict:
         actor=call.actor,
         impact=impact,  # None: the service takes it from the component statuses
         component_statuses=statuses,
-        **given(status=status),
+        **given(status=status, translations=_translations(call)),
         components=affected,
         deliver_notifications=deliver,
     )
@@ -212,6 +212,7 @@ def incident_patch(call: Call, incident_id: str, *, kind: str | None = None) -> 
         # A maintenance rescheduled (the calendars' SEQUENCE goes up).
         scheduled_for=call.datetime("scheduled_for"),
         scheduled_until=call.datetime("scheduled_until"),
+        translations=_translations(call),
     )
     return incident_json(incident)
 
@@ -230,8 +231,24 @@ def incident_update_patch(call: Call, incident_id: str, update_id: str) -> dict:
         actor=call.actor,
         body=call.str("body", max_length=MAX_BODY),
         deliver_notifications=call.bool("deliver_notifications"),
+        translations=_translations(call),
     )
-    return incident_update_dict(update, incident)
+    return {**incident_update_dict(update, incident), "translations": _translations_dict(update)}
+
+
+def _translations(call: Call) -> dict[str, str] | None:
+    """`translations`: {"de": "…", "ja": "…"}, staff's translations of the update's text
+    (an empty text removes one); the incident services check the languages."""
+    value = call.data.get("translations")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise invalid("translations", 'must be an object like {"de": "<text>"}.')
+    return value
+
+
+def _translations_dict(update: IncidentUpdate) -> dict[str, str]:
+    return {t.language: t.body for t in update.translations.all()}
 
 
 # --- Postmortems --------------------------------------------------------------------------
@@ -310,6 +327,14 @@ def incidents_bulk_resolve(call: Call) -> list[dict]:
 
 # --- Routes -------------------------------------------------------------------------------
 
+# Staff translations of the update's text, by language (statuspage/languages.py).
+TRANSLATIONS = {
+    "type": "object",
+    "description": "The update's text translated by staff, by language (de, fr, es, pt-br, ja, "
+    "en): shown to that language's readers and sent to its subscribers. An empty text removes "
+    "a translation.",
+    "additionalProperties": {"type": "string", "maxLength": MAX_BODY},
+}
 INCIDENT_FIELDS = {
     "name": {**S, "maxLength": MAX_NAME},
     "status": INCIDENT_STATUS,
@@ -322,6 +347,7 @@ INCIDENT_FIELDS = {
     "scheduled_until": T,
     "scheduled_auto_in_progress": B,
     "scheduled_auto_completed": B,
+    "translations": TRANSLATIONS,
 }
 INCIDENT_LIST = {"paginated": True, "response": "incident", "many": True}
 BULK = {"envelope": "bulk", "response": "incident", "many": True, "tag": "Bulk actions"}
@@ -415,7 +441,11 @@ ROUTES = [
             ApiScope.INCIDENTS,
             "Correct an incident update (it is not sent again)",
             envelope="incident_update",
-            fields={"body": {**S, "maxLength": MAX_BODY}, "deliver_notifications": B},
+            fields={
+                "body": {**S, "maxLength": MAX_BODY},
+                "deliver_notifications": B,
+                "translations": TRANSLATIONS,
+            },
             response="incident_update",
         ),
         tag="Incidents",
