@@ -18,6 +18,7 @@ from incidents.models import (
     Impact,
     IncidentStatus,
 )
+from statuspage import languages
 from statuspage.forms import show_refusal
 from statuspage.models import Component, ComponentStatus, Region
 from statuspage.selectors import Matrix
@@ -126,7 +127,37 @@ class ComponentGridMixin:
         return chosen
 
 
-class DeclareForm(ComponentGridMixin, forms.Form):
+class TranslationsMixin:
+    """Optional translations of the update's text, one field per language other than
+    English (`translation_de`, …): shown to that language's readers and sent to its
+    subscribers instead of the text as written. The incident services check them."""
+
+    def add_translation_fields(self, initial: dict[str, str] | None = None) -> None:
+        for code, name in languages.LANGUAGES:
+            if code == languages.DEFAULT:
+                continue
+            self.fields[f"translation_{code}"] = forms.CharField(
+                label=f"{name} ({code})",
+                required=False,
+                initial=(initial or {}).get(code, ""),
+                widget=forms.Textarea(attrs={"rows": 2, "lang": code}),
+            )
+
+    @property
+    def translation_fields(self) -> list:
+        return [self[name] for name in self.fields if name.startswith("translation_")]
+
+    def translations(self, *, keep_empty: bool = False) -> dict[str, str]:
+        """{language: text}; empty texts left out, or kept (to remove a translation) on edit."""
+        found = {
+            name.removeprefix("translation_"): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("translation_")
+        }
+        return found if keep_empty else {code: text for code, text in found.items() if text}
+
+
+class DeclareForm(TranslationsMixin, ComponentGridMixin, forms.Form):
     name = forms.CharField(
         max_length=255,
         widget=forms.TextInput(
@@ -150,9 +181,10 @@ class DeclareForm(ComponentGridMixin, forms.Form):
     def __init__(self, *args, matrix: Matrix, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.add_grid_fields(matrix)
+        self.add_translation_fields()
 
 
-class UpdateForm(ComponentGridMixin, forms.Form):
+class UpdateForm(TranslationsMixin, ComponentGridMixin, forms.Form):
     status = forms.ChoiceField(choices=INCIDENT_STATUS_CHOICES)
     # The last update the commander saw when the page was rendered: if another one was posted
     # since (another tab, another commander), the view shows it and keeps the text instead of
@@ -169,6 +201,7 @@ class UpdateForm(ComponentGridMixin, forms.Form):
         if status_choices is not None:
             self.fields["status"].choices = status_choices
         self.add_grid_fields(matrix)
+        self.add_translation_fields()
 
 
 class ResolveForm(forms.Form):
@@ -182,10 +215,15 @@ class ResolveForm(forms.Form):
     )
 
 
-class UpdateTextForm(forms.Form):
-    """Correct the text of a timeline entry (a typo); the correction is not sent again."""
+class UpdateTextForm(TranslationsMixin, forms.Form):
+    """Correct the text of a timeline entry (a typo) and its translations; the correction is
+    not sent again."""
 
     body = forms.CharField(label="Message (Markdown)", widget=forms.Textarea(attrs={"rows": 6}))
+
+    def __init__(self, *args, translations: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_translation_fields(translations)
 
 
 class PostmortemForm(forms.Form):

@@ -161,6 +161,7 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
                     status=data["status"],
                     component_statuses=chosen,
                     deliver_notifications=data["notify"],
+                    translations=form.translations(),
                     actor=_actor(request),
                 )
             except ValidationError as exc:
@@ -339,6 +340,7 @@ def incident_update(request: HttpRequest, public_id: str) -> HttpResponse:
                 # maintenance statuses for a maintenance); otherwise exactly what was chosen.
                 component_statuses=chosen or None,
                 deliver_notifications=data["notify"],
+                translations=form.translations(),
                 actor=_actor(request),
             )
         except ValidationError as exc:
@@ -437,7 +439,10 @@ def update_edit(request: HttpRequest, public_id: str) -> HttpResponse:
         if form.is_valid():
             try:
                 services.incident_update_edit(
-                    update=update, body=form.cleaned_data["body"], actor=_actor(request)
+                    update=update,
+                    body=form.cleaned_data["body"],
+                    translations=form.translations(keep_empty=True),
+                    actor=_actor(request),
                 )
             except ValidationError as exc:
                 apply_service_errors(form, exc)
@@ -446,7 +451,10 @@ def update_edit(request: HttpRequest, public_id: str) -> HttpResponse:
                 return redirect("console:incident", public_id=update.incident.public_id)
         status = 400
     else:
-        form = UpdateTextForm(initial={"body": update.body})
+        form = UpdateTextForm(
+            initial={"body": update.body},
+            translations={t.language: t.body for t in update.translations.all()},
+        )
         status = 200
     return render(
         request, "console/update_edit.html", {"form": form, "update": update}, status=status

@@ -628,3 +628,22 @@ def test_declare_page_lists_open_incidents_to_avoid_duplicates(commander_client,
     assert "Existing incident" in hint
     assert f"/console/incidents/{open_incident.public_id}/" in hint
     assert 'class="on" aria-current="page"><strong>Declare incident' in html
+
+
+def test_it_posts_and_corrects_the_translations_of_an_update(commander_client, open_incident):
+    page = commander_client.get(f"/console/incidents/{open_incident.public_id}/")
+    assert 'name="translation_de"' in page.content.decode()
+    response = commander_client.post(
+        f"/console/incidents/{open_incident.public_id}/update/",
+        {"status": "identified", "body": "Found it", "translation_de": "Ursache gefunden"},
+    )
+    assert response.status_code == 302
+    update = open_incident.updates.order_by("-display_at", "-id").first()
+    assert list(update.translations.values_list("language", "body")) == [("de", "Ursache gefunden")]
+    edit_url = f"/console/updates/{update.public_id}/edit/"
+    assert "Ursache gefunden" in commander_client.get(edit_url).content.decode()
+    response = commander_client.post(
+        edit_url, {"body": "Found it", "translation_de": "", "translation_ja": "原因を特定"}
+    )
+    assert response.status_code == 302
+    assert list(update.translations.values_list("language", "body")) == [("ja", "原因を特定")]
