@@ -153,7 +153,7 @@ def test_incident_page_has_timeline_with_component_changes_and_postmortem(client
     # the report's table, is the page's second table body, shown by its link.
     newest = html[html.index('<tbody class="tl-newest">') : html.index('<tbody class="tl-oldest">')]
     oldest = html[html.index('<tbody class="tl-oldest">') :]
-    times = ("Jun 22, 20:09", "Jun 23, 06:53", "Jun 23, 08:38", "Jun 23, 13:13")
+    times = ("22 Jun, 20:09", "23 Jun, 06:53", "23 Jun, 08:38", "23 Jun, 13:13")
     positions = [newest.index(t) for t in times]
     assert positions == sorted(positions, reverse=True)
     positions = [oldest.index(t) for t in times]
@@ -351,7 +351,7 @@ def test_demo_data_shows_three_regions_and_the_june_incident(client, db):
     history = client.get("/history").content.decode()
     assert "June 2026" in history and f'href="/incidents/{june.public_id}"' in history
     incident_page = client.get(f"/incidents/{june.public_id}").content.decode()
-    for time_utc in ("Jun 22, 20:09", "Jun 23, 08:38", "Jun 23, 13:13"):
+    for time_utc in ("22 Jun, 20:09", "23 Jun, 08:38", "23 Jun, 13:13"):
         assert time_utc in incident_page
     assert "Postmortem" in incident_page
     assert "→ <strong>Major outage</strong>" in incident_page
