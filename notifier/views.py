@@ -82,6 +82,8 @@ def _page(
             **context,
             "language_code": language,
             "home_url": _address(language, "/"),
+            # The header's links keep the reader in the page's language.
+            "lp": languages.language_prefix(language),
         }
         return _no_store(render(request, template, context, status=status))
 
@@ -94,7 +96,13 @@ def _subscribe_page(
         request,
         language,
         "notifier/subscribe.html",
-        {"form": form, "sms": sms_enabled(), "chat_kinds": CHAT_KINDS, "action": action},
+        {
+            "form": form,
+            "sms": sms_enabled(),
+            "chat_kinds": CHAT_KINDS,
+            "action": action,
+            "page_path": "/subscribe/",  # the header's language switcher
+        },
         status=status,
     )
     return _negotiated(response, prefixed)
