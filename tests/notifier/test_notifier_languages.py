@@ -146,7 +146,7 @@ def test_the_subscribe_page_speaks_the_visitors_language(client):
     assert '<option value="de" selected>Deutsch</option>' in page
     # The switcher: every language under its own address, each named in itself.
     assert '<a href="/ja/subscribe/" lang="ja" hreflang="ja">日本語</a>' in page
-    assert 'href="/de/subscribe/" lang="de" hreflang="de" aria-current="page">Deutsch' in page
+    assert 'href="/de/subscribe/" lang="de" hreflang="de" aria-current="true">Deutsch' in page
     assert 'action="/subscribe/"' in page
 
     english = client.get("/subscribe/").content.decode()
