@@ -35,12 +35,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from incidents.documents import component_dict, incident_dict, incidents_for_json, iso
-from incidents.models import Impact, IncidentKind, IncidentStatus, IncidentUpdate
+from incidents.models import IncidentKind, IncidentStatus, IncidentUpdate
 from incidents.selectors import page_status, update_text
 from notifier.models import Channel, Event, StaffNotice, Subscriber
 from notifier.tokens import confirm_url, manage_url, unsubscribe_url
 from statuspage import languages
 from statuspage.models import ComponentStatus, ComponentStatusChange
+from statuspage.status import IMPACT_WORDS
 
 # Colours per status (Discord embeds, email accents): red while broken, orange once the cause
 # is known, blue while watching or in maintenance, green when over.
@@ -63,7 +64,9 @@ STATUS_COLOURS = {
 
 COMPONENT_STATUS_LABELS = dict(ComponentStatus.choices)
 STATUS_LABELS = dict(IncidentStatus.choices)
-IMPACT_LABELS = dict(Impact.choices)
+# An incident's impact in a message is the word of its level on the page ("Major outage" for
+# a critical incident, as its badge says), never the raw impact ("Critical").
+IMPACT_LABELS = IMPACT_WORDS
 
 
 def label(labels: dict, value: str) -> str:

@@ -83,7 +83,9 @@ def test_an_update_reaches_slack_discord_webhook_and_email(
     assert body["blocks"][0]["type"] == "header"
     assert "[Investigating]" in body["blocks"][0]["text"]["text"]
     flat = json.dumps(body["blocks"])
-    assert "Critical" in flat and "Run execution (us-east-1)" in flat
+    # The impact in the page's words: a critical incident wears "Major outage", as its badge.
+    assert "Major outage" in flat and "Critical" not in flat
+    assert "Run execution (us-east-1)" in flat
     assert f"/incidents/{incident.public_id}" in flat
 
     (discord_request,) = sink.requests_to(f"/api/v10/webhooks/{DISCORD_ID}/{DISCORD_TOKEN}")

@@ -77,7 +77,7 @@ def test_it_emails_each_subscriber_in_their_language_with_staffs_translation(
     assert "Veröffentlicht am 22. Juni 2026, 14:05 UTC" in html
     assert "Betroffene Komponenten:" in text
     assert "Run execution (us-east-1): Betriebsbereit → Schwerer Ausfall" in text
-    assert "Auswirkung: Kritisch" in text
+    assert "Auswirkung: Schwerer Ausfall" in text  # the page's word for a critical incident
     assert (
         "Einstellungen verwalten (dieser Link gilt 90 Tage): http://testserver/subscriptions/"
         in (text)
@@ -124,7 +124,7 @@ def test_a_japanese_slack_subscriber_gets_the_next_update_once_in_japanese(
     body = request.json()
     assert body["blocks"][0]["text"]["text"] == "[調査中] Runs not starting in us-east-1"
     flat = json.dumps(body["blocks"], ensure_ascii=False)
-    assert "*ステータス*\\n調査中" in flat and "*影響度*\\n深刻" in flat
+    assert "*ステータス*\\n調査中" in flat and "*影響度*\\n大規模停止" in flat
     assert "*影響を受けるコンポーネント*" in flat
     assert "2026年6月22日 14:05 UTC 投稿" in flat
     assert "|Heliograph で見る>" in flat

@@ -84,7 +84,7 @@ def test_an_update_reaches_teams_as_an_adaptive_card_the_sink_accepts(
         f["title"]: f["value"] for e in card["body"] if e["type"] == "FactSet" for f in e["facts"]
     }
     assert facts["Status"] == "Investigating"
-    assert facts["Impact"] == "Critical"
+    assert facts["Impact"] == "Major outage"  # the page's word for a critical incident
     assert facts["Run execution (us-east-1)"] == "Operational → Major outage"
     (view,) = card["actions"]  # a staff channel: no subscriber links
     assert view["type"] == "Action.OpenUrl"
