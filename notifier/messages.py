@@ -37,9 +37,9 @@ from django.utils.translation import gettext_lazy
 from incidents.documents import component_dict, incident_dict, incidents_for_json, iso
 from incidents.models import IncidentKind, IncidentStatus, IncidentUpdate
 from incidents.selectors import page_status, update_text
-from notifier.models import Channel, Event, StaffNotice, Subscriber
+from notifier.models import Channel, Event, StaffNotice, Subscriber, event_key
 from notifier.tokens import confirm_url, manage_url, unsubscribe_url
-from statuspage import languages
+from statuspage import hooks, languages
 from statuspage.models import ComponentStatus, ComponentStatusChange
 from statuspage.status import IMPACT_WORDS
 
@@ -203,6 +203,7 @@ def _notice_for_update(update_id: int, language: str) -> Notice:
         .get(pk=update_id)
     )
     body, body_html = update_text(update, language)
+    key = event_key(hooks.INCIDENT_UPDATE, update.pk)
     incident = incidents_for_json(type(update.incident).objects.filter(pk=update.incident_id))[0]
     changes = list(
         ComponentStatusChange.objects.filter(incident_update=update)
@@ -218,7 +219,7 @@ def _notice_for_update(update_id: int, language: str) -> Notice:
     is_maintenance = incident.kind == IncidentKind.MAINTENANCE
     return Notice(
         kind="maintenance" if is_maintenance else "incident_update",
-        event_key=f"u{update.pk}",
+        event_key=key,
         title=incident.name,
         status=update.status,
         status_label=label(STATUS_LABELS, update.status),
@@ -233,7 +234,7 @@ def _notice_for_update(update_id: int, language: str) -> Notice:
         incident_public_id=incident.public_id,
         scheduled_for=incident.scheduled_for,
         scheduled_until=incident.scheduled_until,
-        payload={"page": _page_dict(f"u{update.pk}"), "incident": incident_dict(incident)},
+        payload={"page": _page_dict(key), "incident": incident_dict(incident)},
         language=language,
     )
 
@@ -250,6 +251,7 @@ def _notice_for_component_change(change_id: int, language: str) -> Notice:
         "component__service", "component__region"
     ).get(pk=change_id)
     component = change.component
+    key = event_key(hooks.COMPONENT_CHANGE, change.pk)
     new_label = label(COMPONENT_STATUS_LABELS, change.new_status)
     old_label = label(COMPONENT_STATUS_LABELS, change.old_status)
     body = _("%(component)s changed from %(old)s to %(new)s.") % {
@@ -261,7 +263,7 @@ def _notice_for_component_change(change_id: int, language: str) -> Notice:
         body += f"\n\n{change.reason}"
     return Notice(
         kind="component_change",
-        event_key=f"c{change.pk}",
+        event_key=key,
         title=component.name,
         status=change.new_status,
         status_label=new_label,
@@ -270,14 +272,14 @@ def _notice_for_component_change(change_id: int, language: str) -> Notice:
         created_at=change.created_at,
         affected=(AffectedComponent(component.name, change.new_status, change.old_status),),
         payload={
-            "page": _page_dict(f"c{change.pk}"),
+            "page": _page_dict(key),
             "component": component_dict(component),
             "component_update": {
                 "old_status": change.old_status,
                 "new_status": change.new_status,
                 "created_at": iso(change.created_at),
                 "component_type": "Component",
-                "id": f"c{change.pk}",
+                "id": key,
                 "component_id": component.public_id,
             },
         },

@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from statuspage import languages
+from statuspage import hooks, languages
 from statuspage.models import new_public_id
 
 
@@ -350,6 +350,12 @@ class StaffNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status_label}: {self.title}"
+
+
+def event_key(kind: str, pk: int) -> str:
+    """The outbox's key of an event of `statuspage.hooks` (what `Delivery.event_key` and
+    `Event.key` hold): u<update id> or c<change id>. Spelled here only."""
+    return f"{'u' if kind == hooks.INCIDENT_UPDATE else 'c'}{pk}"
 
 
 class Event(models.Model):

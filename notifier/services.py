@@ -75,6 +75,7 @@ from notifier.models import (
     StaffNotice,
     Subscriber,
     SubscriberKind,
+    event_key,
 )
 from notifier.tokens import (
     CONFIRM_MAX_AGE,
@@ -199,7 +200,7 @@ def deliveries_create_for_update(*, update: IncidentUpdate) -> int:
     subscribers = Subscriber.objects.active().filter(scope).values_list("pk", "kind").distinct()
     channels = Channel.objects.active().filter(scope).values_list("pk", "kind").distinct()
     return _write_deliveries(
-        event_key=f"u{update.pk}",
+        event_key=event_key(hooks.INCIDENT_UPDATE, update.pk),
         subscribers=list(subscribers),
         channels=list(channels),
         update_id=update.pk,
@@ -228,7 +229,7 @@ def deliveries_create_for_component_change(*, change: ComponentStatusChange) -> 
         .distinct()
     )
     return _write_deliveries(
-        event_key=f"c{change.pk}",
+        event_key=event_key(hooks.COMPONENT_CHANGE, change.pk),
         subscribers=list(subscribers),
         channels=list(channels),
         change_id=change.pk,
@@ -279,11 +280,6 @@ def deliveries_enqueue(*, deliveries: Iterable[tuple[int, str]], countdown: floa
     except Exception:  # the broker is down: requeue will pick the rows up
         log.exception("could not enqueue deliveries; deliveries_requeue will retry")
     return published
-
-
-def event_key(kind: str, pk: int) -> str:
-    """The outbox's key of an event of `statuspage.hooks`: u<update id> or c<change id>."""
-    return f"{'u' if kind == hooks.INCIDENT_UPDATE else 'c'}{pk}"
 
 
 def deliveries_enqueue_committed(commit: hooks.Commit) -> int:
