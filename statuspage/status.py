@@ -64,8 +64,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import reduce
 
-from django.utils.translation import get_language, gettext, ngettext
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import get_language, gettext, gettext_noop, ngettext
 
 from statuspage.models import ComponentStatus
 
@@ -90,28 +89,32 @@ COMPONENT_INDICATOR = {
 }
 
 # The words below are English, as /api/v2 and the v1 API carry them (status-page consumers
-# expect `status.description` in English); they are marked (N_, gettext_noop) so that the
+# expect `status.description` in English); they are marked (gettext_noop) so that the
 # catalogues have them, and a page or message translates them when it shows them
 # (`{% translate overall.description %}`, `gettext(word)`).
 DESCRIPTIONS = {
-    "none": N_("All Systems Operational"),
-    "maintenance": N_("Service Under Maintenance"),
-    "minor": N_("Minor Service Outage"),
-    "major": N_("Partial System Outage"),
-    "critical": N_("Major System Outage"),
+    "none": gettext_noop("All Systems Operational"),
+    "maintenance": gettext_noop("Service Under Maintenance"),
+    "minor": gettext_noop("Minor Service Outage"),
+    "major": gettext_noop("Partial System Outage"),
+    "critical": gettext_noop("Major System Outage"),
 }
-DEGRADED_DESCRIPTION = N_("Partially Degraded Service")
+DEGRADED_DESCRIPTION = gettext_noop("Partially Degraded Service")
 
 # The word of each level on the page (see the table in the module docstring).
 LEVEL_WORDS = {
-    "none": N_("Operational"),
-    "maintenance": N_("Under maintenance"),
-    "minor": N_("Degraded performance"),
-    "major": N_("Partial outage"),
-    "critical": N_("Major outage"),
+    "none": gettext_noop("Operational"),
+    "maintenance": gettext_noop("Under maintenance"),
+    "minor": gettext_noop("Degraded performance"),
+    "major": gettext_noop("Partial outage"),
+    "critical": gettext_noop("Major outage"),
 }
 # An incident's impact badge: the word of its level ("none" says so plainly).
-IMPACT_WORDS = {**LEVEL_WORDS, "none": N_("No impact"), "maintenance": N_("Maintenance")}
+IMPACT_WORDS = {
+    **LEVEL_WORDS,
+    "none": gettext_noop("No impact"),
+    "maintenance": gettext_noop("Maintenance"),
+}
 
 # The impact an incident takes from the worst component status it sets.
 STATUS_IMPACT = {

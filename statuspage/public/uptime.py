@@ -42,15 +42,15 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.db.models import Min
 from django.utils import timezone
-from django.utils.translation import gettext
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext, gettext_noop
 
 from statuspage.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.status import worse_status
 
 DAYS = 90
 PARTIAL_OUTAGE_WEIGHT = Decimal("0.3")
-FORMULA = N_(
+FORMULA = gettext_noop(
+    # xgettext:no-python-format
     "Uptime = 1 − downtime ÷ observed time, per UTC day. A major outage counts as fully "
     "down, a partial outage as 30% down; degraded performance and maintenance count as up. "
     "Days before a component existed have no data. Service and region figures add up the "

@@ -52,6 +52,8 @@ def test_it_serves_each_language_at_its_own_address(client, published):
     german = client.get("/de/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()  # no redirect
     assert '<html lang="de">' in german
     assert "Schwerer Ausfall" in german  # the major outage, in German words
+    # The banner's headline: English in /api/v2's status.description, German on the page.
+    assert '<h1 id="status-headline">Schwerer Systemausfall</h1>' in german
     assert 'href="/de/history"' in german
     japanese = client.get(f"/ja/incidents/{incident.public_id}").content.decode()
     assert '<html lang="ja">' in japanese
